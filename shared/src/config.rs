@@ -1,0 +1,94 @@
+//! Typed configuration from the environment, and the AWS SDK configuration
+//! every function builds once per process.
+//!
+//! Every variable a function reads is named here, once.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+
+pub const TABLE: &str = "LIAISON_TABLE";
+pub const BUCKET: &str = "LIAISON_BUCKET";
+pub const QUEUE_URL: &str = "LIAISON_QUEUE_URL";
+pub const FROM_EMAIL: &str = "LIAISON_FROM_EMAIL";
+pub const APP_URL: &str = "LIAISON_APP_URL";
+pub const NOTIFY_DELAY_SECONDS: &str = "LIAISON_NOTIFY_DELAY_SECONDS";
+pub const CURSOR_SECRET: &str = "LIAISON_CURSOR_SECRET";
+pub const CORS_ORIGIN: &str = "LIAISON_CORS_ORIGIN";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {0} is invalid: {1}")]
+    Invalid(&'static str, String),
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+/// The DynamoDB table.
+pub fn table_name() -> Result<String, ConfigError> {
+    required(TABLE)
+}
+
+/// The attachments bucket.
+pub fn bucket_name() -> Result<String, ConfigError> {
+    required(BUCKET)
+}
+
+/// The notification queue's URL.
+pub fn queue_url() -> Result<String, ConfigError> {
+    required(QUEUE_URL)
+}
+
+/// The sender address of notification e-mails.
+pub fn from_email() -> Result<String, ConfigError> {
+    required(FROM_EMAIL)
+}
+
+/// The web app's base URL, without a trailing slash.
+pub fn app_url() -> Result<String, ConfigError> {
+    Ok(required(APP_URL)?.trim_end_matches('/').to_owned())
+}
+
+/// How long notifications wait for more messages (default 60 s, max 900 s: SQS's limit).
+pub fn notify_delay() -> Result<Duration, ConfigError> {
+    match std::env::var(NOTIFY_DELAY_SECONDS) {
+        Err(_) => Ok(Duration::from_secs(60)),
+        Ok(v) if v.trim().is_empty() => Ok(Duration::from_secs(60)),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(s) if s <= 900 => Ok(Duration::from_secs(s)),
+            _ => Err(ConfigError::Invalid(
+                NOTIFY_DELAY_SECONDS,
+                "must be whole seconds from 0 to 900".into(),
+            )),
+        },
+    }
+}
+
+/// The key that signs pagination cursors (at least 16 bytes).
+pub fn cursor_secret() -> Result<Vec<u8>, ConfigError> {
+    let s = required(CURSOR_SECRET)?;
+    if s.len() < 16 {
+        return Err(ConfigError::Invalid(
+            CURSOR_SECRET,
+            "must be at least 16 characters".into(),
+        ));
+    }
+    Ok(s.into_bytes())
+}
+
+/// The AWS configuration: region and credentials from the environment (as
+/// Lambda provides them), `AWS_ENDPOINT_URL` honoured for local stacks, and
+/// one rustls (ring) HTTPS client shared by every SDK client.
+pub async fn aws() -> SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::aws::http_client())
+        .load()
+        .await
+}

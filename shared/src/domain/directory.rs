@@ -1,0 +1,415 @@
+//! The directory the platform pushes: accounts, their people and catalog.
+//! Parsed whole before anything is written, every problem named by its path
+//! in the event (`accounts[0].users[1].email`).
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::{AccountId, CampaignId, ClientId, CreativeId, FieldError, IdError, Role, UserId};
+
+/// The most people (users + managers) one account may have: a send updates
+/// every participant's inbox row in one DynamoDB transaction (100 items).
+pub const MAX_PEOPLE_PER_ACCOUNT: usize = 90;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+}
+
+/// An account and the people on both sides of its conversations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountProfile {
+    pub id: AccountId,
+    pub name: String,
+    pub users: Vec<Person>,
+    pub managers: Vec<Person>,
+}
+
+impl AccountProfile {
+    /// The side a person is on in this account, if they belong to it.
+    pub fn role_of(&self, user: &UserId) -> Option<Role> {
+        if self.managers.iter().any(|p| &p.id == user) {
+            Some(Role::Manager)
+        } else if self.users.iter().any(|p| &p.id == user) {
+            Some(Role::Client)
+        } else {
+            None
+        }
+    }
+
+    /// Everyone, with their side.
+    pub fn participants(&self) -> impl Iterator<Item = (&Person, Role)> {
+        self.users
+            .iter()
+            .map(|p| (p, Role::Client))
+            .chain(self.managers.iter().map(|p| (p, Role::Manager)))
+    }
+
+    pub fn people_on(&self, role: Role) -> &[Person] {
+        match role {
+            Role::Client => &self.users,
+            Role::Manager => &self.managers,
+        }
+    }
+}
+
+/// One catalog entry: a client, a campaign in it, or a creative in that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub client: ClientId,
+    pub campaign: Option<CampaignId>,
+    pub creative: Option<CreativeId>,
+    pub name: String,
+    pub archived: bool,
+}
+
+/// One account of a sync event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryAccount {
+    pub profile: AccountProfile,
+    pub catalog: Vec<CatalogEntry>,
+}
+
+struct Parser {
+    errors: Vec<FieldError>,
+}
+
+impl Parser {
+    fn err(&mut self, field: impl Into<String>, msg: impl Into<String>) {
+        self.errors.push(FieldError::new(field, msg));
+    }
+
+    fn obj<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v serde_json::Map<String, Value>> {
+        match v.as_object() {
+            Some(o) => Some(o),
+            None => {
+                self.err(path, "must be an object");
+                None
+            }
+        }
+    }
+
+    fn array<'v>(&mut self, o: &'v serde_json::Map<String, Value>, key: &str, path: &str) -> &'v [Value] {
+        match o.get(key) {
+            None | Some(Value::Null) => &[],
+            Some(Value::Array(a)) => a,
+            Some(_) => {
+                self.err(format!("{path}.{key}"), "must be an array");
+                &[]
+            }
+        }
+    }
+
+    fn id<T>(
+        &mut self,
+        o: &serde_json::Map<String, Value>,
+        path: &str,
+        parse: fn(String) -> Result<T, IdError>,
+    ) -> Option<T> {
+        let field = format!("{path}.id");
+        match o.get("id") {
+            Some(Value::String(s)) => match parse(s.clone()) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    self.err(field, e.to_string());
+                    None
+                }
+            },
+            None | Some(Value::Null) => {
+                self.err(field, "is required");
+                None
+            }
+            Some(_) => {
+                self.err(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn name(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
+        let field = format!("{path}.name");
+        match o.get("name") {
+            Some(Value::String(s)) => {
+                let t = s.trim();
+                if t.is_empty() {
+                    self.err(field, "must not be empty");
+                    None
+                } else if t.chars().count() > 200 {
+                    self.err(field, "must be at most 200 characters");
+                    None
+                } else if t.chars().any(char::is_control) {
+                    self.err(field, "must not contain control characters");
+                    None
+                } else {
+                    Some(t.to_owned())
+                }
+            }
+            None | Some(Value::Null) => {
+                self.err(field, "is required");
+                None
+            }
+            Some(_) => {
+                self.err(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn email(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
+        let field = format!("{path}.email");
+        match o.get("email") {
+            Some(Value::String(s)) if is_email(s.trim()) => Some(s.trim().to_owned()),
+            Some(Value::String(_)) => {
+                self.err(field, "must be an e-mail address");
+                None
+            }
+            None | Some(Value::Null) => {
+                self.err(field, "is required");
+                None
+            }
+            Some(_) => {
+                self.err(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn archived(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> bool {
+        match o.get("archived") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                self.err(format!("{path}.archived"), "must be true or false");
+                false
+            }
+        }
+    }
+
+    fn people(&mut self, o: &serde_json::Map<String, Value>, key: &str, path: &str) -> Vec<Person> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, p) in self.array(o, key, path).iter().enumerate() {
+            let ppath = format!("{path}.{key}[{i}]");
+            let Some(po) = self.obj(p, &ppath) else { continue };
+            let id = self.id(po, &ppath, UserId::parse);
+            let email = self.email(po, &ppath);
+            let name = self.name(po, &ppath);
+            if let Some(id) = &id {
+                if !seen.insert(id.clone()) {
+                    self.err(format!("{ppath}.id"), "appears twice");
+                }
+            }
+            if let (Some(id), Some(email), Some(name)) = (id, email, name) {
+                out.push(Person { id, email, name });
+            }
+        }
+        out
+    }
+}
+
+/// A plausible single address: `local@domain.tld`, no spaces, ≤ 254 bytes.
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+}
+
+/// Parses a whole `sync-directory` event; all problems or nothing.
+pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<FieldError>> {
+    let mut p = Parser { errors: Vec::new() };
+    let Some(root) = p.obj(event, "event") else {
+        return Err(p.errors);
+    };
+    let accounts = match root.get("accounts") {
+        Some(Value::Array(a)) => a.as_slice(),
+        None | Some(Value::Null) => {
+            return Err(vec![FieldError::new("accounts", "is required")]);
+        }
+        Some(_) => return Err(vec![FieldError::new("accounts", "must be an array")]),
+    };
+    let mut out = Vec::new();
+    let mut seen_accounts = HashSet::new();
+    for (i, a) in accounts.iter().enumerate() {
+        let path = format!("accounts[{i}]");
+        let Some(o) = p.obj(a, &path) else { continue };
+        let id = p.id(o, &path, AccountId::parse);
+        if let Some(id) = &id {
+            if !seen_accounts.insert(id.clone()) {
+                p.err(format!("{path}.id"), "appears twice");
+            }
+        }
+        let name = p.name(o, &path);
+        let managers = p.people(o, "managers", &path);
+        let users = p.people(o, "users", &path);
+        for u in &users {
+            if managers.iter().any(|m| m.id == u.id) {
+                p.err(
+                    format!("{path}.users"),
+                    format!("{} is also a manager of this account", u.id),
+                );
+            }
+        }
+        if users.len() + managers.len() > MAX_PEOPLE_PER_ACCOUNT {
+            p.err(
+                format!("{path}.users"),
+                format!("an account has at most {MAX_PEOPLE_PER_ACCOUNT} users and managers"),
+            );
+        }
+        let mut catalog = Vec::new();
+        let mut seen_clients = HashSet::new();
+        for (ci, c) in p.array(o, "clients", &path).iter().enumerate() {
+            let cpath = format!("{path}.clients[{ci}]");
+            let Some(co) = p.obj(c, &cpath) else { continue };
+            let client = p.id(co, &cpath, ClientId::parse);
+            let cname = p.name(co, &cpath);
+            let carch = p.archived(co, &cpath);
+            if let Some(cl) = &client {
+                if !seen_clients.insert(cl.clone()) {
+                    p.err(format!("{cpath}.id"), "appears twice");
+                }
+            }
+            if let (Some(cl), Some(n)) = (&client, cname) {
+                catalog.push(CatalogEntry {
+                    client: cl.clone(),
+                    campaign: None,
+                    creative: None,
+                    name: n,
+                    archived: carch,
+                });
+            }
+            let mut seen_campaigns = HashSet::new();
+            for (pi, cp) in p.array(co, "campaigns", &cpath).iter().enumerate() {
+                let ppath = format!("{cpath}.campaigns[{pi}]");
+                let Some(po) = p.obj(cp, &ppath) else { continue };
+                let campaign = p.id(po, &ppath, CampaignId::parse);
+                let pname = p.name(po, &ppath);
+                let parch = p.archived(po, &ppath);
+                if let Some(c) = &campaign {
+                    if !seen_campaigns.insert(c.clone()) {
+                        p.err(format!("{ppath}.id"), "appears twice");
+                    }
+                }
+                if let (Some(cl), Some(c), Some(n)) = (&client, &campaign, pname) {
+                    catalog.push(CatalogEntry {
+                        client: cl.clone(),
+                        campaign: Some(c.clone()),
+                        creative: None,
+                        name: n,
+                        archived: parch,
+                    });
+                }
+                let mut seen_creatives = HashSet::new();
+                for (ri, cr) in p.array(po, "creatives", &ppath).iter().enumerate() {
+                    let rpath = format!("{ppath}.creatives[{ri}]");
+                    let Some(ro) = p.obj(cr, &rpath) else { continue };
+                    let creative = p.id(ro, &rpath, CreativeId::parse);
+                    let rname = p.name(ro, &rpath);
+                    let rarch = p.archived(ro, &rpath);
+                    if let Some(c) = &creative {
+                        if !seen_creatives.insert(c.clone()) {
+                            p.err(format!("{rpath}.id"), "appears twice");
+                        }
+                    }
+                    if let (Some(cl), Some(c), Some(r), Some(n)) = (&client, &campaign, creative, rname) {
+                        catalog.push(CatalogEntry {
+                            client: cl.clone(),
+                            campaign: Some(c.clone()),
+                            creative: Some(r),
+                            name: n,
+                            archived: rarch,
+                        });
+                    }
+                }
+            }
+        }
+        if let (Some(id), Some(name)) = (id, name) {
+            out.push(DirectoryAccount {
+                profile: AccountProfile {
+                    id,
+                    name,
+                    users,
+                    managers,
+                },
+                catalog,
+            });
+        }
+    }
+    if p.errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(p.errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn acme() -> Value {
+        json!({"accounts": [{
+            "id": "acc_acme", "name": "Acme Beauty",
+            "managers": [{"id": "u_dana", "email": "dana@agency.example", "name": "Dana"}],
+            "users":    [{"id": "u_chris", "email": "chris@acme.example", "name": "Chris"}],
+            "clients":  [{"id": "cl_glow", "name": "Glow Serum", "campaigns": [
+                {"id": "cp_spring", "name": "Spring launch", "creatives": [
+                    {"id": "cr_hook2", "name": "Hook v2"}]}]}]}]})
+    }
+
+    #[test]
+    fn parses_the_api_example() {
+        let accounts = parse_directory(&acme()).unwrap();
+        assert_eq!(accounts.len(), 1);
+        let a = &accounts[0];
+        assert_eq!(a.profile.name, "Acme Beauty");
+        assert_eq!(a.profile.managers[0].id.as_str(), "u_dana");
+        assert_eq!(a.catalog.len(), 3);
+        assert_eq!(a.catalog[2].creative.as_ref().unwrap().as_str(), "cr_hook2");
+    }
+
+    #[test]
+    fn names_each_bad_field_by_path() {
+        let mut e = acme();
+        e["accounts"][0]["users"][0]["email"] = json!("not-an-address");
+        e["accounts"][0]["clients"][0]["campaigns"][0]["creatives"][0]["id"] = json!("bad id");
+        let fields: Vec<String> = parse_directory(&e).unwrap_err().into_iter().map(|f| f.field).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "accounts[0].users[0].email",
+                "accounts[0].clients[0].campaigns[0].creatives[0].id"
+            ]
+        );
+        assert_eq!(parse_directory(&json!({})).unwrap_err()[0].field, "accounts");
+    }
+
+    #[test]
+    fn rejects_duplicates_and_dual_roles() {
+        let mut e = acme();
+        e["accounts"][0]["users"][0]["id"] = json!("u_dana");
+        assert_eq!(parse_directory(&e).unwrap_err()[0].field, "accounts[0].users");
+        let mut e = acme();
+        let c = e["accounts"][0]["clients"][0].clone();
+        e["accounts"][0]["clients"].as_array_mut().unwrap().push(c);
+        assert_eq!(parse_directory(&e).unwrap_err()[0].field, "accounts[0].clients[1].id");
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_email("a@b.co"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("a b@c.de"));
+        assert!(!is_email("@c.de"));
+        assert!(!is_email("a@@c.de"));
+    }
+}

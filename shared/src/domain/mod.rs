@@ -1,0 +1,45 @@
+//! Typed domain values: parse, don't validate. Nothing past the edge holds
+//! an unchecked string.
+
+mod directory;
+mod ids;
+mod message;
+mod principal;
+mod scope;
+mod thread;
+mod time;
+
+pub use directory::{
+    parse_directory, AccountProfile, CatalogEntry, DirectoryAccount, Person, MAX_PEOPLE_PER_ACCOUNT,
+};
+pub use ids::{
+    AccountId, AttachmentId, CampaignId, ClientId, CreativeId, IdError, MessageId, ThreadId,
+    UserId,
+};
+pub use message::{ClientMessageId, MessageBody, BODY_MAX_CHARS};
+pub use principal::{parse_groups, Principal, Role, MANAGER_GROUP};
+pub use scope::{LabeledScope, Scope, ScopeKind};
+pub use thread::{Author, LastMessage, Thread, PREVIEW_CHARS};
+pub use time::Timestamp;
+
+/// One problem with one input field, as `problem+json` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}

@@ -1,0 +1,220 @@
+//! `problem+json` (RFC 9457) errors with the stable `code`s of API.md.
+
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::domain::FieldError;
+
+/// What went wrong, in the caller's terms. Internal causes are logged where
+/// they happen and never reach the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: String) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail,
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Unauthenticated",
+            "The request carries no usable identity.".into(),
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "No such resource.".into(),
+        )
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Validation failed",
+                detail,
+            )
+        }
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "Malformed JSON",
+            detail.into(),
+        )
+    }
+
+    pub fn payload_too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            detail.into(),
+        )
+    }
+
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            detail.into(),
+        )
+    }
+
+    pub fn idempotency_conflict() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency_conflict",
+            "Idempotency conflict",
+            "This client_message_id was already used for a different message in this thread."
+                .into(),
+        )
+    }
+
+    pub fn too_many_attachments(max: usize) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_attachments",
+            "Too many attachments",
+            format!("A message carries at most {max} attachments."),
+        )
+    }
+
+    pub fn attachment_not_uploaded(id: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "attachment_not_uploaded",
+            "Attachment not uploaded",
+            format!("Attachment {id} is not an uploaded, unsent attachment of yours in this thread."),
+        )
+    }
+
+    pub fn attachment_mismatch(id: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "attachment_mismatch",
+            "Attachment mismatch",
+            format!("The uploaded object for attachment {id} does not have the declared size and type."),
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            "This path does not accept this method.".into(),
+        )
+    }
+
+    /// AWS kept refusing (e.g. transaction conflicts under heavy contention);
+    /// nothing was written and the caller may retry.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "The request could not be completed right now; nothing was changed. Retry shortly."
+                .into(),
+        )
+    }
+
+    /// An unexpected failure. Log the cause before calling this.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "Something went wrong on our side.".into(),
+        )
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&Problem {
+            kind: "about:blank",
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            errors: &self.errors,
+        })
+        .unwrap_or_else(|_| {
+            r#"{"type":"about:blank","title":"Internal error","status":500,"code":"internal"}"#
+                .to_owned()
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_problem_names_fields() {
+        let e = ApiError::field("scope.kind", "is required");
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["status"], 400);
+        assert_eq!(v["code"], "validation_failed");
+        assert_eq!(v["type"], "about:blank");
+        assert_eq!(v["errors"][0]["field"], "scope.kind");
+    }
+
+    #[test]
+    fn internal_problem_has_no_errors_member() {
+        let v: serde_json::Value = serde_json::from_str(&ApiError::internal().to_json()).unwrap();
+        assert_eq!(v["code"], "internal");
+        assert!(v.get("errors").is_none());
+    }
+}

@@ -1,0 +1,233 @@
+//! The HTTP edge: claims → [`Principal`], JSON in (size-limited), JSON and
+//! `problem+json` out, and the tamper-proof pagination cursor.
+
+mod cursor;
+
+pub use cursor::CursorCodec;
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::domain::{Principal, ThreadId};
+use crate::error::ApiError;
+
+/// The largest request body any endpoint reads; checked before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The caller, from `requestContext.authorizer.jwt.claims` as API Gateway
+/// (HTTP API, JWT authorizer) sends them. Anything unusable is a 401.
+pub fn principal(req: &Request) -> ApiResult<Principal> {
+    use lambda_http::request::RequestContext;
+    let claims = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    };
+    claims
+        .and_then(Principal::from_claims)
+        .ok_or_else(ApiError::unauthenticated)
+}
+
+/// A path parameter, if present.
+pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.path_parameters_ref().and_then(|p| p.first(name))
+}
+
+/// The `{thread_id}` path parameter. A malformed id names no thread: 404.
+pub fn thread_id(req: &Request) -> ApiResult<ThreadId> {
+    path_param(req, "thread_id")
+        .and_then(ThreadId::parse)
+        .ok_or_else(ApiError::not_found)
+}
+
+/// A query-string parameter, if present.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name))
+}
+
+/// `?limit=` in 1..=100, default 50.
+pub fn limit(req: &Request) -> ApiResult<i32> {
+    match query_param(req, "limit") {
+        None => Ok(50),
+        Some(raw) => match raw.parse::<i32>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(ApiError::field(
+                "limit",
+                "must be an integer from 1 to 100",
+            )),
+        },
+    }
+}
+
+/// `?name=true|false`, default false.
+pub fn bool_param(req: &Request, name: &str) -> ApiResult<bool> {
+    match query_param(req, name) {
+        None => Ok(false),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(ApiError::field(name, "must be true or false")),
+    }
+}
+
+/// The body as a JSON object. Over [`MAX_BODY_BYTES`] is a 413 before any
+/// parsing; an empty body reads as `{}`; anything that is not a JSON object
+/// is `malformed_json`.
+pub fn json_object(req: &Request) -> ApiResult<Map<String, Value>> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large(format!(
+            "Request bodies are limited to {MAX_BODY_BYTES} bytes."
+        )));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::malformed_json("The body must be a JSON object.")),
+        Err(e) => Err(ApiError::malformed_json(format!(
+            "The body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// Typed access to a JSON object's optional fields, naming the field on error.
+pub struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    prefix: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(map: &'a Map<String, Value>) -> Self {
+        Self { map, prefix: "" }
+    }
+
+    pub fn name(&self, field: &str) -> String {
+        if self.prefix.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{}.{field}", self.prefix)
+        }
+    }
+
+    pub fn get(&self, field: &str) -> Option<&'a Value> {
+        self.map.get(field).filter(|v| !v.is_null())
+    }
+
+    pub fn opt_str(&self, field: &str) -> ApiResult<Option<&'a str>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::field(self.name(field), "must be a string")),
+        }
+    }
+
+    pub fn str(&self, field: &str) -> ApiResult<&'a str> {
+        self.opt_str(field)?
+            .ok_or_else(|| ApiError::field(self.name(field), "is required"))
+    }
+
+    pub fn opt_bool(&self, field: &str) -> ApiResult<Option<bool>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::field(self.name(field), "must be true or false")),
+        }
+    }
+}
+
+fn response(status: u16, content_type: &str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(body));
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
+}
+
+/// A JSON response.
+pub fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    match serde_json::to_string(value) {
+        Ok(body) => response(status, "application/json; charset=utf-8", body),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            problem(&ApiError::internal())
+        }
+    }
+}
+
+/// A `problem+json` response.
+pub fn problem(err: &ApiError) -> Response<Body> {
+    response(
+        err.status.as_u16(),
+        "application/problem+json",
+        err.to_json(),
+    )
+}
+
+/// Turns a handler's result into the response, logging the outcome with
+/// structured fields only (no bodies, no e-mail addresses).
+pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
+    match result {
+        Ok(resp) => resp,
+        Err(err) => {
+            if err.status.is_server_error() {
+                tracing::warn!(status = err.status.as_u16(), code = err.code, "request failed");
+            } else {
+                tracing::info!(status = err.status.as_u16(), code = err.code, "request refused");
+            }
+            problem(&err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_body(body: &str) -> Request {
+        let mut req = Request::new(Body::Text(body.to_owned()));
+        *req.method_mut() = http::Method::POST;
+        req
+    }
+
+    #[test]
+    fn body_limits_and_shapes() {
+        assert!(json_object(&with_body("")).unwrap().is_empty());
+        assert!(json_object(&with_body("  ")).unwrap().is_empty());
+        assert_eq!(
+            json_object(&with_body("{")).unwrap_err().code,
+            "malformed_json"
+        );
+        assert_eq!(
+            json_object(&with_body("[1]")).unwrap_err().code,
+            "malformed_json"
+        );
+        let big = format!("{{\"body\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
+        assert_eq!(
+            json_object(&with_body(&big)).unwrap_err().code,
+            "payload_too_large"
+        );
+    }
+
+    #[test]
+    fn problem_responses_carry_problem_json() {
+        let resp = problem(&ApiError::not_found());
+        assert_eq!(resp.status(), 404);
+        assert_eq!(
+            resp.headers()[http::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}

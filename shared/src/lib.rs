@@ -1,0 +1,12 @@
+//! Liaison core: the domain, its adapters to AWS, and the HTTP edge.
+//! Function crates hold only their handler and wiring.
+
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod provision;
+pub mod store;
+
+pub use error::ApiError;

@@ -1,0 +1,195 @@
+//! Single-table DynamoDB access. The only module that knows item shapes and
+//! keys; everything it returns is a domain value. No Scan anywhere.
+
+mod attr;
+mod directory;
+pub mod keys;
+pub mod schema;
+mod threads;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::Client;
+
+use crate::error::ApiError;
+
+pub use attr::Item;
+pub use directory::AccountSnapshot;
+pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
+
+/// The table, through one client.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Client,
+    table: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB refused or could not be reached.
+    #[error("dynamodb {op} failed: {message}")]
+    Aws { op: &'static str, message: String },
+    /// An item does not have the shape this code writes.
+    #[error("item {key} is corrupt: {what}")]
+    Corrupt { key: String, what: String },
+    /// Transactions kept conflicting; nothing was written.
+    #[error("transaction kept conflicting")]
+    Contention,
+}
+
+impl StoreError {
+    pub(crate) fn aws<E>(op: &'static str, err: E) -> Self
+    where
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    {
+        let message = format!("{}", DisplayErrorContext(&err));
+        Self::Aws { op, message }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Contention => {
+                tracing::warn!(error = %err, "giving up after transaction conflicts");
+                ApiError::unavailable()
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+/// Retries for conflicting transactions: exponential backoff with jitter.
+pub(crate) struct Backoff {
+    attempt: u32,
+    max_attempts: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new(max_attempts: u32) -> Self {
+        Self {
+            attempt: 0,
+            max_attempts,
+        }
+    }
+
+    /// Waits before the next attempt; `false` when attempts are used up.
+    pub(crate) async fn wait(&mut self) -> bool {
+        self.attempt += 1;
+        if self.attempt >= self.max_attempts {
+            return false;
+        }
+        let base = 10u64 << self.attempt.min(6);
+        let jitter = rand_below(base);
+        tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
+        true
+    }
+}
+
+/// A cheap, non-cryptographic random number (jitter only).
+fn rand_below(n: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let mixed = nanos.wrapping_mul(6364136223846793005).rotate_left(17) ^ ulid::Ulid::new().random() as u64;
+    if n == 0 {
+        0
+    } else {
+        mixed % n
+    }
+}
+
+impl Store {
+    pub fn new(db: Client, table: impl Into<String>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.db
+    }
+
+    /// Puts and deletes in batches of 25, resubmitting what DynamoDB leaves
+    /// unprocessed.
+    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut backoff = Backoff::new(8);
+            while !pending.is_empty() {
+                let out = self
+                    .db
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::aws("BatchWriteItem", e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() && !backoff.wait().await {
+                    return Err(StoreError::Contention);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads items by key (consistently) in batches of 100, resubmitting
+    /// unprocessed keys. Order is not preserved.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(100) {
+            let mut pending = chunk.to_vec();
+            let mut backoff = Backoff::new(8);
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Aws {
+                        op: "BatchGetItem",
+                        message: e.to_string(),
+                    })?;
+                let out = self
+                    .db
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::aws("BatchGetItem", e))?;
+                if let Some(mut responses) = out.responses {
+                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if !pending.is_empty() && !backoff.wait().await {
+                    return Err(StoreError::Contention);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    Item::from([
+        (schema::PK.to_owned(), attr::s(pk)),
+        (schema::SK.to_owned(), attr::s(sk)),
+    ])
+}
