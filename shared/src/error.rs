@@ -129,7 +129,9 @@ impl ApiError {
             StatusCode::UNPROCESSABLE_ENTITY,
             "attachment_not_uploaded",
             "Attachment not uploaded",
-            format!("Attachment {id} is not an uploaded, unsent attachment of yours in this thread."),
+            format!(
+                "Attachment {id} is not an uploaded, unsent attachment of yours in this thread."
+            ),
         )
     }
 
@@ -138,7 +140,9 @@ impl ApiError {
             StatusCode::UNPROCESSABLE_ENTITY,
             "attachment_mismatch",
             "Attachment mismatch",
-            format!("The uploaded object for attachment {id} does not have the declared size and type."),
+            format!(
+                "The uploaded object for attachment {id} does not have the declared size and type."
+            ),
         )
     }
 

@@ -92,7 +92,12 @@ impl Parser {
         }
     }
 
-    fn array<'v>(&mut self, o: &'v serde_json::Map<String, Value>, key: &str, path: &str) -> &'v [Value] {
+    fn array<'v>(
+        &mut self,
+        o: &'v serde_json::Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> &'v [Value] {
         match o.get(key) {
             None | Some(Value::Null) => &[],
             Some(Value::Array(a)) => a,
@@ -193,7 +198,9 @@ impl Parser {
         let mut seen = HashSet::new();
         for (i, p) in self.array(o, key, path).iter().enumerate() {
             let ppath = format!("{path}.{key}[{i}]");
-            let Some(po) = self.obj(p, &ppath) else { continue };
+            let Some(po) = self.obj(p, &ppath) else {
+                continue;
+            };
             let id = self.id(po, &ppath, UserId::parse);
             let email = self.email(po, &ppath);
             let name = self.name(po, &ppath);
@@ -221,7 +228,9 @@ fn is_email(s: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && !s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
 }
 
 /// Parses a whole `sync-directory` event; all problems or nothing.
@@ -290,7 +299,9 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
             let mut seen_campaigns = HashSet::new();
             for (pi, cp) in p.array(co, "campaigns", &cpath).iter().enumerate() {
                 let ppath = format!("{cpath}.campaigns[{pi}]");
-                let Some(po) = p.obj(cp, &ppath) else { continue };
+                let Some(po) = p.obj(cp, &ppath) else {
+                    continue;
+                };
                 let campaign = p.id(po, &ppath, CampaignId::parse);
                 let pname = p.name(po, &ppath);
                 let parch = p.archived(po, &ppath);
@@ -311,7 +322,9 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
                 let mut seen_creatives = HashSet::new();
                 for (ri, cr) in p.array(po, "creatives", &ppath).iter().enumerate() {
                     let rpath = format!("{ppath}.creatives[{ri}]");
-                    let Some(ro) = p.obj(cr, &rpath) else { continue };
+                    let Some(ro) = p.obj(cr, &rpath) else {
+                        continue;
+                    };
                     let creative = p.id(ro, &rpath, CreativeId::parse);
                     let rname = p.name(ro, &rpath);
                     let rarch = p.archived(ro, &rpath);
@@ -320,7 +333,9 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
                             p.err(format!("{rpath}.id"), "appears twice");
                         }
                     }
-                    if let (Some(cl), Some(c), Some(r), Some(n)) = (&client, &campaign, creative, rname) {
+                    if let (Some(cl), Some(c), Some(r), Some(n)) =
+                        (&client, &campaign, creative, rname)
+                    {
                         catalog.push(CatalogEntry {
                             client: cl.clone(),
                             campaign: Some(c.clone()),
@@ -382,7 +397,11 @@ mod tests {
         let mut e = acme();
         e["accounts"][0]["users"][0]["email"] = json!("not-an-address");
         e["accounts"][0]["clients"][0]["campaigns"][0]["creatives"][0]["id"] = json!("bad id");
-        let fields: Vec<String> = parse_directory(&e).unwrap_err().into_iter().map(|f| f.field).collect();
+        let fields: Vec<String> = parse_directory(&e)
+            .unwrap_err()
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
         assert_eq!(
             fields,
             vec![
@@ -390,18 +409,27 @@ mod tests {
                 "accounts[0].clients[0].campaigns[0].creatives[0].id"
             ]
         );
-        assert_eq!(parse_directory(&json!({})).unwrap_err()[0].field, "accounts");
+        assert_eq!(
+            parse_directory(&json!({})).unwrap_err()[0].field,
+            "accounts"
+        );
     }
 
     #[test]
     fn rejects_duplicates_and_dual_roles() {
         let mut e = acme();
         e["accounts"][0]["users"][0]["id"] = json!("u_dana");
-        assert_eq!(parse_directory(&e).unwrap_err()[0].field, "accounts[0].users");
+        assert_eq!(
+            parse_directory(&e).unwrap_err()[0].field,
+            "accounts[0].users"
+        );
         let mut e = acme();
         let c = e["accounts"][0]["clients"][0].clone();
         e["accounts"][0]["clients"].as_array_mut().unwrap().push(c);
-        assert_eq!(parse_directory(&e).unwrap_err()[0].field, "accounts[0].clients[1].id");
+        assert_eq!(
+            parse_directory(&e).unwrap_err()[0].field,
+            "accounts[0].clients[1].id"
+        );
     }
 
     #[test]

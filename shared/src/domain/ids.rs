@@ -209,7 +209,10 @@ mod tests {
         assert_eq!(AccountId::parse("a#b"), Err(IdError::BadCharacter));
         assert_eq!(AccountId::parse("a/b"), Err(IdError::BadCharacter));
         assert_eq!(AccountId::parse("a b"), Err(IdError::BadCharacter));
-        assert_eq!(AccountId::parse("x".repeat(129)), Err(IdError::TooLong(128)));
+        assert_eq!(
+            AccountId::parse("x".repeat(129)),
+            Err(IdError::TooLong(128))
+        );
     }
 
     #[test]

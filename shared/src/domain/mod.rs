@@ -13,8 +13,7 @@ pub use directory::{
     parse_directory, AccountProfile, CatalogEntry, DirectoryAccount, Person, MAX_PEOPLE_PER_ACCOUNT,
 };
 pub use ids::{
-    AccountId, AttachmentId, CampaignId, ClientId, CreativeId, IdError, MessageId, ThreadId,
-    UserId,
+    AccountId, AttachmentId, CampaignId, ClientId, CreativeId, IdError, MessageId, ThreadId, UserId,
 };
 pub use message::{ClientMessageId, MessageBody, BODY_MAX_CHARS};
 pub use principal::{parse_groups, Principal, Role, MANAGER_GROUP};

@@ -123,11 +123,9 @@ mod tests {
     #[test]
     fn manager_by_either_group_encoding() {
         for groups in ["[account-managers admins]", "admins,account-managers"] {
-            let p = Principal::from_claims(&claims(&[
-                ("sub", "u_dana"),
-                ("cognito:groups", groups),
-            ]))
-            .unwrap();
+            let p =
+                Principal::from_claims(&claims(&[("sub", "u_dana"), ("cognito:groups", groups)]))
+                    .unwrap();
             assert_eq!(p.role, Role::Manager);
             assert_eq!(p.account_id, None);
             assert_eq!(p.name, "u_dana");
@@ -151,10 +149,8 @@ mod tests {
         ]))
         .is_none());
         assert!(Principal::from_claims(&claims(&[("custom:account_id", "acc")])).is_none());
-        assert!(Principal::from_claims(&claims(&[
-            ("sub", ""),
-            ("custom:account_id", "acc")
-        ]))
-        .is_none());
+        assert!(
+            Principal::from_claims(&claims(&[("sub", ""), ("custom:account_id", "acc")])).is_none()
+        );
     }
 }

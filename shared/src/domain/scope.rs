@@ -252,7 +252,9 @@ mod tests {
             vec!["scope.client_id"]
         );
         assert_eq!(
-            fields(json!({"kind": "campaign", "client_id": "cl", "campaign_id": "cp", "creative_id": "cr"})),
+            fields(
+                json!({"kind": "campaign", "client_id": "cl", "campaign_id": "cp", "creative_id": "cr"})
+            ),
             vec!["scope.creative_id"]
         );
         assert_eq!(

@@ -99,7 +99,9 @@ mod tests {
         assert_eq!(c.decode(&cur, "u1", "threads").unwrap(), key());
         assert!(c.decode(&cur, "u2", "threads").is_err());
         assert!(c.decode(&cur, "u1", "threads:unread").is_err());
-        assert!(CursorCodec::new(b"other").decode(&cur, "u1", "threads").is_err());
+        assert!(CursorCodec::new(b"other")
+            .decode(&cur, "u1", "threads")
+            .is_err());
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! `problem+json` out, and the tamper-proof pagination cursor.
 
 mod cursor;
+mod event;
 
 pub use cursor::CursorCodec;
+pub use event::GatewayRequest;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -48,7 +50,8 @@ pub fn thread_id(req: &Request) -> ApiResult<ThreadId> {
 
 /// A query-string parameter, if present.
 pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name))
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
 }
 
 /// `?limit=` in 1..=100, default 50.
@@ -57,10 +60,7 @@ pub fn limit(req: &Request) -> ApiResult<i32> {
         None => Ok(50),
         Some(raw) => match raw.parse::<i32>() {
             Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(ApiError::field(
-                "limit",
-                "must be an integer from 1 to 100",
-            )),
+            _ => Err(ApiError::field("limit", "must be an integer from 1 to 100")),
         },
     }
 }
@@ -183,9 +183,17 @@ pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
         Ok(resp) => resp,
         Err(err) => {
             if err.status.is_server_error() {
-                tracing::warn!(status = err.status.as_u16(), code = err.code, "request failed");
+                tracing::warn!(
+                    status = err.status.as_u16(),
+                    code = err.code,
+                    "request failed"
+                );
             } else {
-                tracing::info!(status = err.status.as_u16(), code = err.code, "request refused");
+                tracing::info!(
+                    status = err.status.as_u16(),
+                    code = err.code,
+                    "request refused"
+                );
             }
             problem(&err)
         }

@@ -100,12 +100,20 @@ impl<'a> Reader<'a> {
     }
 
     /// Parses a string attribute with a domain parser.
-    pub fn parse<T, E>(&self, name: &str, f: impl FnOnce(&str) -> Result<T, E>) -> Result<T, StoreError> {
+    pub fn parse<T, E>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, StoreError> {
         let raw = self.s(name)?;
         f(raw).map_err(|_| self.corrupt(format!("{name} is not valid")))
     }
 
-    pub fn parse_opt<T>(&self, name: &str, f: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
+    pub fn parse_opt<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, StoreError> {
         let raw = self.s(name)?;
         f(raw).ok_or_else(|| self.corrupt(format!("{name} is not valid")))
     }

@@ -226,7 +226,11 @@ impl Store {
             }
         }
         let metas = self
-            .batch_get(ids.iter().map(|t| key(keys::thread(t), keys::META)).collect())
+            .batch_get(
+                ids.iter()
+                    .map(|t| key(keys::thread(t), keys::META))
+                    .collect(),
+            )
             .await?;
         metas.iter().map(read_record).collect()
     }
@@ -256,7 +260,10 @@ impl Store {
         let mut writes = Vec::new();
         for record in &threads {
             for (user, _) in &left {
-                writes.push(delete(key(keys::thread(&record.thread.id), keys::inbox(user)))?);
+                writes.push(delete(key(
+                    keys::thread(&record.thread.id),
+                    keys::inbox(user),
+                ))?);
             }
             for (user, role) in &joined {
                 writes.push(put(inbox_item(record, user, *role))?);

@@ -97,7 +97,8 @@ fn rand_below(n: u64) -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos() as u64)
         .unwrap_or(0);
-    let mixed = nanos.wrapping_mul(6364136223846793005).rotate_left(17) ^ ulid::Ulid::new().random() as u64;
+    let mixed =
+        nanos.wrapping_mul(6364136223846793005).rotate_left(17) ^ ulid::Ulid::new().random() as u64;
     if n == 0 {
         0
     } else {
@@ -192,4 +193,11 @@ pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
         (schema::PK.to_owned(), attr::s(pk)),
         (schema::SK.to_owned(), attr::s(sk)),
     ])
+}
+
+impl Store {
+    /// The store on the table named by `LIAISON_TABLE`.
+    pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(Client::new(aws), crate::config::table_name()?))
+    }
 }

@@ -43,7 +43,12 @@ pub const UNREAD_BY_USER_ACCOUNT: Index = Index {
     sk: "activity",
 };
 
-pub const INDEXES: [Index; 4] = [BY_USER, BY_USER_ACCOUNT, UNREAD_BY_USER, UNREAD_BY_USER_ACCOUNT];
+pub const INDEXES: [Index; 4] = [
+    BY_USER,
+    BY_USER_ACCOUNT,
+    UNREAD_BY_USER,
+    UNREAD_BY_USER_ACCOUNT,
+];
 
 /// Every key attribute (table and indexes), each a string.
 pub fn key_attributes() -> Vec<&'static str> {

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, Select, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, Select, TransactWriteItem};
 
 use super::attr::{b, n, s, Item, Reader};
 use super::schema::{self, Index};
@@ -39,7 +37,10 @@ impl ThreadQuery {
     fn index(&self) -> (Index, String) {
         match (&self.account, self.unread_only) {
             (None, false) => (schema::BY_USER, keys::by_user(&self.user)),
-            (Some(a), false) => (schema::BY_USER_ACCOUNT, keys::by_user_account(&self.user, a)),
+            (Some(a), false) => (
+                schema::BY_USER_ACCOUNT,
+                keys::by_user_account(&self.user, a),
+            ),
             (None, true) => (schema::UNREAD_BY_USER, keys::unread_by_user(&self.user)),
             (Some(a), true) => (
                 schema::UNREAD_BY_USER_ACCOUNT,
@@ -163,7 +164,10 @@ fn read_thread(r: &Reader<'_>, unread: bool) -> Result<Thread, StoreError> {
         created_at: r.parse_opt("created_at", Timestamp::parse)?,
         created_by: r.parse("created_by", |v| UserId::parse(v))?,
         last_activity_at: r.parse_opt("last_activity_at", Timestamp::parse)?,
-        last_message: r.opt_map("last_message")?.map(read_last_message).transpose()?,
+        last_message: r
+            .opt_map("last_message")?
+            .map(read_last_message)
+            .transpose()?,
         message_count: r.n("message_count")?.max(0) as u64,
         unread,
     })
@@ -235,7 +239,10 @@ pub(super) fn inbox_item(record: &ThreadRecord, user: &UserId, role: Role) -> It
     let other_last = record.last_from(role.other());
     if let Some(m) = other_last {
         item.insert("other_side_last".into(), s(m.to_string()));
-        item.insert(schema::UNREAD_BY_USER.pk.into(), s(keys::unread_by_user(user)));
+        item.insert(
+            schema::UNREAD_BY_USER.pk.into(),
+            s(keys::unread_by_user(user)),
+        );
         item.insert(
             schema::UNREAD_BY_USER_ACCOUNT.pk.into(),
             s(keys::unread_by_user_account(user, &t.account_id)),
@@ -270,7 +277,9 @@ fn scope_catalog_keys(acc: &AccountId, scope: &Scope) -> Vec<Item> {
     .into_iter()
     .flatten()
     .collect();
-    (1..=ids.len()).map(|i| catalog_key(acc, &ids[..i])).collect()
+    (1..=ids.len())
+        .map(|i| catalog_key(acc, &ids[..i]))
+        .collect()
 }
 
 pub(super) fn is_conditional_failure(reasons: &[CancellationReason], index: usize) -> bool {
@@ -319,7 +328,8 @@ impl Store {
             } else if sk == keys::PROFILE {
                 ctx.profile = Some(super::directory::read_profile(item)?);
             } else {
-                ctx.catalog.push(super::directory::read_catalog_entry(item)?);
+                ctx.catalog
+                    .push(super::directory::read_catalog_entry(item)?);
             }
         }
         if ctx.existing.is_none() {
@@ -354,10 +364,16 @@ impl Store {
             Ok(TransactWriteItem::builder().put(put).build())
         };
         let mut items = vec![
-            put(meta_item(&record, scope_key), Some("attribute_not_exists(pk)"))?,
+            put(
+                meta_item(&record, scope_key),
+                Some("attribute_not_exists(pk)"),
+            )?,
             put(
                 {
-                    let mut p = key(keys::account_threads(&thread.account_id), keys::thread_pointer(&thread.id));
+                    let mut p = key(
+                        keys::account_threads(&thread.account_id),
+                        keys::thread_pointer(&thread.id),
+                    );
                     p.insert("scope_key".into(), s(scope_key));
                     p
                 },

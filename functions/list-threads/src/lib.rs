@@ -1,0 +1,84 @@
+//! The caller's threads:
+//! - `GET /threads` — newest activity first, `?limit=`, `?cursor=`,
+//!   `?unread=true`, and for managers `?account_id=` (default: all their
+//!   accounts);
+//! - `GET /threads/{thread_id}` — one thread;
+//! - `GET /unread` — how many of the caller's threads are unread.
+//!
+//! Each reads only the caller's inbox rows: one Query or GetItem.
+
+use lambda_http::{Body, Request, Response};
+use liaison::access::{member_of, requested_account};
+use liaison::domain::Role;
+use liaison::http::{self, ApiResult, CursorCodec};
+use liaison::store::{Store, ThreadQuery};
+use liaison::ApiError;
+use serde_json::json;
+
+pub struct App {
+    pub store: Store,
+    pub cursors: CursorCodec,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let result = if http::path_param(&req, "thread_id").is_some() {
+        get(app, &req).await
+    } else if req.uri().path().trim_end_matches('/').ends_with("/unread") {
+        unread(app, &req).await
+    } else {
+        list(app, &req).await
+    };
+    http::respond(result)
+}
+
+async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
+    let caller = http::principal(req)?;
+    let account = requested_account(&caller, http::query_param(req, "account_id"), false)?;
+    let query = ThreadQuery {
+        user: caller.user_id.clone(),
+        // A client's rows are all in their own account: no filter needed.
+        account: account.filter(|_| caller.role == Role::Manager),
+        unread_only: http::bool_param(req, "unread")?,
+        limit: http::limit(req)?,
+    };
+    let scope = query.cursor_scope();
+    let start = http::query_param(req, "cursor")
+        .map(|c| app.cursors.decode(c, caller.user_id.as_str(), &scope))
+        .transpose()?;
+    let page = match &query.account {
+        // A manager naming an account that is not theirs gets 404, as
+        // everywhere; the check runs beside the listing, not before it.
+        Some(acc) => {
+            let (profile, page) = tokio::join!(
+                app.store.profile(acc),
+                app.store.list_threads(&query, start)
+            );
+            member_of(profile?, &caller)?;
+            page?
+        }
+        None => app.store.list_threads(&query, start).await?,
+    };
+    let next_cursor = page
+        .next
+        .filter(|_| !page.threads.is_empty())
+        .map(|k| app.cursors.encode(caller.user_id.as_str(), &scope, k));
+    Ok(http::json(
+        200,
+        &json!({"threads": page.threads, "next_cursor": next_cursor}),
+    ))
+}
+
+async fn get(app: &App, req: &Request) -> ApiResult<Response<Body>> {
+    let caller = http::principal(req)?;
+    let thread = http::thread_id(req)?;
+    match app.store.inbox_row(&thread, &caller.user_id).await? {
+        Some(row) => Ok(http::json(200, &row.thread)),
+        None => Err(ApiError::not_found()),
+    }
+}
+
+async fn unread(app: &App, req: &Request) -> ApiResult<Response<Body>> {
+    let caller = http::principal(req)?;
+    let count = app.store.count_unread(&caller.user_id).await?;
+    Ok(http::json(200, &json!({"unread_threads": count})))
+}

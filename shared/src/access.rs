@@ -1,0 +1,49 @@
+//! Who may act on which account: the one rule every endpoint applies.
+//! A client user acts on their own account; a manager on the accounts the
+//! directory assigns them. Anything else is 404, never a hint.
+
+use crate::domain::{AccountId, AccountProfile, Principal, Role};
+use crate::error::ApiError;
+
+/// The account a request names (`account_id` in the query or body).
+/// Clients may omit it or must name their own (another → 404); managers
+/// must name one when `manager_must_name` (else `None` = all of theirs).
+pub fn requested_account(
+    caller: &Principal,
+    given: Option<&str>,
+    manager_must_name: bool,
+) -> Result<Option<AccountId>, ApiError> {
+    let given = given
+        .map(|g| AccountId::parse(g).map_err(|e| ApiError::field("account_id", e.to_string())))
+        .transpose()?;
+    match caller.role {
+        Role::Client => {
+            let own = caller
+                .account_id
+                .clone()
+                .ok_or_else(ApiError::unauthenticated)?;
+            match given {
+                Some(g) if g != own => Err(ApiError::not_found()),
+                _ => Ok(Some(own)),
+            }
+        }
+        Role::Manager => match given {
+            None if manager_must_name => Err(ApiError::field(
+                "account_id",
+                "is required for account managers",
+            )),
+            other => Ok(other),
+        },
+    }
+}
+
+/// The account's profile, if the caller is in it on their own side.
+pub fn member_of(
+    profile: Option<AccountProfile>,
+    caller: &Principal,
+) -> Result<AccountProfile, ApiError> {
+    match profile {
+        Some(p) if p.role_of(&caller.user_id) == Some(caller.role) => Ok(p),
+        _ => Err(ApiError::not_found()),
+    }
+}

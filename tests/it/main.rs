@@ -1,0 +1,8 @@
+//! Every integration test of the workspace, in one binary (fast to link).
+//! Run with `make test`, which starts the local AWS these need.
+
+mod support;
+
+mod catalog;
+mod directory;
+mod threads;

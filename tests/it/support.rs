@@ -1,0 +1,306 @@
+//! A private world per test: its own table (and later bucket and queue) on
+//! the local AWS that `make test` started, handlers wired to it, and
+//! helpers to call them as API Gateway would.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use lambda_http::Body;
+use liaison::aws::RoundTrips;
+use liaison::http::{CursorCodec, GatewayRequest};
+use liaison::store::Store;
+use serde_json::{json, Map, Value};
+
+pub const CURSOR_SECRET: &[u8] = b"test-cursor-secret-0123456789";
+
+/// A caller's verified JWT claims.
+#[derive(Debug, Clone)]
+pub struct Who(pub Map<String, Value>);
+
+pub fn client(user: &str, account: &str) -> Who {
+    Who(
+        json!({"sub": user, "name": user, "email": format!("{user}@client.example"),
+               "custom:account_id": account})
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    )
+}
+
+pub fn manager(user: &str) -> Who {
+    Who(
+        json!({"sub": user, "name": user, "email": format!("{user}@agency.example"),
+               "cognito:groups": "[account-managers]"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    )
+}
+
+/// A caller with no usable identity.
+pub fn nobody() -> Who {
+    Who(Map::new())
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Resp {
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.body
+    }
+
+    #[track_caller]
+    pub fn problem(self, status: u16, code: &str) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(self.content_type, "application/problem+json");
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        self.body
+    }
+}
+
+pub async fn aws() -> SdkConfig {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "these tests need a local AWS: run them with `make test`"
+    );
+    liaison::config::aws().await
+}
+
+pub struct World {
+    #[allow(dead_code)]
+    pub aws: SdkConfig,
+    pub names: liaison::provision::Names,
+    pub store: Store,
+    pub trips: RoundTrips,
+    pub open_thread: open_thread::App,
+    pub list_threads: list_threads::App,
+    pub get_catalog: get_catalog::App,
+    pub sync_directory: sync_directory::App,
+}
+
+impl World {
+    /// A world with its own table, and the demo directory loaded.
+    pub async fn new() -> Self {
+        let w = Self::empty().await;
+        w.sync(directory()).await;
+        w
+    }
+
+    /// A world with its own, empty table.
+    pub async fn empty() -> Self {
+        let aws = aws().await;
+        let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
+        let names = liaison::provision::Names::with_prefix(&prefix);
+        let db = aws_sdk_dynamodb::Client::new(&aws);
+        liaison::provision::table(&db, &names.table)
+            .await
+            .expect("create table");
+        let trips = RoundTrips::new();
+        let counted = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&aws)
+                .interceptor(trips.clone())
+                .build(),
+        );
+        let store = Store::new(counted, &names.table);
+        Self {
+            open_thread: open_thread::App {
+                store: store.clone(),
+            },
+            list_threads: list_threads::App {
+                store: store.clone(),
+                cursors: CursorCodec::new(CURSOR_SECRET),
+            },
+            get_catalog: get_catalog::App {
+                store: store.clone(),
+            },
+            sync_directory: sync_directory::App {
+                store: store.clone(),
+            },
+            aws,
+            names,
+            store,
+            trips,
+        }
+    }
+
+    pub async fn sync(&self, event: Value) -> sync_directory::Counts {
+        sync_directory::handle(&self.sync_directory, event)
+            .await
+            .expect("sync")
+    }
+
+    /// Calls the route's handler with the request API Gateway would send.
+    pub async fn call(
+        &self,
+        who: &Who,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> Resp {
+        self.call_raw(who, method, path_and_query, body.map(|b| b.to_string()))
+            .await
+    }
+
+    pub async fn call_raw(
+        &self,
+        who: &Who,
+        method: &str,
+        path_and_query: &str,
+        body: Option<String>,
+    ) -> Resp {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let mut params = BTreeMap::new();
+        let route = match (method, segments.as_slice()) {
+            ("GET", ["catalog"]) => "GET /catalog",
+            ("POST", ["threads"]) => "POST /threads",
+            ("GET", ["threads"]) => "GET /threads",
+            ("GET", ["unread"]) => "GET /unread",
+            ("GET", ["threads", id]) => {
+                params.insert("thread_id".to_owned(), id.to_string());
+                "GET /threads/{thread_id}"
+            }
+            other => panic!("no route for {other:?}"),
+        };
+        let mut headers = BTreeMap::new();
+        if body.is_some() {
+            headers.insert("content-type".to_owned(), "application/json".to_owned());
+        }
+        let req = GatewayRequest {
+            method: method.to_owned(),
+            route_key: route.to_owned(),
+            raw_path: path.to_owned(),
+            raw_query: query.to_owned(),
+            headers,
+            path_parameters: params,
+            claims: if who.0.is_empty() {
+                None
+            } else {
+                Some(who.0.clone())
+            },
+            body,
+        }
+        .to_request()
+        .expect("request");
+        let resp = match route {
+            "GET /catalog" => get_catalog::handle(&self.get_catalog, req).await,
+            "POST /threads" => open_thread::handle(&self.open_thread, req).await,
+            _ => list_threads::handle(&self.list_threads, req).await,
+        };
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
+            Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Resp {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// Opens a thread and returns it (201 or 200).
+    pub async fn open(&self, who: &Who, account: Option<&str>, scope: Value) -> Value {
+        let mut body = json!({ "scope": scope });
+        if let Some(a) = account {
+            body["account_id"] = json!(a);
+        }
+        let r = self.call(who, "POST", "/threads", Some(body)).await;
+        assert!(r.status == 201 || r.status == 200, "open failed: {r:?}");
+        r.body
+    }
+
+    /// Every item of one partition (for "nothing changed" checks).
+    pub async fn partition(&self, pk: &str) -> Vec<Value> {
+        let out = self
+            .store
+            .client()
+            .query()
+            .table_name(&self.names.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(pk.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query");
+        out.items().iter().map(item_json).collect()
+    }
+}
+
+/// The demo directory: Acme (two client users, one manager, two clients
+/// with campaigns and creatives, one archived campaign) and Beta (its own
+/// user and manager).
+pub fn directory() -> Value {
+    json!({"accounts": [
+        {"id": "acc_acme", "name": "Acme Beauty",
+         "managers": [{"id": "u_dana", "email": "dana@agency.example", "name": "Dana"}],
+         "users": [{"id": "u_chris", "email": "chris@acme.example", "name": "Chris"},
+                   {"id": "u_alex", "email": "alex@acme.example", "name": "Alex"}],
+         "clients": [
+            {"id": "cl_glow", "name": "Glow Serum", "campaigns": [
+                {"id": "cp_spring", "name": "Spring launch", "creatives": [
+                    {"id": "cr_hook2", "name": "Hook v2"},
+                    {"id": "cr_old", "name": "Old cut", "archived": true}]},
+                {"id": "cp_winter", "name": "Winter", "archived": true}]},
+            {"id": "cl_tonic", "name": "Night Tonic", "campaigns": [
+                {"id": "cp_launch", "name": "Launch", "creatives": [
+                    {"id": "cr_teaser", "name": "Teaser"}]}]}]},
+        {"id": "acc_beta", "name": "Beta Foods",
+         "managers": [{"id": "u_max", "email": "max@agency.example", "name": "Max"}],
+         "users": [{"id": "u_bea", "email": "bea@beta.example", "name": "Bea"}],
+         "clients": [{"id": "cl_crunch", "name": "Crunch", "campaigns": []}]}
+    ]})
+}
+
+pub fn general() -> Value {
+    json!({"kind": "general"})
+}
+
+/// An item as canonical JSON (maps sorted), for comparing table contents.
+pub fn item_json(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn conv(v: &A) -> Value {
+        match v {
+            A::S(s) => json!({"S": s}),
+            A::N(n) => json!({"N": n}),
+            A::Bool(b) => json!({"BOOL": b}),
+            A::Null(_) => json!({"NULL": true}),
+            A::L(l) => json!({"L": l.iter().map(conv).collect::<Vec<_>>()}),
+            A::M(m) => {
+                json!({"M": m.iter().map(|(k, v)| (k.clone(), conv(v))).collect::<BTreeMap<_, _>>()})
+            }
+            other => json!({"other": format!("{other:?}")}),
+        }
+    }
+    Value::Object(item.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
+}

@@ -1,0 +1,1 @@
+//! Tests live in `it/` (one test binary, `cargo test -p liaison-tests`).
