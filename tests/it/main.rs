@@ -5,4 +5,5 @@ mod support;
 
 mod catalog;
 mod directory;
+mod messages;
 mod threads;

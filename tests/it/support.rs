@@ -92,6 +92,9 @@ pub struct World {
     pub list_threads: list_threads::App,
     pub get_catalog: get_catalog::App,
     pub sync_directory: sync_directory::App,
+    pub send_message: send_message::App,
+    pub list_messages: list_messages::App,
+    pub mark_read: mark_read::App,
 }
 
 impl World {
@@ -130,6 +133,16 @@ impl World {
                 store: store.clone(),
             },
             sync_directory: sync_directory::App {
+                store: store.clone(),
+            },
+            send_message: send_message::App {
+                store: store.clone(),
+            },
+            list_messages: list_messages::App {
+                store: store.clone(),
+                cursors: CursorCodec::new(CURSOR_SECRET),
+            },
+            mark_read: mark_read::App {
                 store: store.clone(),
             },
             aws,
@@ -178,6 +191,18 @@ impl World {
                 params.insert("thread_id".to_owned(), id.to_string());
                 "GET /threads/{thread_id}"
             }
+            ("POST", ["threads", id, "messages"]) => {
+                params.insert("thread_id".to_owned(), id.to_string());
+                "POST /threads/{thread_id}/messages"
+            }
+            ("GET", ["threads", id, "messages"]) => {
+                params.insert("thread_id".to_owned(), id.to_string());
+                "GET /threads/{thread_id}/messages"
+            }
+            ("POST", ["threads", id, "read"]) => {
+                params.insert("thread_id".to_owned(), id.to_string());
+                "POST /threads/{thread_id}/read"
+            }
             other => panic!("no route for {other:?}"),
         };
         let mut headers = BTreeMap::new();
@@ -203,6 +228,13 @@ impl World {
         let resp = match route {
             "GET /catalog" => get_catalog::handle(&self.get_catalog, req).await,
             "POST /threads" => open_thread::handle(&self.open_thread, req).await,
+            "POST /threads/{thread_id}/messages" => {
+                send_message::handle(&self.send_message, req).await
+            }
+            "GET /threads/{thread_id}/messages" => {
+                list_messages::handle(&self.list_messages, req).await
+            }
+            "POST /threads/{thread_id}/read" => mark_read::handle(&self.mark_read, req).await,
             _ => list_threads::handle(&self.list_threads, req).await,
         };
         let status = resp.status().as_u16();
@@ -303,4 +335,46 @@ pub fn item_json(
         }
     }
     Value::Object(item.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
+}
+
+static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A fresh idempotency key.
+pub fn key() -> String {
+    format!(
+        "k-{}",
+        NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    )
+}
+
+impl World {
+    /// Sends a message (fresh key) and returns it.
+    pub async fn say(&self, who: &Who, thread: &str, body: &str) -> Value {
+        self.call(
+            who,
+            "POST",
+            &format!("/threads/{thread}/messages"),
+            Some(json!({"body": body, "client_message_id": key()})),
+        )
+        .await
+        .expect(201)
+    }
+
+    /// Marks a thread read for `who` (up to `message`, or the newest).
+    pub async fn read(&self, who: &Who, thread: &str, message: Option<&str>) -> Value {
+        let body = match message {
+            Some(m) => json!({"message_id": m}),
+            None => json!({}),
+        };
+        self.call(who, "POST", &format!("/threads/{thread}/read"), Some(body))
+            .await
+            .expect(200)
+    }
+
+    /// The thread as `who` sees it.
+    pub async fn thread(&self, who: &Who, thread: &str) -> Value {
+        self.call(who, "GET", &format!("/threads/{thread}"), None)
+            .await
+            .expect(200)
+    }
 }

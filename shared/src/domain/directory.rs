@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::{AccountId, CampaignId, ClientId, CreativeId, FieldError, IdError, Role, UserId};
 
 /// The most people (users + managers) one account may have: a send updates
-/// every participant's inbox row in one DynamoDB transaction (100 items).
-pub const MAX_PEOPLE_PER_ACCOUNT: usize = 90;
+/// every participant's inbox row in one DynamoDB transaction (100 items,
+/// shared with the message, its claim, the thread and up to 10 attachments).
+pub const MAX_PEOPLE_PER_ACCOUNT: usize = 80;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {

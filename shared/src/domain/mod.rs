@@ -18,7 +18,7 @@ pub use ids::{
 pub use message::{ClientMessageId, MessageBody, BODY_MAX_CHARS};
 pub use principal::{parse_groups, Principal, Role, MANAGER_GROUP};
 pub use scope::{LabeledScope, Scope, ScopeKind};
-pub use thread::{Author, LastMessage, Thread, PREVIEW_CHARS};
+pub use thread::{AttachmentRef, Author, LastMessage, Message, Thread, PREVIEW_CHARS};
 pub use time::Timestamp;
 
 /// One problem with one input field, as `problem+json` reports it.

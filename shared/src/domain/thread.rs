@@ -34,3 +34,25 @@ pub struct Thread {
     pub message_count: u64,
     pub unread: bool,
 }
+
+/// A file attached to a message (the download link is added per response).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttachmentRef {
+    pub id: super::AttachmentId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub thread_id: ThreadId,
+    pub client_message_id: String,
+    pub author: Author,
+    pub body: String,
+    pub urgent: bool,
+    pub attachments: Vec<AttachmentRef>,
+    pub created_at: Timestamp,
+}

@@ -4,6 +4,7 @@
 mod attr;
 mod directory;
 pub mod keys;
+mod messages;
 pub mod schema;
 mod threads;
 
@@ -17,6 +18,9 @@ use crate::error::ApiError;
 
 pub use attr::Item;
 pub use directory::AccountSnapshot;
+pub use messages::{
+    read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendOutcome, TransactionItems,
+};
 pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
 
 /// The table, through one client.

@@ -152,6 +152,7 @@ fn thread_attrs(t: &Thread) -> Item {
     scope_attrs(&mut item, &t.scope);
     if let Some(m) = &t.last_message {
         item.insert("last_message".into(), last_message_attr(m));
+        item.insert("last_message_id".into(), s(m.id.to_string()));
     }
     item
 }
@@ -190,13 +191,15 @@ impl ThreadRecord {
     }
 }
 
+pub(super) fn opt_message_id(r: &Reader<'_>, name: &str) -> Result<Option<MessageId>, StoreError> {
+    r.opt_s(name)?
+        .map(|v| MessageId::parse(v).ok_or_else(|| r.corrupt(format!("{name} is not valid"))))
+        .transpose()
+}
+
 pub(super) fn read_record(item: &Item) -> Result<ThreadRecord, StoreError> {
     let r = Reader::new(item);
-    let msg = |name: &str| -> Result<Option<MessageId>, StoreError> {
-        r.opt_s(name)?
-            .map(|v| MessageId::parse(v).ok_or_else(|| r.corrupt(format!("{name} is not valid"))))
-            .transpose()
-    };
+    let msg = |name: &str| opt_message_id(&r, name);
     Ok(ThreadRecord {
         thread: read_thread(&r, false)?,
         last_client_message: msg("last_client_message")?,
@@ -206,11 +209,7 @@ pub(super) fn read_record(item: &Item) -> Result<ThreadRecord, StoreError> {
 
 pub(super) fn read_inbox_row(item: &Item) -> Result<InboxRow, StoreError> {
     let r = Reader::new(item);
-    let msg = |name: &str| -> Result<Option<MessageId>, StoreError> {
-        r.opt_s(name)?
-            .map(|v| MessageId::parse(v).ok_or_else(|| r.corrupt(format!("{name} is not valid"))))
-            .transpose()
-    };
+    let msg = |name: &str| opt_message_id(&r, name);
     Ok(InboxRow {
         user: r.parse("user_id", |v| UserId::parse(v))?,
         role: r.parse_opt("role", Role::parse)?,

@@ -1,0 +1,45 @@
+//! `GET /threads/{thread_id}/messages` — the thread's messages, newest
+//! first, `?limit=` (1–100, default 50) and `?cursor=` as for threads.
+
+use lambda_http::{Body, Request, Response};
+use liaison::http::{self, ApiResult, CursorCodec};
+use liaison::store::Store;
+use liaison::ApiError;
+use serde_json::json;
+
+pub struct App {
+    pub store: Store,
+    pub cursors: CursorCodec,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    http::respond(list(app, &req).await)
+}
+
+async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
+    let caller = http::principal(req)?;
+    let thread = http::thread_id(req)?;
+    let limit = http::limit(req)?;
+    let scope = format!("messages:{thread}");
+    let start = http::query_param(req, "cursor")
+        .map(|c| app.cursors.decode(c, caller.user_id.as_str(), &scope))
+        .transpose()?;
+    // The access check (the caller's inbox row) runs beside the page read;
+    // nothing is answered unless it passes.
+    let (row, page) = tokio::join!(
+        app.store.inbox_row(&thread, &caller.user_id),
+        app.store.list_messages(&thread, limit, start)
+    );
+    if row?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let page = page?;
+    let next_cursor = page
+        .next
+        .filter(|_| !page.messages.is_empty())
+        .map(|k| app.cursors.encode(caller.user_id.as_str(), &scope, k));
+    Ok(http::json(
+        200,
+        &json!({"messages": page.messages, "next_cursor": next_cursor}),
+    ))
+}

@@ -1,0 +1,18 @@
+use std::convert::Infallible;
+
+use lambda_http::{service_fn, Error, Request};
+use liaison::store::Store;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let aws = liaison::config::aws().await;
+    let app = send_message::App {
+        store: Store::from_env(&aws)?,
+    };
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(send_message::handle(app, req).await)
+    }))
+    .await
+}
