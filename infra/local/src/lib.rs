@@ -1,0 +1,326 @@
+//! The local gateway: every function of Liaison in one process, with what
+//! AWS puts around them — API Gateway's routes and JWT authorizer, the
+//! Lambda Invoke API, the event source mappings from the table's stream and
+//! the notification queue — against a local AWS (moto) or any other.
+//!
+//! `make dev` runs it as a binary; tests start it in-process with
+//! [`Gateway::start`] on port 0.
+
+pub mod client;
+pub mod demo;
+pub mod functions;
+pub mod jwt;
+pub mod mail;
+pub mod queue;
+pub mod routes;
+mod server;
+pub mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use liaison::provision::Names;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use functions::{FunctionEnv, Functions};
+
+/// Where `make dev` serves.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+/// The resource name prefix of `make dev`.
+pub const DEV_PREFIX: &str = "liaison-dev";
+/// The web app `make dev` links e-mails to.
+pub const DEV_APP_URL: &str = "http://localhost:5173";
+/// Signs cursors locally; deployed stacks get a generated secret.
+pub const DEV_CURSOR_SECRET: &str = "liaison-dev-cursor-secret";
+
+/// Tells background tasks to stop (also when dropped).
+#[derive(Debug)]
+pub struct Stopper(watch::Sender<bool>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// What background tasks watch to know when to stop.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// A stop signal for tasks started with [`stream::start`],
+/// [`queue::start`] or [`mail::start`].
+pub fn stopper() -> (Stopper, Shutdown) {
+    let (tx, rx) = watch::channel(false);
+    (Stopper(tx), Shutdown(rx))
+}
+
+pub(crate) fn is_stopped(rx: &watch::Receiver<bool>) -> bool {
+    *rx.borrow() || rx.has_changed().is_err()
+}
+
+/// How to run a gateway.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    /// Verifies `Authorization: Bearer` tokens (HS256).
+    pub jwt_secret: String,
+    pub aws: SdkConfig,
+    pub names: Names,
+    /// Create the resources first (idempotent); otherwise they must exist.
+    pub provision: bool,
+    /// A directory to push through `sync-directory` before serving.
+    pub directory: Option<Value>,
+    pub app_url: String,
+    pub cursor_secret: String,
+    pub notify_delay: Duration,
+    /// Run the event source mappings of the hosted stream and queue consumers.
+    pub event_sources: bool,
+    /// Where the stream mapping starts on the shards that exist at start.
+    pub stream_start: stream::StartingPosition,
+    /// Print e-mails the local SES accepted (moto only).
+    pub print_mail: bool,
+}
+
+impl Config {
+    /// `make dev`'s settings for these resources: 127.0.0.1:3000, the
+    /// dev secrets, notifications after 3 s, everything on.
+    pub fn new(aws: SdkConfig, names: Names) -> Self {
+        Self {
+            addr: DEFAULT_ADDR.parse().unwrap_or_else(|_| unreachable!()),
+            jwt_secret: jwt::DEFAULT_SECRET.to_owned(),
+            aws,
+            names,
+            provision: true,
+            directory: None,
+            app_url: DEV_APP_URL.to_owned(),
+            cursor_secret: DEV_CURSOR_SECRET.to_owned(),
+            notify_delay: Duration::from_secs(3),
+            event_sources: true,
+            stream_start: stream::StartingPosition::Latest,
+            print_mail: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("refusing to listen on {0}: the default dev JWT secret is public; set LIAISON_DEV_JWT_SECRET or listen on 127.0.0.1")]
+    PublicWithDefaultSecret(SocketAddr),
+    #[error(transparent)]
+    Provision(#[from] liaison::provision::ProvisionError),
+    #[error("the resources are not there ({0}); start with provisioning on")]
+    Missing(String),
+    #[error("loading the directory failed: {0}")]
+    Directory(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Stream(#[from] stream::StreamError),
+    #[error(transparent)]
+    Queue(#[from] queue::QueueError),
+}
+
+/// A running gateway; it stops when [`Gateway::shutdown`] is called or it
+/// is dropped.
+pub struct Gateway {
+    addr: SocketAddr,
+    env: FunctionEnv,
+    stream_arn: Option<String>,
+    stopper: Stopper,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Provisions (if asked), loads the directory (if given), binds, starts
+    /// the event source mappings and serves. With port 0 the OS picks the
+    /// port: see [`Gateway::addr`].
+    pub async fn start(config: Config) -> Result<Gateway, StartError> {
+        if !config.addr.ip().is_loopback() && config.jwt_secret == jwt::DEFAULT_SECRET {
+            return Err(StartError::PublicWithDefaultSecret(config.addr));
+        }
+        let (queue_url, stream_arn) = if config.provision {
+            let p = liaison::provision::all(&config.aws, &config.names).await?;
+            (p.queue_url, p.stream_arn)
+        } else {
+            existing(&config.aws, &config.names).await?
+        };
+        let env = FunctionEnv {
+            aws: config.aws.clone(),
+            names: config.names.clone(),
+            queue_url: queue_url.clone(),
+            app_url: config.app_url.trim_end_matches('/').to_owned(),
+            cursor_secret: config.cursor_secret.clone().into_bytes(),
+            notify_delay: config.notify_delay,
+        };
+        let functions = Arc::new(Functions::new(&env));
+        if let Some(dir) = &config.directory {
+            functions
+                .sync_directory(dir.clone())
+                .await
+                .map_err(|d| StartError::Directory(d.error_message))?;
+        }
+
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| StartError::Bind(config.addr, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(config.addr, e))?;
+        let (stopper, shutdown) = stopper();
+        let mut tasks = Vec::new();
+        let region = config
+            .aws
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+
+        if config.event_sources {
+            // The table's stream → relay-messages (started once it is hosted).
+            if let (true, Some(arn)) = (Functions::hosts("relay-messages"), &stream_arn) {
+                let f = functions.clone();
+                tasks.push(
+                    stream::start(
+                        aws_sdk_dynamodbstreams::Client::new(&config.aws),
+                        arn.clone(),
+                        stream::StreamOptions {
+                            starting_position: config.stream_start,
+                            region: region.clone(),
+                            ..Default::default()
+                        },
+                        move |event| {
+                            let f = f.clone();
+                            async move { f.relay_messages(event).await.map_err(diagnostic_text) }
+                        },
+                        shutdown.clone(),
+                    )
+                    .await?,
+                );
+            }
+            // The notification queue → notify-reply (started once it is hosted).
+            if Functions::hosts("notify-reply") {
+                let f = functions.clone();
+                tasks.push(
+                    queue::start(
+                        aws_sdk_sqs::Client::new(&config.aws),
+                        queue_url.clone(),
+                        queue::QueueOptions {
+                            region: region.clone(),
+                            ..Default::default()
+                        },
+                        move |event| {
+                            let f = f.clone();
+                            async move { f.notify_reply(event).await.map_err(diagnostic_text) }
+                        },
+                        shutdown.clone(),
+                    )
+                    .await?,
+                );
+            }
+        }
+        if config.print_mail {
+            if let Some(endpoint) = config.aws.endpoint_url() {
+                tasks.push(mail::start(endpoint.to_owned(), shutdown.clone()));
+            }
+        }
+
+        let state = Arc::new(server::State {
+            functions,
+            jwt_secret: config.jwt_secret.into_bytes(),
+            cors_origins: cors_origins(),
+        });
+        tasks.push(tokio::spawn(server::serve(listener, state, shutdown)));
+        tracing::info!(%addr, table = %env.names.table, "local gateway serving");
+        Ok(Gateway {
+            addr,
+            env,
+            stream_arn,
+            stopper,
+            tasks,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://{addr}`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What the hosted functions were given.
+    pub fn env(&self) -> &FunctionEnv {
+        &self.env
+    }
+
+    /// The table's stream, if it has one.
+    pub fn stream_arn(&self) -> Option<&str> {
+        self.stream_arn.as_deref()
+    }
+
+    /// Stops serving and polling, and waits for it.
+    pub async fn shutdown(mut self) {
+        self.stopper.stop();
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+fn diagnostic_text(d: lambda_runtime::Diagnostic) -> String {
+    format!("{}: {}", d.error_type, d.error_message)
+}
+
+/// Origins a browser may call the API from: the local app, and
+/// `LIAISON_CORS_ORIGIN` if set.
+fn cors_origins() -> Vec<String> {
+    let mut origins: Vec<String> = liaison::provision::LOCAL_CORS_ORIGINS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    if let Ok(o) = std::env::var(liaison::config::CORS_ORIGIN) {
+        origins.extend(
+            o.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+        );
+    }
+    origins
+}
+
+/// The queue URL and stream ARN of resources that already exist.
+async fn existing(aws: &SdkConfig, names: &Names) -> Result<(String, Option<String>), StartError> {
+    use aws_sdk_dynamodb::error::DisplayErrorContext;
+    let table = aws_sdk_dynamodb::Client::new(aws)
+        .describe_table()
+        .table_name(&names.table)
+        .send()
+        .await
+        .map_err(|e| {
+            StartError::Missing(format!(
+                "table {}: {}",
+                names.table,
+                DisplayErrorContext(&e)
+            ))
+        })?;
+    let queue_url = aws_sdk_sqs::Client::new(aws)
+        .get_queue_url()
+        .queue_name(&names.queue)
+        .send()
+        .await
+        .map_err(|e| {
+            StartError::Missing(format!(
+                "queue {}: {}",
+                names.queue,
+                aws_sdk_sqs::error::DisplayErrorContext(&e)
+            ))
+        })?
+        .queue_url
+        .unwrap_or_default();
+    Ok((queue_url, table.table.and_then(|t| t.latest_stream_arn)))
+}

@@ -1,0 +1,494 @@
+//! The DynamoDB stream → function event source mapping, as Lambda runs it:
+//! per shard, GetRecords in order, each batch handed to the function as the
+//! `aws_lambda_events` DynamoDB event, the next batch only after this one
+//! succeeded. A failed batch is retried (from the first reported
+//! `batchItemFailures` entry, if the function reports partial failures)
+//! up to `max_retries` times, then skipped with an error in the log, as
+//! `MaximumRetryAttempts` does on AWS.
+
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_sdk_dynamodbstreams::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::Shutdown;
+
+/// Where a mapping starts reading the shards that exist when it starts
+/// (shards that appear later are read from their beginning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    Latest,
+    TrimHorizon,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    pub starting_position: StartingPosition,
+    /// Records per batch (Lambda's `BatchSize`, 1–10000; GetRecords takes ≤ 1000).
+    pub batch_size: i32,
+    /// The pause between polls of a shard that had nothing new.
+    pub poll_interval: Duration,
+    /// Retries of a failing batch before it is skipped.
+    pub max_retries: u32,
+    pub region: String,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        Self {
+            starting_position: StartingPosition::Latest,
+            batch_size: 100,
+            poll_interval: Duration::from_millis(500),
+            max_retries: 3,
+            region: "us-east-1".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("reading the stream {stream_arn} failed: {message}")]
+pub struct StreamError {
+    stream_arn: String,
+    message: String,
+}
+
+/// A stream record as Lambda delivers it (DynamoDB JSON images).
+pub fn record_json(record: &Record, stream_arn: &str, region: &str) -> Value {
+    let mut change = Map::new();
+    if let Some(s) = &record.dynamodb {
+        if let Some(t) = s.approximate_creation_date_time {
+            change.insert("ApproximateCreationDateTime".into(), json!(t.as_secs_f64()));
+        }
+        if let Some(k) = &s.keys {
+            change.insert("Keys".into(), item_json(k));
+        }
+        if let Some(n) = &s.new_image {
+            change.insert("NewImage".into(), item_json(n));
+        }
+        if let Some(o) = &s.old_image {
+            change.insert("OldImage".into(), item_json(o));
+        }
+        if let Some(seq) = &s.sequence_number {
+            change.insert("SequenceNumber".into(), json!(seq));
+        }
+        change.insert("SizeBytes".into(), json!(s.size_bytes.unwrap_or(0)));
+        if let Some(v) = &s.stream_view_type {
+            change.insert("StreamViewType".into(), json!(v.as_str()));
+        }
+    }
+    let mut out = json!({
+        "eventID": record.event_id.clone().unwrap_or_default(),
+        "eventName": record.event_name.as_ref().map(|n| n.as_str()).unwrap_or_default(),
+        "eventVersion": record.event_version.clone().unwrap_or_else(|| "1.1".into()),
+        "eventSource": record.event_source.clone().unwrap_or_else(|| "aws:dynamodb".into()),
+        "awsRegion": record.aws_region.clone().unwrap_or_else(|| region.to_owned()),
+        "dynamodb": change,
+        "eventSourceARN": stream_arn,
+    });
+    if let Some(id) = &record.user_identity {
+        out["userIdentity"] = json!({
+            "type": id.r#type.clone().unwrap_or_default(),
+            "principalId": id.principal_id.clone().unwrap_or_default(),
+        });
+    }
+    out
+}
+
+fn item_json(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
+    Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), attribute_json(v)))
+            .collect(),
+    )
+}
+
+/// One attribute in DynamoDB JSON (`{"S": "..."}`, binary as base64).
+pub fn attribute_json(v: &AttributeValue) -> Value {
+    match v {
+        AttributeValue::S(s) => json!({ "S": s }),
+        AttributeValue::N(n) => json!({ "N": n }),
+        AttributeValue::B(b) => json!({ "B": STANDARD.encode(b.as_ref()) }),
+        AttributeValue::Bool(b) => json!({ "BOOL": b }),
+        AttributeValue::Null(_) => json!({ "NULL": true }),
+        AttributeValue::Ss(s) => json!({ "SS": s }),
+        AttributeValue::Ns(n) => json!({ "NS": n }),
+        AttributeValue::Bs(b) => {
+            json!({ "BS": b.iter().map(|b| STANDARD.encode(b.as_ref())).collect::<Vec<_>>() })
+        }
+        AttributeValue::L(l) => json!({ "L": l.iter().map(attribute_json).collect::<Vec<_>>() }),
+        AttributeValue::M(m) => json!({ "M": item_json(m) }),
+        _ => json!({ "NULL": true }),
+    }
+}
+
+/// The event for a batch of records, through `aws_lambda_events`' own
+/// type so the handler gets exactly what `serde` makes of Lambda's JSON.
+pub fn event(records: &[Value]) -> Result<Event, serde_json::Error> {
+    serde_json::from_value(json!({ "Records": records }))
+}
+
+/// The sequence numbers a function reported in `batchItemFailures`:
+/// `Ok(None)` for full success, `Err(())` when the answer is unusable
+/// (the whole batch counts as failed).
+pub(crate) fn reported_failures(answer: &Value) -> Result<Option<Vec<String>>, ()> {
+    let failures = match answer.get("batchItemFailures") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(a)) if a.is_empty() => return Ok(None),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(()),
+    };
+    failures
+        .iter()
+        .map(|f| match f.get("itemIdentifier").and_then(Value::as_str) {
+            Some(id) if !id.is_empty() => Ok(id.to_owned()),
+            _ => Err(()),
+        })
+        .collect::<Result<Vec<_>, ()>>()
+        .map(Some)
+}
+
+struct Shard {
+    id: String,
+    iterator: Option<String>,
+    last_sequence: Option<String>,
+}
+
+/// Starts the mapping: describes the stream and takes an iterator for every
+/// shard before returning (so with `Latest`, whatever is written after this
+/// returns is delivered), then polls until `shutdown`.
+pub async fn start<H, Fut, R, E>(
+    client: aws_sdk_dynamodbstreams::Client,
+    stream_arn: String,
+    options: StreamOptions,
+    handler: H,
+    shutdown: Shutdown,
+) -> Result<JoinHandle<()>, StreamError>
+where
+    H: Fn(Event) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Serialize + Send + 'static,
+    E: Display + Send + 'static,
+{
+    let mut poller = Poller {
+        client,
+        stream_arn,
+        options,
+        shards: Vec::new(),
+        known: HashSet::new(),
+    };
+    poller
+        .discover(poller.options.starting_position)
+        .await
+        .map_err(|message| StreamError {
+            stream_arn: poller.stream_arn.clone(),
+            message,
+        })?;
+    Ok(tokio::spawn(poller.run(handler, shutdown.0)))
+}
+
+struct Poller {
+    client: aws_sdk_dynamodbstreams::Client,
+    stream_arn: String,
+    options: StreamOptions,
+    shards: Vec<Shard>,
+    known: HashSet<String>,
+}
+
+impl Poller {
+    /// Finds shards not seen before and takes an iterator for each.
+    async fn discover(&mut self, position: StartingPosition) -> Result<(), String> {
+        let mut start: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .describe_stream()
+                .stream_arn(&self.stream_arn)
+                .set_exclusive_start_shard_id(start.clone())
+                .send()
+                .await
+                .map_err(|e| format!("DescribeStream: {}", DisplayErrorContext(&e)))?;
+            let Some(desc) = out.stream_description else {
+                return Ok(());
+            };
+            for shard in desc.shards.unwrap_or_default() {
+                let Some(id) = shard.shard_id else { continue };
+                if self.known.contains(&id) {
+                    continue;
+                }
+                let kind = match position {
+                    StartingPosition::Latest => ShardIteratorType::Latest,
+                    StartingPosition::TrimHorizon => ShardIteratorType::TrimHorizon,
+                };
+                let iterator = self
+                    .client
+                    .get_shard_iterator()
+                    .stream_arn(&self.stream_arn)
+                    .shard_id(&id)
+                    .shard_iterator_type(kind)
+                    .send()
+                    .await
+                    .map_err(|e| format!("GetShardIterator: {}", DisplayErrorContext(&e)))?
+                    .shard_iterator;
+                self.known.insert(id.clone());
+                self.shards.push(Shard {
+                    id,
+                    iterator,
+                    last_sequence: None,
+                });
+            }
+            match desc.last_evaluated_shard_id {
+                Some(next) => start = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    async fn run<H, Fut, R, E>(mut self, handler: H, mut shutdown: watch::Receiver<bool>)
+    where
+        H: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Serialize + Send + 'static,
+        E: Display + Send + 'static,
+    {
+        let mut polls: u64 = 0;
+        loop {
+            if crate::is_stopped(&shutdown) {
+                return;
+            }
+            let mut delivered = false;
+            for i in 0..self.shards.len() {
+                if crate::is_stopped(&shutdown) {
+                    return;
+                }
+                delivered |= self.poll_shard(i, &handler, &shutdown).await;
+            }
+            self.shards.retain(|s| s.iterator.is_some());
+            polls += 1;
+            // New shards appear when DynamoDB splits or rolls them over.
+            if polls.is_multiple_of(20) || self.shards.is_empty() {
+                if let Err(e) = self.discover(StartingPosition::TrimHorizon).await {
+                    tracing::warn!(error = %e, stream = %self.stream_arn, "stream discovery failed");
+                }
+            }
+            if !delivered {
+                tokio::select! {
+                    _ = shutdown.changed() => {}
+                    _ = tokio::time::sleep(self.options.poll_interval) => {}
+                }
+            }
+        }
+    }
+
+    /// One GetRecords on one shard, and the delivery of what it returned.
+    /// True when records were delivered (poll again at once).
+    async fn poll_shard<H, Fut, R, E>(
+        &mut self,
+        i: usize,
+        handler: &H,
+        shutdown: &watch::Receiver<bool>,
+    ) -> bool
+    where
+        H: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, E>> + Send + 'static,
+        R: Serialize + Send + 'static,
+        E: Display + Send + 'static,
+    {
+        let Some(iterator) = self.shards[i].iterator.clone() else {
+            return false;
+        };
+        let out = self
+            .client
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(self.options.batch_size.clamp(1, 1000))
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                let code = e.code().unwrap_or_default().to_owned();
+                tracing::warn!(error = %DisplayErrorContext(&e), shard = %self.shards[i].id, "GetRecords failed");
+                if matches!(
+                    code.as_str(),
+                    "ExpiredIteratorException" | "TrimmedDataAccessException"
+                ) {
+                    self.renew_iterator(i).await;
+                } else if code == "ResourceNotFoundException" {
+                    self.shards[i].iterator = None;
+                }
+                return false;
+            }
+        };
+        let records = out.records.unwrap_or_default();
+        self.shards[i].iterator = out.next_shard_iterator;
+        if records.is_empty() {
+            return false;
+        }
+        let region = self.options.region.clone();
+        let mut batch: Vec<Value> = records
+            .iter()
+            .map(|r| record_json(r, &self.stream_arn, &region))
+            .collect();
+        if let Some(last) = records
+            .last()
+            .and_then(|r| r.dynamodb.as_ref())
+            .and_then(|d| d.sequence_number.clone())
+        {
+            self.shards[i].last_sequence = Some(last);
+        }
+        let mut attempt = 0;
+        while !batch.is_empty() {
+            if crate::is_stopped(shutdown) {
+                return true;
+            }
+            let event = match event(&batch) {
+                Ok(ev) => ev,
+                Err(e) => {
+                    tracing::error!(error = %e, "stream records do not make a DynamoDB event; batch skipped");
+                    return true;
+                }
+            };
+            let failed_from = match handler(event).await {
+                Ok(answer) => {
+                    let answer = serde_json::to_value(answer).unwrap_or(Value::Null);
+                    match reported_failures(&answer) {
+                        Ok(None) => None,
+                        Ok(Some(ids)) => batch
+                            .iter()
+                            .position(|r| {
+                                r["dynamodb"]["SequenceNumber"]
+                                    .as_str()
+                                    .is_some_and(|s| ids.iter().any(|id| id == s))
+                            })
+                            .or(Some(0)),
+                        Err(()) => {
+                            tracing::warn!(
+                                "the function's batchItemFailures are unusable: whole batch failed"
+                            );
+                            Some(0)
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, records = batch.len(), "stream batch failed");
+                    Some(0)
+                }
+            };
+            match failed_from {
+                None => return true,
+                Some(_) if attempt >= self.options.max_retries => {
+                    tracing::error!(
+                        records = batch.len(),
+                        retries = attempt,
+                        "stream batch still failing after its retries; skipped"
+                    );
+                    return true;
+                }
+                Some(from) => {
+                    batch.drain(..from);
+                    attempt += 1;
+                    let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        }
+        true
+    }
+
+    async fn renew_iterator(&mut self, i: usize) {
+        let shard = &self.shards[i];
+        let req = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(&shard.id);
+        let req = match &shard.last_sequence {
+            Some(seq) => req
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq),
+            None => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        match req.send().await {
+            Ok(out) => self.shards[i].iterator = out.shard_iterator,
+            Err(e) => {
+                tracing::warn!(error = %DisplayErrorContext(&e), "GetShardIterator failed")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodbstreams::types::{OperationType, StreamRecord, StreamViewType};
+
+    #[test]
+    fn records_become_lambdas_dynamodb_event() {
+        let mut image = std::collections::HashMap::new();
+        image.insert("pk".to_owned(), AttributeValue::S("THREAD#thr_1".into()));
+        image.insert("n".to_owned(), AttributeValue::N("3".into()));
+        image.insert("urgent".to_owned(), AttributeValue::Bool(false));
+        image.insert(
+            "tags".to_owned(),
+            AttributeValue::L(vec![AttributeValue::S("a".into())]),
+        );
+        let mut keys = std::collections::HashMap::new();
+        keys.insert("pk".to_owned(), AttributeValue::S("THREAD#thr_1".into()));
+        let record = Record::builder()
+            .event_id("e1")
+            .event_name(OperationType::Insert)
+            .dynamodb(
+                StreamRecord::builder()
+                    .set_keys(Some(keys))
+                    .set_new_image(Some(image))
+                    .sequence_number("100")
+                    .size_bytes(10)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build(),
+            )
+            .build();
+        let json = record_json(&record, "arn:stream", "us-east-1");
+        assert_eq!(json["eventName"], "INSERT");
+        assert_eq!(json["eventSourceARN"], "arn:stream");
+        assert_eq!(
+            json["dynamodb"]["NewImage"]["pk"],
+            json!({"S": "THREAD#thr_1"})
+        );
+        assert_eq!(
+            json["dynamodb"]["NewImage"]["tags"],
+            json!({"L": [{"S": "a"}]})
+        );
+        let ev = event(&[json]).expect("a DynamoDB event");
+        assert_eq!(ev.records.len(), 1);
+        assert_eq!(ev.records[0].event_name, "INSERT");
+        assert_eq!(ev.records[0].change.sequence_number.as_deref(), Some("100"));
+        assert!(ev.records[0].change.new_image.contains_key("urgent"));
+    }
+
+    #[test]
+    fn batch_item_failures_are_read_like_lambda() {
+        assert_eq!(reported_failures(&Value::Null), Ok(None));
+        assert_eq!(
+            reported_failures(&json!({"batchItemFailures": []})),
+            Ok(None)
+        );
+        assert_eq!(
+            reported_failures(&json!({"batchItemFailures": [{"itemIdentifier": "7"}]})),
+            Ok(Some(vec!["7".to_owned()]))
+        );
+        assert_eq!(
+            reported_failures(&json!({"batchItemFailures": [{"itemIdentifier": ""}]})),
+            Err(())
+        );
+    }
+}
