@@ -2,6 +2,7 @@
 //! Function crates hold only their handler and wiring.
 
 pub mod access;
+pub mod attachments;
 pub mod aws;
 pub mod config;
 pub mod domain;

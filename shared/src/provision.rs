@@ -193,6 +193,7 @@ pub async fn bucket(
         .allowed_methods("GET")
         .allowed_headers("content-type")
         .allowed_headers("content-length")
+        .allowed_headers("x-amz-tagging")
         .expose_headers("etag")
         .max_age_seconds(3000);
     for o in origins {

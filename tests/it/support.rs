@@ -95,6 +95,9 @@ pub struct World {
     pub send_message: send_message::App,
     pub list_messages: list_messages::App,
     pub mark_read: mark_read::App,
+    pub presign_attachment: presign_attachment::App,
+    #[allow(dead_code)]
+    pub attachments: liaison::attachments::Attachments,
 }
 
 impl World {
@@ -121,6 +124,21 @@ impl World {
                 .build(),
         );
         let store = Store::new(counted, &names.table);
+        liaison::provision::bucket(
+            &liaison::attachments_s3_client(&aws),
+            &names.bucket,
+            &liaison::provision::LOCAL_CORS_ORIGINS,
+        )
+        .await
+        .expect("create bucket");
+        let local = aws.endpoint_url().is_some();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&aws)
+                .force_path_style(local)
+                .interceptor(trips.clone())
+                .build(),
+        );
+        let attachments = liaison::attachments::Attachments::new(s3, &names.bucket);
         Self {
             open_thread: open_thread::App {
                 store: store.clone(),
@@ -137,11 +155,18 @@ impl World {
             },
             send_message: send_message::App {
                 store: store.clone(),
+                attachments: attachments.clone(),
             },
             list_messages: list_messages::App {
                 store: store.clone(),
                 cursors: CursorCodec::new(CURSOR_SECRET),
+                attachments: attachments.clone(),
             },
+            presign_attachment: presign_attachment::App {
+                store: store.clone(),
+                attachments: attachments.clone(),
+            },
+            attachments,
             mark_read: mark_read::App {
                 store: store.clone(),
             },
@@ -199,6 +224,15 @@ impl World {
                 params.insert("thread_id".to_owned(), id.to_string());
                 "GET /threads/{thread_id}/messages"
             }
+            ("POST", ["threads", id, "attachments"]) => {
+                params.insert("thread_id".to_owned(), id.to_string());
+                "POST /threads/{thread_id}/attachments"
+            }
+            ("GET", ["threads", id, "attachments", att]) => {
+                params.insert("thread_id".to_owned(), id.to_string());
+                params.insert("attachment_id".to_owned(), att.to_string());
+                "GET /threads/{thread_id}/attachments/{attachment_id}"
+            }
             ("POST", ["threads", id, "read"]) => {
                 params.insert("thread_id".to_owned(), id.to_string());
                 "POST /threads/{thread_id}/read"
@@ -235,6 +269,10 @@ impl World {
                 list_messages::handle(&self.list_messages, req).await
             }
             "POST /threads/{thread_id}/read" => mark_read::handle(&self.mark_read, req).await,
+            "POST /threads/{thread_id}/attachments"
+            | "GET /threads/{thread_id}/attachments/{attachment_id}" => {
+                presign_attachment::handle(&self.presign_attachment, req).await
+            }
             _ => list_threads::handle(&self.list_threads, req).await,
         };
         let status = resp.status().as_u16();
@@ -376,5 +414,74 @@ impl World {
         self.call(who, "GET", &format!("/threads/{thread}"), None)
             .await
             .expect(200)
+    }
+}
+
+/// A plain HTTP/1.1 exchange (the local AWS speaks plain HTTP), for
+/// following presigned URLs as a browser would.
+pub async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("plain http url");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n");
+    let mut has_length = false;
+    for (k, v) in headers {
+        has_length |= k.eq_ignore_ascii_case("content-length");
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !has_length {
+        req.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
+        data = &data[eol + 2 + size + 2..];
     }
 }

@@ -1,7 +1,9 @@
 //! `GET /threads/{thread_id}/messages` — the thread's messages, newest
 //! first, `?limit=` (1–100, default 50) and `?cursor=` as for threads.
+//! Each attachment carries a fresh presigned download link (15 minutes).
 
 use lambda_http::{Body, Request, Response};
+use liaison::attachments::Attachments;
 use liaison::http::{self, ApiResult, CursorCodec};
 use liaison::store::Store;
 use liaison::ApiError;
@@ -10,6 +12,7 @@ use serde_json::json;
 pub struct App {
     pub store: Store,
     pub cursors: CursorCodec,
+    pub attachments: Attachments,
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -30,16 +33,24 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         app.store.inbox_row(&thread, &caller.user_id),
         app.store.list_messages(&thread, limit, start)
     );
-    if row?.is_none() {
+    let Some(row) = row? else {
         return Err(ApiError::not_found());
-    }
+    };
     let page = page?;
+    let mut messages = Vec::with_capacity(page.messages.len());
+    for m in &page.messages {
+        messages.push(
+            app.attachments
+                .message_view(&row.thread.account_id, m)
+                .await?,
+        );
+    }
     let next_cursor = page
         .next
         .filter(|_| !page.messages.is_empty())
         .map(|k| app.cursors.encode(caller.user_id.as_str(), &scope, k));
     Ok(http::json(
         200,
-        &json!({"messages": page.messages, "next_cursor": next_cursor}),
+        &json!({"messages": messages, "next_cursor": next_cursor}),
     ))
 }

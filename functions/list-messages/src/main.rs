@@ -1,6 +1,7 @@
 use std::convert::Infallible;
 
 use lambda_http::{service_fn, Error, Request};
+use liaison::attachments::Attachments;
 use liaison::http::CursorCodec;
 use liaison::store::Store;
 
@@ -10,6 +11,7 @@ async fn main() -> Result<(), Error> {
     let aws = liaison::config::aws().await;
     let app = list_messages::App {
         store: Store::from_env(&aws)?,
+        attachments: Attachments::from_env(&aws)?,
         cursors: CursorCodec::new(&liaison::config::cursor_secret()?),
     };
     let app = &app;

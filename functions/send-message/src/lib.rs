@@ -6,11 +6,17 @@
 //! unread. E-mail follows from the table's stream; it never fails a send.
 //! The same `client_message_id` again answers the original message (`200`),
 //! or `409` if the content differs. Unknown body fields are ignored.
+//!
+//! Each attachment must have been presigned by the author for this thread,
+//! uploaded with the declared size and type (checked with HeadObject), and
+//! not yet belong to a message; binding it is part of the transaction, so
+//! of two sends racing for one attachment exactly one wins.
 
 use lambda_http::{Body, Request, Response};
-use liaison::domain::{Author, ClientMessageId, MessageBody};
+use liaison::attachments::{object_key, Attachments};
+use liaison::domain::{AttachmentId, AttachmentRef, Author, ClientMessageId, MessageBody};
 use liaison::http::{self, ApiResult, Fields};
-use liaison::store::{NewMessage, SendOutcome, Store};
+use liaison::store::{AttachmentRecord, NewMessage, SendOutcome, Store};
 use liaison::ApiError;
 use serde_json::Value;
 
@@ -19,6 +25,7 @@ pub const MAX_ATTACHMENTS: usize = 10;
 
 pub struct App {
     pub store: Store,
+    pub attachments: Attachments,
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
@@ -46,33 +53,126 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             "must not be empty unless the message has attachments",
         ));
     }
-    if let Some(first) = attachment_ids.first() {
-        // Uploads arrive with the attachments capability; until then no id
-        // names an uploaded attachment.
-        return Err(ApiError::attachment_not_uploaded(first));
-    }
+    let author = Author {
+        id: caller.user_id.clone(),
+        name: caller.name.clone(),
+        role: caller.role,
+    };
+    let ids = attachment_ids
+        .iter()
+        .map(|raw| AttachmentId::parse(raw).ok_or_else(|| ApiError::attachment_not_uploaded(raw)))
+        .collect::<ApiResult<Vec<_>>>()?;
 
-    let new = NewMessage {
+    let ctx = app.store.send_context(&thread, &ids).await?;
+    let record = match ctx.record {
+        Some(r) if r.participants.iter().any(|(u, _)| *u == caller.user_id) => r,
+        _ => return Err(ApiError::not_found()),
+    };
+    let mut new = NewMessage {
         thread,
-        author: Author {
-            id: caller.user_id.clone(),
-            name: caller.name.clone(),
-            role: caller.role,
-        },
+        author,
         client_message_id,
         body,
         urgent,
         attachments: Vec::new(),
     };
-    match app.store.send_message(&new, &Vec::new()).await? {
-        Ok(SendOutcome::Created(m)) => {
-            tracing::info!(thread_id = %m.thread_id, message_id = %m.id, role = m.author.role.as_str(), "message sent");
-            Ok(http::json(201, &m))
+    let mut files: Vec<&AttachmentRecord> = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let found = ctx
+            .attachments
+            .iter()
+            .find(|a| a.file.id == *id && a.author == caller.user_id);
+        match found {
+            Some(a) if a.message.is_none() => files.push(a),
+            Some(a) => {
+                // Already bound: a replay of this very send answers as one.
+                new.attachments = ids_as_refs(&ids, &ctx.attachments);
+                if let Some(outcome) = app.store.replay_of(&new).await? {
+                    return answer(app, &record.thread.account_id, outcome).await;
+                }
+                return Err(ApiError::attachment_not_uploaded(&a.file.id.to_string()));
+            }
+            None => return Err(ApiError::attachment_not_uploaded(&id.to_string())),
         }
-        Ok(SendOutcome::Replayed(m)) => Ok(http::json(200, &m)),
-        Ok(SendOutcome::Conflict) => Err(ApiError::idempotency_conflict()),
-        Ok(SendOutcome::NotFound) => Err(ApiError::not_found()),
-        Err(_) => Err(ApiError::internal()),
+    }
+    verify_uploads(app, &files).await?;
+    new.attachments = files.iter().map(|a| a.file.clone()).collect();
+    let outcome = app.store.send_message(&new, record.clone()).await?;
+    answer(app, &record.thread.account_id, outcome).await
+}
+
+/// The attachments as the message would list them (for replay checks).
+fn ids_as_refs(ids: &[AttachmentId], known: &[AttachmentRecord]) -> Vec<AttachmentRef> {
+    ids.iter()
+        .filter_map(|id| {
+            known
+                .iter()
+                .find(|a| a.file.id == *id)
+                .map(|a| a.file.clone())
+        })
+        .collect()
+}
+
+/// Every upload is in S3 with exactly the declared size and type
+/// (HeadObject, all at once).
+async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
+    let mut checks = tokio::task::JoinSet::new();
+    for (i, a) in files.iter().enumerate() {
+        let bucket = app.attachments.clone();
+        let key = object_key(&a.account, &a.thread, &a.file.id);
+        checks.spawn(async move { (i, bucket.stored(&key).await) });
+    }
+    let mut results = vec![None; files.len()];
+    while let Some(joined) = checks.join_next().await {
+        let (i, stored) = joined.map_err(|e| {
+            tracing::error!(error = %e, "attachment check task failed");
+            ApiError::internal()
+        })?;
+        results[i] = Some(stored?);
+    }
+    for (a, stored) in files.iter().zip(results) {
+        let id = a.file.id.to_string();
+        match stored.flatten() {
+            None => return Err(ApiError::attachment_not_uploaded(&id)),
+            Some(s)
+                if s.size != a.file.size
+                    || s.content_type.as_deref().map(|t| t.to_ascii_lowercase())
+                        != Some(a.file.content_type.clone()) =>
+            {
+                return Err(ApiError::attachment_mismatch(&id))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+async fn answer(
+    app: &App,
+    account: &liaison::domain::AccountId,
+    outcome: SendOutcome,
+) -> ApiResult<Response<Body>> {
+    match outcome {
+        SendOutcome::Created(m) => {
+            tracing::info!(
+                thread_id = %m.thread_id,
+                message_id = %m.id,
+                role = m.author.role.as_str(),
+                attachments = m.attachments.len(),
+                "message sent"
+            );
+            Ok(http::json(
+                201,
+                &app.attachments.message_view(account, &m).await?,
+            ))
+        }
+        SendOutcome::Replayed(m) => Ok(http::json(
+            200,
+            &app.attachments.message_view(account, &m).await?,
+        )),
+        SendOutcome::Conflict => Err(ApiError::idempotency_conflict()),
+        SendOutcome::NotFound => Err(ApiError::not_found()),
+        SendOutcome::AttachmentTaken(id) => Err(ApiError::attachment_not_uploaded(&id.to_string())),
     }
 }
 

@@ -1,6 +1,7 @@
 use std::convert::Infallible;
 
 use lambda_http::{service_fn, Error, Request};
+use liaison::attachments::Attachments;
 use liaison::store::Store;
 
 #[tokio::main]
@@ -9,6 +10,7 @@ async fn main() -> Result<(), Error> {
     let aws = liaison::config::aws().await;
     let app = send_message::App {
         store: Store::from_env(&aws)?,
+        attachments: Attachments::from_env(&aws)?,
     };
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {

@@ -6,7 +6,9 @@ use super::{AccountId, UserId};
 pub const MANAGER_GROUP: &str = "account-managers";
 
 /// Which side of the conversation a person is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Client,

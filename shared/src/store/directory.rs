@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
 use super::attr::{b, s, Item, Reader};
-use super::threads::{inbox_item, read_record, ThreadRecord};
+use super::threads::{inbox_item, participants_attr, read_record, ThreadRecord};
 use super::{key, keys, schema, Store, StoreError};
 use crate::domain::{
     AccountId, AccountProfile, CampaignId, CatalogEntry, ClientId, CreativeId, Person, Role,
@@ -257,6 +257,20 @@ impl Store {
             return Ok(());
         }
         let threads = self.account_threads(&now.id).await?;
+        let people: Vec<(UserId, Role)> =
+            now.participants().map(|(p, r)| (p.id.clone(), r)).collect();
+        for record in &threads {
+            self.db
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::thread(&record.thread.id), keys::META)))
+                .update_expression("SET participants = :p")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":p", participants_attr(&people))
+                .send()
+                .await
+                .map_err(|e| StoreError::aws("UpdateItem", e))?;
+        }
         let mut writes = Vec::new();
         for record in &threads {
             for (user, _) in &left {

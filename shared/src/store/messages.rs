@@ -11,10 +11,10 @@ use aws_sdk_dynamodb::types::{
 };
 use sha2::{Digest, Sha256};
 
+use super::attachments::{attachment_key, read_attachment, AttachmentRecord};
 use super::attr::{b, n, s, Item, Reader};
 use super::threads::{
-    is_conditional_failure, last_message_attr, opt_message_id, read_inbox_row, read_record,
-    InboxRow, ThreadRecord,
+    is_conditional_failure, last_message_attr, opt_message_id, read_record, ThreadRecord,
 };
 use super::{key, keys, schema, Backoff, Store, StoreError};
 use crate::domain::{
@@ -56,10 +56,9 @@ pub enum SendOutcome {
     Conflict,
     /// No such thread, or the author is not in it.
     NotFound,
+    /// The attachment was bound to another message meanwhile.
+    AttachmentTaken(AttachmentId),
 }
-
-/// Extra items a send's transaction must include (attachment bindings).
-pub type TransactionItems = Vec<TransactWriteItem>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessagePage {
@@ -186,68 +185,55 @@ fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue>
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// What a send needs, read in one BatchGetItem: the thread (with its
+/// participants) and the attachments the message names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendContext {
+    pub record: Option<ThreadRecord>,
+    pub attachments: Vec<AttachmentRecord>,
+}
+
 impl Store {
-    /// The thread's META and every inbox row: one consistent Query over the
-    /// `INBOX#`…`META` key range of the thread's partition.
-    async fn participants(
+    pub async fn send_context(
         &self,
         thread: &ThreadId,
-    ) -> Result<(Option<ThreadRecord>, Vec<InboxRow>), StoreError> {
-        let mut meta = None;
-        let mut rows = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(keys::thread(thread)))
-                .expression_attribute_values(":from", s(keys::INBOX_PREFIX))
-                .expression_attribute_values(":to", s(keys::META))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query", e))?;
-            for item in out.items() {
-                if Reader::new(item).s(schema::SK)? == keys::META {
-                    meta = Some(read_record(item)?);
-                } else {
-                    rows.push(read_inbox_row(item)?);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok((meta, rows)),
+        attachments: &[AttachmentId],
+    ) -> Result<SendContext, StoreError> {
+        let mut wanted = vec![key(keys::thread(thread), keys::META)];
+        wanted.extend(attachments.iter().map(|a| attachment_key(thread, a)));
+        let items = self.batch_get(wanted).await?;
+        let mut ctx = SendContext {
+            record: None,
+            attachments: Vec::new(),
+        };
+        for item in &items {
+            if Reader::new(item).s(schema::SK)? == keys::META {
+                ctx.record = Some(read_record(item)?);
+            } else {
+                ctx.attachments.push(read_attachment(item)?);
             }
         }
+        Ok(ctx)
     }
 
     /// Stores a message in one transaction with its idempotency claim, the
-    /// thread's activity and every participant's inbox row (the author's
-    /// becomes read, the other side's unread), plus `extra` items (attachment
-    /// bindings, each with its own condition). Conflicts are retried with
-    /// backoff; a send either happens whole or not at all.
-    ///
-    /// `extra_failed` is told the index (into `extra`) of a failed condition.
+    /// thread's activity, every participant's inbox row (the author's
+    /// becomes read, the other side's unread) and the binding of each
+    /// attachment (only if still unbound). Conflicts are retried with
+    /// backoff and a newer id; a send either happens whole or not at all.
     pub async fn send_message(
         &self,
         new: &NewMessage,
-        extra: &TransactionItems,
-    ) -> Result<Result<SendOutcome, usize>, StoreError> {
+        mut record: ThreadRecord,
+    ) -> Result<SendOutcome, StoreError> {
         let mut backoff = Backoff::new(12);
         let fingerprint = new.fingerprint();
         let claim = claim_key(&new.thread, &new.author.id, &new.client_message_id);
         loop {
-            let (meta, rows) = self.participants(&new.thread).await?;
-            let Some(meta) = meta else {
-                return Ok(Ok(SendOutcome::NotFound));
-            };
-            if !rows.iter().any(|r| r.user == new.author.id) {
-                return Ok(Ok(SendOutcome::NotFound));
+            if !record.participants.iter().any(|(u, _)| *u == new.author.id) {
+                return Ok(SendOutcome::NotFound);
             }
-            let id = next_id(meta.thread.last_message.as_ref().map(|m| m.id));
+            let id = next_id(record.thread.last_message.as_ref().map(|m| m.id));
             let created_at = Timestamp::from_unix_millis(id.ulid().timestamp_ms() as i64);
             let message = Message {
                 id,
@@ -259,7 +245,7 @@ impl Store {
                 attachments: new.attachments.clone(),
                 created_at,
             };
-            let items = self.send_items(&message, &meta, &rows, &claim, &fingerprint, extra)?;
+            let items = self.send_items(&message, &record, &claim, &fingerprint)?;
             let result = self
                 .db
                 .transact_write_items()
@@ -267,7 +253,7 @@ impl Store {
                 .send()
                 .await;
             let err = match result {
-                Ok(_) => return Ok(Ok(SendOutcome::Created(message))),
+                Ok(_) => return Ok(SendOutcome::Created(message)),
                 Err(err) => err,
             };
             let reasons = match err.as_service_error() {
@@ -276,21 +262,33 @@ impl Store {
                 }
                 _ => return Err(StoreError::aws("TransactWriteItems", err)),
             };
-            // Item order: message, claim, META, rows..., extra...
+            // Item order: message, claim, META, rows..., attachments...
             if is_conditional_failure(&reasons, 1) {
-                return self.replay(&claim, &new.thread, &fingerprint).await.map(Ok);
+                return self
+                    .replay(&new.thread, &claim, &fingerprint)
+                    .await
+                    .map(|r| {
+                        r.unwrap_or_else(|| unreachable!("the claim exists: its condition failed"))
+                    });
             }
-            let first_extra = 3 + rows.len();
-            if let Some(i) =
-                (0..extra.len()).find(|i| is_conditional_failure(&reasons, first_extra + i))
+            let first_attachment = 3 + record.participants.len();
+            if let Some(a) = new
+                .attachments
+                .iter()
+                .enumerate()
+                .find(|(i, _)| is_conditional_failure(&reasons, first_attachment + i))
             {
-                return Ok(Err(i));
+                return Ok(SendOutcome::AttachmentTaken(a.1.id));
             }
-            // A newer message landed first (META's ordering condition), a
-            // participant changed, or transactions collided
+            // A newer message landed first (META's ordering condition), the
+            // participants changed, or transactions collided
             // (TransactionConflict): read again and retry with a newer id.
             if !backoff.wait().await {
                 return Err(StoreError::Contention);
+            }
+            match self.send_context(&new.thread, &[]).await?.record {
+                Some(r) => record = r,
+                None => return Ok(SendOutcome::NotFound),
             }
         }
     }
@@ -299,10 +297,8 @@ impl Store {
         &self,
         m: &Message,
         meta: &ThreadRecord,
-        rows: &[InboxRow],
         claim: &Item,
         fingerprint: &str,
-        extra: &TransactionItems,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let thread = &meta.thread;
         let id = m.id.to_string();
@@ -370,7 +366,7 @@ impl Store {
                 ]),
             )?,
         ];
-        for row in rows {
+        for (user, role) in &meta.participants {
             let mut vals = vec![
                 (":at", s(&at)),
                 (":lm", last.clone()),
@@ -378,7 +374,7 @@ impl Store {
                 (":one", n(1)),
                 (":act", s(&activity)),
             ];
-            let expr = if row.user == m.author.id {
+            let expr = if *user == m.author.id {
                 vals.push((":f", b(false)));
                 format!(
                     "{common}, {act} = :act, read_position = :id, unread = :f REMOVE {u}, {ua}",
@@ -386,12 +382,12 @@ impl Store {
                     u = schema::UNREAD_BY_USER.pk,
                     ua = schema::UNREAD_BY_USER_ACCOUNT.pk
                 )
-            } else if row.role != m.author.role {
+            } else if *role != m.author.role {
                 vals.push((":t", b(true)));
-                vals.push((":u", s(keys::unread_by_user(&row.user))));
+                vals.push((":u", s(keys::unread_by_user(user))));
                 vals.push((
                     ":ua",
-                    s(keys::unread_by_user_account(&row.user, &thread.account_id)),
+                    s(keys::unread_by_user_account(user, &thread.account_id)),
                 ));
                 format!(
                     "{common}, {act} = :act, other_side_last = :id, unread = :t, {u} = :u, {ua} = :ua",
@@ -403,22 +399,44 @@ impl Store {
                 format!("{common}, {act} = :act", act = schema::BY_USER.sk)
             };
             items.push(update(
-                key(keys::thread(&thread.id), keys::inbox(&row.user)),
+                key(keys::thread(&thread.id), keys::inbox(user)),
                 expr,
                 "attribute_exists(pk)",
                 values(vals),
             )?);
         }
-        items.extend(extra.iter().cloned());
+        for a in &m.attachments {
+            items.push(update(
+                attachment_key(&thread.id, &a.id),
+                format!(
+                    "SET attachment_state = :bound, message_id = :id REMOVE {}",
+                    schema::TTL_ATTRIBUTE
+                ),
+                "attachment_state = :pending AND author_id = :author",
+                values(vec![
+                    (":bound", s("bound")),
+                    (":pending", s("pending")),
+                    (":id", s(&id)),
+                    (":author", s(m.author.id.as_str())),
+                ]),
+            )?);
+        }
         Ok(items)
+    }
+
+    /// If `new` was already sent (its claim exists), what a replay answers:
+    /// the original message, or a conflict if the content differs.
+    pub async fn replay_of(&self, new: &NewMessage) -> Result<Option<SendOutcome>, StoreError> {
+        let claim = claim_key(&new.thread, &new.author.id, &new.client_message_id);
+        self.replay(&new.thread, &claim, &new.fingerprint()).await
     }
 
     async fn replay(
         &self,
-        claim: &Item,
         thread: &ThreadId,
+        claim: &Item,
         fingerprint: &str,
-    ) -> Result<SendOutcome, StoreError> {
+    ) -> Result<Option<SendOutcome>, StoreError> {
         let out = self
             .db
             .get_item()
@@ -429,18 +447,15 @@ impl Store {
             .await
             .map_err(|e| StoreError::aws("GetItem", e))?;
         let Some(item) = out.item else {
-            return Err(StoreError::Corrupt {
-                key: "idempotency claim".into(),
-                what: "vanished after a conditional failure".into(),
-            });
+            return Ok(None);
         };
         let r = Reader::new(&item);
         if r.s("fingerprint")? != fingerprint {
-            return Ok(SendOutcome::Conflict);
+            return Ok(Some(SendOutcome::Conflict));
         }
         let id = r.parse_opt("message_id", MessageId::parse)?;
         match self.message(thread, &id).await? {
-            Some(m) => Ok(SendOutcome::Replayed(m)),
+            Some(m) => Ok(Some(SendOutcome::Replayed(m))),
             None => Err(r.corrupt("claims a message that does not exist")),
         }
     }

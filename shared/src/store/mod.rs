@@ -1,6 +1,7 @@
 //! Single-table DynamoDB access. The only module that knows item shapes and
 //! keys; everything it returns is a domain value. No Scan anywhere.
 
+mod attachments;
 mod attr;
 mod directory;
 pub mod keys;
@@ -16,10 +17,11 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::ApiError;
 
+pub use attachments::{AttachmentRecord, PENDING_TTL_SECONDS};
 pub use attr::Item;
 pub use directory::AccountSnapshot;
 pub use messages::{
-    read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendOutcome, TransactionItems,
+    read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext, SendOutcome,
 };
 pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
 

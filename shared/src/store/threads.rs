@@ -174,12 +174,14 @@ fn read_thread(r: &Reader<'_>, unread: bool) -> Result<Thread, StoreError> {
     })
 }
 
-/// The META item: the thread and the newest message of each side.
+/// The META item: the thread, the newest message of each side, and who is
+/// in it (so a send knows every inbox row to update without reading them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadRecord {
     pub thread: Thread,
     pub last_client_message: Option<MessageId>,
     pub last_manager_message: Option<MessageId>,
+    pub participants: Vec<(UserId, Role)>,
 }
 
 impl ThreadRecord {
@@ -200,10 +202,23 @@ pub(super) fn opt_message_id(r: &Reader<'_>, name: &str) -> Result<Option<Messag
 pub(super) fn read_record(item: &Item) -> Result<ThreadRecord, StoreError> {
     let r = Reader::new(item);
     let msg = |name: &str| opt_message_id(&r, name);
+    let mut participants = Vec::new();
+    for (user, role) in r.opt_map("participants")?.into_iter().flatten() {
+        let user =
+            UserId::parse(user.clone()).map_err(|_| r.corrupt("participants has a bad id"))?;
+        let role = match role {
+            AttributeValue::S(v) => Role::parse(v),
+            _ => None,
+        }
+        .ok_or_else(|| r.corrupt("participants has a bad role"))?;
+        participants.push((user, role));
+    }
+    participants.sort();
     Ok(ThreadRecord {
         thread: read_thread(&r, false)?,
         last_client_message: msg("last_client_message")?,
         last_manager_message: msg("last_manager_message")?,
+        participants,
     })
 }
 
@@ -251,11 +266,24 @@ pub(super) fn inbox_item(record: &ThreadRecord, user: &UserId, role: Role) -> It
     item
 }
 
+pub(super) fn participants_attr(people: &[(UserId, Role)]) -> AttributeValue {
+    AttributeValue::M(
+        people
+            .iter()
+            .map(|(u, r)| (u.to_string(), s(r.as_str())))
+            .collect(),
+    )
+}
+
 fn meta_item(record: &ThreadRecord, scope_key: &str) -> Item {
     let mut item = thread_attrs(&record.thread);
     item.extend(key(keys::thread(&record.thread.id), keys::META));
     item.insert("type".into(), s("thread"));
     item.insert("scope_key".into(), s(scope_key));
+    item.insert(
+        "participants".into(),
+        participants_attr(&record.participants),
+    );
     item
 }
 
@@ -349,6 +377,10 @@ impl Store {
             thread: thread.clone(),
             last_client_message: None,
             last_manager_message: None,
+            participants: profile
+                .participants()
+                .map(|(p, r)| (p.id.clone(), r))
+                .collect(),
         };
         let put = |item: Item, condition: Option<&str>| -> Result<TransactWriteItem, StoreError> {
             let put = Put::builder()

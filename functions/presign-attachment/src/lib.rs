@@ -1,0 +1,110 @@
+//! Attachments, bytes straight between the client and S3:
+//! - `POST /threads/{thread_id}/attachments` — checks the declared type,
+//!   size and file name, records a pending attachment, and answers a PUT
+//!   presigned for 15 minutes over exactly that type and length (and the
+//!   pending tag the bucket's cleanup rule looks for). The object key is
+//!   `{account}/{thread}/{attachment_id}`: never the caller's file name.
+//! - `GET /threads/{thread_id}/attachments/{attachment_id}` — a fresh
+//!   download link for an attachment of a sent message.
+
+use lambda_http::{Body, Request, Response};
+use liaison::attachments::{check_upload, object_key, Attachments};
+use liaison::domain::{AttachmentId, AttachmentRef};
+use liaison::http::{self, ApiResult, Fields};
+use liaison::store::{AttachmentRecord, Store};
+use liaison::ApiError;
+use serde_json::{json, Map, Value};
+
+pub struct App {
+    pub store: Store,
+    pub attachments: Attachments,
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    let result = if http::path_param(&req, "attachment_id").is_some() {
+        download(app, &req).await
+    } else {
+        presign(app, &req).await
+    };
+    http::respond(result)
+}
+
+async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
+    let caller = http::principal(req)?;
+    let thread = http::thread_id(req)?;
+    let json = http::json_object(req)?;
+    let fields = Fields::new(&json);
+    let filename = fields.str("filename")?;
+    let content_type = fields.str("content_type")?;
+    let size = fields
+        .get("size")
+        .ok_or_else(|| ApiError::field("size", "is required"))?;
+    let upload = check_upload(filename, content_type, size)?;
+
+    // The caller's inbox row says which account the thread is in; the
+    // record's transaction re-checks that row, so this costs no extra write.
+    let row = app
+        .store
+        .inbox_row(&thread, &caller.user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let record = AttachmentRecord {
+        file: AttachmentRef {
+            id: AttachmentId::new(),
+            filename: upload.filename,
+            content_type: upload.content_type.to_owned(),
+            size: upload.size,
+        },
+        account: row.thread.account_id.clone(),
+        thread,
+        author: caller.user_id.clone(),
+        message: None,
+    };
+    if !app.store.create_attachment(&record).await? {
+        return Err(ApiError::not_found());
+    }
+    let key = object_key(&record.account, &record.thread, &record.file.id);
+    let link = app
+        .attachments
+        .presign_upload(&key, &record.file.content_type, record.file.size)
+        .await?;
+    tracing::info!(thread_id = %record.thread, attachment_id = %record.file.id, size = record.file.size, "upload presigned");
+    let headers: Map<String, Value> = link
+        .headers
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    Ok(http::json(
+        201,
+        &json!({
+            "attachment_id": record.file.id,
+            "upload": {"method": "PUT", "url": link.url, "headers": headers},
+            "expires_at": link.expires_at,
+        }),
+    ))
+}
+
+async fn download(app: &App, req: &Request) -> ApiResult<Response<Body>> {
+    let caller = http::principal(req)?;
+    let thread = http::thread_id(req)?;
+    let id = http::path_param(req, "attachment_id")
+        .and_then(AttachmentId::parse)
+        .ok_or_else(ApiError::not_found)?;
+    let record = app
+        .store
+        .bound_attachment(&thread, &caller.user_id, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let link = app
+        .attachments
+        .presign_download(
+            &object_key(&record.account, &record.thread, &record.file.id),
+            &record.file.filename,
+            &record.file.content_type,
+        )
+        .await?;
+    Ok(http::json(
+        200,
+        &json!({"download_url": link.url, "expires_at": link.expires_at}),
+    ))
+}

@@ -1,0 +1,20 @@
+use std::convert::Infallible;
+
+use lambda_http::{service_fn, Error, Request};
+use liaison::attachments::Attachments;
+use liaison::store::Store;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let aws = liaison::config::aws().await;
+    let app = presign_attachment::App {
+        store: Store::from_env(&aws)?,
+        attachments: Attachments::from_env(&aws)?,
+    };
+    let app = &app;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(presign_attachment::handle(app, req).await)
+    }))
+    .await
+}

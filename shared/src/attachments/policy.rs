@@ -1,0 +1,170 @@
+//! What may be uploaded: types, their size limits and file extensions.
+
+use crate::error::ApiError;
+
+const MIB: u64 = 1024 * 1024;
+
+/// (content type, max bytes, allowed extensions)
+const TYPES: &[(&str, u64, &[&str])] = &[
+    ("image/jpeg", 25 * MIB, &["jpg", "jpeg"]),
+    ("image/png", 25 * MIB, &["png"]),
+    ("image/webp", 25 * MIB, &["webp"]),
+    ("image/gif", 25 * MIB, &["gif"]),
+    ("video/mp4", 1024 * MIB, &["mp4"]),
+    ("video/quicktime", 1024 * MIB, &["mov"]),
+    ("video/webm", 1024 * MIB, &["webm"]),
+    ("application/pdf", 50 * MIB, &["pdf"]),
+    ("application/zip", 500 * MIB, &["zip"]),
+];
+
+/// A checked upload request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub filename: String,
+    pub content_type: &'static str,
+    pub size: u64,
+}
+
+/// Checks a declared upload: type (415), size (413), name and size (400).
+/// `size` is the raw JSON value, so negatives and fractions are caught.
+pub fn check_upload(
+    filename: &str,
+    content_type: &str,
+    size: &serde_json::Value,
+) -> Result<Upload, ApiError> {
+    let declared = content_type.trim().to_ascii_lowercase();
+    let Some((ctype, max, exts)) = TYPES.iter().find(|(t, _, _)| *t == declared) else {
+        return Err(ApiError::unsupported_media_type(format!(
+            "content_type {content_type:?} is not accepted; use one of: {}",
+            TYPES.iter().map(|t| t.0).collect::<Vec<_>>().join(", ")
+        )));
+    };
+    let size = match size.as_u64() {
+        Some(n) if n > 0 => n,
+        _ => {
+            return Err(ApiError::field(
+                "size",
+                "must be a whole number of bytes above 0",
+            ))
+        }
+    };
+    if size > *max {
+        return Err(ApiError::payload_too_large(format!(
+            "{ctype} attachments are limited to {} MiB",
+            max / MIB
+        )));
+    }
+    if filename.is_empty() || filename.trim().is_empty() {
+        return Err(ApiError::field("filename", "must not be empty"));
+    }
+    if filename.len() > 255 {
+        return Err(ApiError::field("filename", "must be at most 255 bytes"));
+    }
+    if filename.contains(['/', '\\']) {
+        return Err(ApiError::field(
+            "filename",
+            "must not contain path separators",
+        ));
+    }
+    if filename.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "filename",
+            "must not contain control characters",
+        ));
+    }
+    if filename == "." || filename == ".." {
+        return Err(ApiError::field("filename", "must be a file name"));
+    }
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(stem, ext)| (stem, ext.to_ascii_lowercase()))
+        .filter(|(stem, _)| !stem.is_empty())
+        .map(|(_, ext)| ext);
+    match ext {
+        Some(e) if exts.contains(&e.as_str()) => {}
+        _ => {
+            return Err(ApiError::field(
+                "filename",
+                format!(
+                    "must end in {} for {ctype}",
+                    exts.iter()
+                        .map(|e| format!(".{e}"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ))
+        }
+    }
+    Ok(Upload {
+        filename: filename.to_owned(),
+        content_type: ctype,
+        size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn code(name: &str, ct: &str, size: serde_json::Value) -> &'static str {
+        match check_upload(name, ct, &size) {
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn types_sizes_and_names() {
+        assert_eq!(code("hook.PNG", "image/png", json!(48213)), "ok");
+        assert_eq!(code("a.jpeg", "image/jpeg", json!(1)), "ok");
+        assert_eq!(code("a.JPG", "IMAGE/JPEG", json!(1)), "ok");
+        assert_eq!(code("brief.pdf", "application/pdf", json!(50 * MIB)), "ok");
+        for t in ["text/html", "image/svg+xml", "application/x-msdownload", ""] {
+            assert_eq!(code("a.png", t, json!(1)), "unsupported_media_type", "{t}");
+        }
+        assert_eq!(
+            code("a.png", "image/png", json!(25 * MIB + 1)),
+            "payload_too_large"
+        );
+        assert_eq!(
+            code("a.mp4", "video/mp4", json!(1024 * MIB + 1)),
+            "payload_too_large"
+        );
+        assert_eq!(
+            code("a.zip", "application/zip", json!(500 * MIB + 1)),
+            "payload_too_large"
+        );
+        assert_eq!(
+            code("a.pdf", "application/pdf", json!(50 * MIB + 1)),
+            "payload_too_large"
+        );
+        for (name, size) in [
+            ("a.jpg", json!(1)),
+            ("", json!(1)),
+            ("../x.png", json!(1)),
+            ("x\\y.png", json!(1)),
+            ("x\0.png", json!(1)),
+            (".png", json!(1)),
+            ("png", json!(1)),
+            ("a.png", json!(0)),
+            ("a.png", json!(-5)),
+            ("a.png", json!(1.5)),
+            ("a.png", json!("12")),
+        ] {
+            assert_eq!(
+                code(name, "image/png", size),
+                "validation_failed",
+                "{name:?}"
+            );
+        }
+        assert_eq!(
+            code(&format!("{}.png", "a".repeat(252)), "image/png", json!(1)),
+            "validation_failed"
+        );
+        assert_eq!(
+            code(&format!("{}.png", "a".repeat(251)), "image/png", json!(1)),
+            "ok"
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! Presigned uploads to S3, verified binding, download links.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn chris() -> Who {
+    client("u_chris", "acc_acme")
+}
+fn alex() -> Who {
+    client("u_alex", "acc_acme")
+}
+fn dana() -> Who {
+    manager("u_dana")
+}
+
+async fn thread(w: &World, scope: Value) -> String {
+    w.open(&chris(), None, scope).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Presigns, returns (attachment_id, the presign answer).
+async fn presign(
+    w: &World,
+    who: &Who,
+    t: &str,
+    filename: &str,
+    content_type: &str,
+    size: u64,
+) -> (String, Value) {
+    let body = w
+        .call(
+            who,
+            "POST",
+            &format!("/threads/{t}/attachments"),
+            Some(json!({"filename": filename, "content_type": content_type, "size": size})),
+        )
+        .await
+        .expect(201);
+    (body["attachment_id"].as_str().unwrap().to_owned(), body)
+}
+
+fn upload_headers(presigned: &Value) -> Vec<(String, String)> {
+    presigned["upload"]["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// PUTs `bytes` to the presigned URL with the headers it names.
+async fn upload(presigned: &Value, bytes: &[u8]) {
+    let (status, _, body) = http(
+        "PUT",
+        presigned["upload"]["url"].as_str().unwrap(),
+        &upload_headers(presigned),
+        bytes,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+}
+
+/// Uploads straight to the object key with other headers (what S3 would
+/// refuse for a presigned URL, and moto does not check).
+async fn upload_as(w: &World, t: &str, id: &str, content_type: &str, bytes: &[u8]) {
+    let s3 = liaison::attachments_s3_client(&w.aws);
+    s3.put_object()
+        .bucket(&w.names.bucket)
+        .key(format!("acc_acme/{t}/{id}"))
+        .content_type(content_type)
+        .body(bytes.to_vec().into())
+        .send()
+        .await
+        .expect("put");
+}
+
+fn query(url: &str) -> Vec<(String, String)> {
+    url.split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    query(url)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
+    w.call(
+        who,
+        "POST",
+        &format!("/threads/{t}/messages"),
+        Some(json!({"body": body, "attachment_ids": ids, "client_message_id": key()})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_full_flow_presign_upload_send_list_download() {
+    let w = World::new().await;
+    let t = thread(&w, general()).await;
+    let bytes: Vec<u8> = (0..48_213u32).map(|i| (i % 251) as u8).collect();
+    let name = "Hook v2 (final) é.png";
+    w.trips.take();
+    let (id, presigned) = presign(&w, &chris(), &t, name, "image/png", bytes.len() as u64).await;
+    let trips = w.trips.take();
+    assert!(
+        trips <= 2,
+        "presign: row read and one transaction, got {trips}"
+    );
+    assert_eq!(presigned["upload"]["method"], "PUT");
+    let headers = presigned["upload"]["headers"].clone();
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["content-length"], bytes.len().to_string());
+    let url = presigned["upload"]["url"].as_str().unwrap();
+    assert_eq!(
+        param(url, "X-Amz-Expires").as_deref(),
+        Some("900"),
+        "15 minutes"
+    );
+    let signed = param(url, "X-Amz-SignedHeaders").unwrap();
+    let signed: Vec<&str> = signed.split(';').collect();
+    assert!(signed.contains(&"content-type"), "{signed:?}");
+    assert!(signed.contains(&"content-length"), "{signed:?}");
+    let path = url.split('?').next().unwrap();
+    assert!(
+        path.ends_with(&format!("/acc_acme/{t}/{id}")),
+        "server-chosen key: {path}"
+    );
+    assert!(
+        !path.to_lowercase().contains("hook"),
+        "no part of the file name in the key"
+    );
+    assert!(presigned["expires_at"].as_str().unwrap().ends_with('Z'));
+
+    upload(&presigned, &bytes).await;
+    w.trips.take();
+    let sent = send(&w, &chris(), &t, "", &[&id]).await.expect(201);
+    assert_eq!(
+        w.trips.take(),
+        3,
+        "send with one attachment: batch read, HeadObject, transaction"
+    );
+    assert_eq!(sent["body"], "");
+    let a = &sent["attachments"][0];
+    assert_eq!(a["id"], id.as_str());
+    assert_eq!(a["filename"], name);
+    assert_eq!(a["content_type"], "image/png");
+    assert_eq!(a["size"], bytes.len());
+
+    let listed = w
+        .call(&dana(), "GET", &format!("/threads/{t}/messages"), None)
+        .await
+        .expect(200);
+    let listed_a = &listed["messages"][0]["attachments"][0];
+    let download = listed_a["download_url"].as_str().unwrap();
+    assert_eq!(param(download, "X-Amz-Expires").as_deref(), Some("900"));
+    assert_eq!(
+        param(download, "response-content-disposition").as_deref(),
+        Some("attachment; filename*=UTF-8''Hook%20v2%20%28final%29%20%C3%A9.png")
+    );
+    assert_eq!(
+        param(download, "response-content-type").as_deref(),
+        Some("image/png")
+    );
+    assert!(listed_a["download_url_expires_at"].as_str().is_some());
+    let (status, resp_headers, got) = http("GET", download, &[], b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(got, bytes);
+    assert!(resp_headers
+        .iter()
+        .any(|(k, v)| k == "content-disposition" && v.starts_with("attachment;")));
+
+    // A fresh link for either side.
+    for who in [dana(), alex()] {
+        let fresh = w
+            .call(&who, "GET", &format!("/threads/{t}/attachments/{id}"), None)
+            .await
+            .expect(200);
+        let (status, _, got) = http("GET", fresh["download_url"].as_str().unwrap(), &[], b"").await;
+        assert_eq!(status, 200);
+        assert_eq!(got, bytes);
+        assert!(fresh["expires_at"].as_str().is_some());
+    }
+}
+
+#[tokio::test]
+async fn every_bad_declaration_is_refused() {
+    let w = World::new().await;
+    let t = thread(&w, general()).await;
+    let post = |body: Value| {
+        let w = &w;
+        let t = t.clone();
+        async move {
+            w.call(
+                &chris(),
+                "POST",
+                &format!("/threads/{t}/attachments"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    for ct in [
+        "text/html",
+        "image/svg+xml",
+        "application/x-msdownload",
+        "application/octet-stream",
+    ] {
+        post(json!({"filename": "a.png", "content_type": ct, "size": 10}))
+            .await
+            .problem(415, "unsupported_media_type");
+    }
+    const MIB: u64 = 1024 * 1024;
+    for (name, ct, max) in [
+        ("a.jpg", "image/jpeg", 25 * MIB),
+        ("a.png", "image/png", 25 * MIB),
+        ("a.webp", "image/webp", 25 * MIB),
+        ("a.gif", "image/gif", 25 * MIB),
+        ("a.mp4", "video/mp4", 1024 * MIB),
+        ("a.mov", "video/quicktime", 1024 * MIB),
+        ("a.webm", "video/webm", 1024 * MIB),
+        ("a.pdf", "application/pdf", 50 * MIB),
+        ("a.zip", "application/zip", 500 * MIB),
+    ] {
+        post(json!({"filename": name, "content_type": ct, "size": max + 1}))
+            .await
+            .problem(413, "payload_too_large");
+        post(json!({"filename": name, "content_type": ct, "size": max}))
+            .await
+            .expect(201);
+    }
+    for (body, field) in [
+        (
+            json!({"filename": "a.jpg", "content_type": "image/png", "size": 1}),
+            "filename",
+        ),
+        (
+            json!({"filename": "", "content_type": "image/png", "size": 1}),
+            "filename",
+        ),
+        (
+            json!({"filename": "../x.png", "content_type": "image/png", "size": 1}),
+            "filename",
+        ),
+        (
+            json!({"filename": "x\u{0}.png", "content_type": "image/png", "size": 1}),
+            "filename",
+        ),
+        (
+            json!({"filename": format!("{}.png", "a".repeat(252)), "content_type": "image/png", "size": 1}),
+            "filename",
+        ),
+        (
+            json!({"filename": "a.png", "content_type": "image/png", "size": 0}),
+            "size",
+        ),
+        (
+            json!({"filename": "a.png", "content_type": "image/png", "size": -1}),
+            "size",
+        ),
+        (
+            json!({"filename": "a.png", "content_type": "image/png"}),
+            "size",
+        ),
+        (json!({"content_type": "image/png", "size": 1}), "filename"),
+        (json!({"filename": "a.png", "size": 1}), "content_type"),
+    ] {
+        let err = post(body.clone()).await.problem(400, "validation_failed");
+        assert_eq!(err["errors"][0]["field"], field, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn every_bad_binding_is_refused() {
+    let w = World::new().await;
+    let t = thread(&w, general()).await;
+    let other = thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
+
+    // Eleven attachments.
+    let ids: Vec<String> = (0..11).map(|_| ulid::Ulid::new().to_string()).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    send(&w, &chris(), &t, "x", &refs)
+        .await
+        .problem(422, "too_many_attachments");
+
+    // Presigned in another thread.
+    let (elsewhere, p) = presign(&w, &chris(), &other, "a.png", "image/png", 3).await;
+    upload(&p, b"abc").await;
+    send(&w, &chris(), &t, "x", &[&elsewhere])
+        .await
+        .problem(422, "attachment_not_uploaded");
+    // Presigned by another author.
+    let (alexs, p) = presign(&w, &alex(), &t, "a.png", "image/png", 3).await;
+    upload(&p, b"abc").await;
+    send(&w, &chris(), &t, "x", &[&alexs])
+        .await
+        .problem(422, "attachment_not_uploaded");
+    // Never uploaded.
+    let (missing, _) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    send(&w, &chris(), &t, "x", &[&missing])
+        .await
+        .problem(422, "attachment_not_uploaded");
+    // Uploaded with another length, or another type.
+    let (short, _) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    upload_as(&w, &t, &short, "image/png", b"abcd").await;
+    send(&w, &chris(), &t, "x", &[&short])
+        .await
+        .problem(422, "attachment_mismatch");
+    let (typed, _) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    upload_as(&w, &t, &typed, "text/html", b"abc").await;
+    send(&w, &chris(), &t, "x", &[&typed])
+        .await
+        .problem(422, "attachment_mismatch");
+    // Not an id at all.
+    send(&w, &chris(), &t, "x", &["not-an-id"])
+        .await
+        .problem(422, "attachment_not_uploaded");
+
+    // Already bound to a message.
+    let (good, p) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    upload(&p, b"abc").await;
+    send(&w, &chris(), &t, "first", &[&good]).await.expect(201);
+    send(&w, &chris(), &t, "second", &[&good])
+        .await
+        .problem(422, "attachment_not_uploaded");
+
+    // None of the refused sends was stored.
+    assert_eq!(w.thread(&dana(), &t).await["message_count"], 1);
+}
+
+#[tokio::test]
+async fn a_replayed_send_with_attachments_answers_the_original() {
+    let w = World::new().await;
+    let t = thread(&w, general()).await;
+    let (id, p) = presign(&w, &chris(), &t, "brief.pdf", "application/pdf", 4).await;
+    upload(&p, b"%PDF").await;
+    let body =
+        json!({"body": "brief attached", "attachment_ids": [id], "client_message_id": "with-file"});
+    let path = format!("/threads/{t}/messages");
+    let first = w
+        .call(&chris(), "POST", &path, Some(body.clone()))
+        .await
+        .expect(201);
+    let again = w
+        .call(&chris(), "POST", &path, Some(body))
+        .await
+        .expect(200);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["attachments"][0]["id"], first["attachments"][0]["id"]);
+    w.call(
+        &chris(),
+        "POST",
+        &path,
+        Some(json!({"body": "changed", "attachment_ids": [id], "client_message_id": "with-file"})),
+    )
+    .await
+    .problem(409, "idempotency_conflict");
+}
+
+#[tokio::test]
+async fn two_sends_racing_for_one_attachment_exactly_one_wins() {
+    let w = Arc::new(World::new().await);
+    let t = thread(&w, general()).await;
+    for _ in 0..3 {
+        let (id, p) = presign(&w, &chris(), &t, "a.gif", "image/gif", 3).await;
+        upload(&p, b"GIF").await;
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..4 {
+            let (w, t, id) = (w.clone(), t.clone(), id.clone());
+            set.spawn(async move { send(&w, &chris(), &t, &format!("racer {i}"), &[&id]).await });
+        }
+        let mut won = 0;
+        while let Some(r) = set.join_next().await {
+            let r = r.unwrap();
+            match r.status {
+                201 => won += 1,
+                422 => assert_eq!(r.body["code"], "attachment_not_uploaded"),
+                other => panic!("unexpected {other}: {}", r.body),
+            }
+        }
+        assert_eq!(won, 1);
+    }
+    assert_eq!(w.thread(&dana(), &t).await["message_count"], 3);
+}
+
+#[tokio::test]
+async fn other_accounts_get_404_and_ids_do_not_travel_between_threads() {
+    let w = World::new().await;
+    let t = thread(&w, general()).await;
+    let other = thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
+    let (id, p) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    upload(&p, b"abc").await;
+    send(&w, &chris(), &t, "x", &[&id]).await.expect(201);
+    let declared = json!({"filename": "a.png", "content_type": "image/png", "size": 3});
+    for who in [client("u_bea", "acc_beta"), manager("u_max")] {
+        w.call(
+            &who,
+            "POST",
+            &format!("/threads/{t}/attachments"),
+            Some(declared.clone()),
+        )
+        .await
+        .problem(404, "not_found");
+        w.call(&who, "GET", &format!("/threads/{t}/attachments/{id}"), None)
+            .await
+            .problem(404, "not_found");
+    }
+    // The id through another thread's path names nothing.
+    w.call(
+        &chris(),
+        "GET",
+        &format!("/threads/{other}/attachments/{id}"),
+        None,
+    )
+    .await
+    .problem(404, "not_found");
+    w.call(
+        &chris(),
+        "GET",
+        &format!("/threads/{t}/attachments/nope"),
+        None,
+    )
+    .await
+    .problem(404, "not_found");
+    // A pending (unsent) upload has no download link yet.
+    let (pending, _) = presign(&w, &chris(), &t, "b.png", "image/png", 3).await;
+    w.call(
+        &chris(),
+        "GET",
+        &format!("/threads/{t}/attachments/{pending}"),
+        None,
+    )
+    .await
+    .problem(404, "not_found");
+    w.call(
+        &nobody(),
+        "POST",
+        &format!("/threads/{t}/attachments"),
+        Some(declared),
+    )
+    .await
+    .problem(401, "unauthenticated");
+}
