@@ -5,5 +5,7 @@ mod support;
 
 mod catalog;
 mod directory;
+mod e2e;
+mod events;
 mod messages;
 mod threads;
