@@ -15,6 +15,7 @@ pub const APP_URL: &str = "LIAISON_APP_URL";
 pub const NOTIFY_DELAY_SECONDS: &str = "LIAISON_NOTIFY_DELAY_SECONDS";
 pub const CURSOR_SECRET: &str = "LIAISON_CURSOR_SECRET";
 pub const CORS_ORIGIN: &str = "LIAISON_CORS_ORIGIN";
+pub const DEAD_LETTER_QUEUE_URL: &str = "LIAISON_DEAD_LETTER_QUEUE_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -44,6 +45,11 @@ pub fn bucket_name() -> Result<String, ConfigError> {
 /// The notification queue's URL.
 pub fn queue_url() -> Result<String, ConfigError> {
     required(QUEUE_URL)
+}
+
+/// The notification dead-letter queue's URL (malformed records go there).
+pub fn dead_letter_queue_url() -> Result<String, ConfigError> {
+    required(DEAD_LETTER_QUEUE_URL)
 }
 
 /// The sender address of notification e-mails.

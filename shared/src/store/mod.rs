@@ -6,6 +6,7 @@ mod attr;
 mod directory;
 pub mod keys;
 mod messages;
+mod notifications;
 pub mod schema;
 mod threads;
 
@@ -23,6 +24,7 @@ pub use directory::AccountSnapshot;
 pub use messages::{
     read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext, SendOutcome,
 };
+pub use notifications::{NotificationState, CLAIM_LEASE_SECONDS, MAX_MESSAGES_PER_EMAIL};
 pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
 
 /// The table, through one client.
@@ -206,4 +208,9 @@ impl Store {
     pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
         Ok(Self::new(Client::new(aws), crate::config::table_name()?))
     }
+}
+
+/// The SDK's DynamoDB types, for adapters that convert stream images.
+pub mod sdk {
+    pub use aws_sdk_dynamodb::types::AttributeValue;
 }

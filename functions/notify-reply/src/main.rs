@@ -1,0 +1,28 @@
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use liaison::notify::{Mailer, Notifier};
+use liaison::store::Store;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let aws = liaison::config::aws().await;
+    let app = notify_reply::App {
+        notifier: Notifier {
+            store: Store::from_env(&aws)?,
+            mailer: Mailer {
+                ses: aws_sdk_sesv2::Client::new(&aws),
+                from: liaison::config::from_email()?,
+                app_url: liaison::config::app_url()?,
+            },
+        },
+        sqs: aws_sdk_sqs::Client::new(&aws),
+        dead_letter_queue_url: liaison::config::dead_letter_queue_url()?,
+    };
+    let app = &app;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+            Ok::<_, Error>(notify_reply::handle(app, event.payload).await)
+        },
+    ))
+    .await
+}

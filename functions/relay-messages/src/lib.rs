@@ -1,0 +1,155 @@
+//! `relay-messages` — DynamoDB stream → SQS.
+//!
+//! The message item is the outbox: for every new message in the stream this
+//! puts one notification job on the queue (delayed by
+//! `LIAISON_NOTIFY_DELAY_SECONDS`, in batches of 10), and marks the
+//! message's attachments as bound in S3 so the bucket's cleanup rule keeps
+//! them. Every other item is ignored. Records that fail are reported (the
+//! earliest one: the stream retries from there), so nothing is skipped;
+//! duplicates are harmless because the notifier is idempotent.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use liaison::attachments::{object_key, Attachments};
+use liaison::domain::Message;
+use liaison::notify::Job;
+use liaison::store::read_message;
+
+pub struct App {
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub delay: Duration,
+    pub attachments: Attachments,
+}
+
+/// A new message from the stream, with the record's sequence number.
+struct NewMessage {
+    sequence: String,
+    account: String,
+    message: Message,
+}
+
+fn new_message(record: &EventRecord) -> Option<Result<NewMessage, String>> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let image: HashMap<String, aws_sdk_dynamodb_types::AttributeValue> =
+        record.change.new_image.clone().into();
+    let is_message = matches!(image.get("sk"), Some(aws_sdk_dynamodb_types::AttributeValue::S(sk)) if sk.starts_with("MSG#"));
+    if !is_message {
+        return None;
+    }
+    let sequence = record.change.sequence_number.clone().unwrap_or_default();
+    let account = match image.get("account_id") {
+        Some(aws_sdk_dynamodb_types::AttributeValue::S(a)) => a.clone(),
+        _ => return Some(Err(sequence)),
+    };
+    Some(match read_message(&image) {
+        Ok(message) => Ok(NewMessage {
+            sequence,
+            account,
+            message,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "unreadable message image in stream");
+            Err(sequence)
+        }
+    })
+}
+
+// The SDK's attribute type, through the store's re-export.
+use liaison::store::sdk as aws_sdk_dynamodb_types;
+
+pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
+    let mut failed: Vec<String> = Vec::new();
+    let mut relay: Vec<NewMessage> = Vec::new();
+    for record in &event.records {
+        match new_message(record) {
+            None => {}
+            Some(Ok(m)) => relay.push(m),
+            // An image this code cannot read will not get better: report it
+            // so the mapping's retries and failure destination take over.
+            Some(Err(seq)) => failed.push(seq),
+        }
+    }
+
+    for m in &relay {
+        for a in &m.message.attachments {
+            let Ok(account) = liaison::domain::AccountId::parse(m.account.clone()) else {
+                failed.push(m.sequence.clone());
+                break;
+            };
+            let key = object_key(&account, &m.message.thread_id, &a.id);
+            if let Err(e) = app.attachments.mark_bound(&key).await {
+                tracing::warn!(error = %e, message_id = %m.message.id, "could not mark attachment bound");
+                failed.push(m.sequence.clone());
+                break;
+            }
+        }
+    }
+
+    for chunk in relay.chunks(10) {
+        let mut entries = Vec::with_capacity(chunk.len());
+        for (i, m) in chunk.iter().enumerate() {
+            let job = Job {
+                account_id: m.account.clone(),
+                thread_id: m.message.thread_id.to_string(),
+                message_id: m.message.id.to_string(),
+                author_role: m.message.author.role,
+            };
+            let body = serde_json::to_string(&job).unwrap_or_default();
+            match SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body)
+                .delay_seconds(app.delay.as_secs() as i32)
+                .build()
+            {
+                Ok(entry) => entries.push(entry),
+                Err(_) => failed.push(m.sequence.clone()),
+            }
+        }
+        let result = app
+            .sqs
+            .send_message_batch()
+            .queue_url(&app.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                for f in out.failed() {
+                    if let Some(m) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
+                        tracing::warn!(code = f.code(), message_id = %m.message.id, "queue refused a job");
+                        failed.push(m.sequence.clone());
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "queue unavailable");
+                failed.extend(chunk.iter().map(|m| m.sequence.clone()));
+            }
+        }
+    }
+    tracing::info!(
+        records = event.records.len(),
+        relayed = relay.len(),
+        failed = failed.len(),
+        "stream batch relayed"
+    );
+
+    // The stream retries from the earliest failed record, so report that one.
+    let earliest = failed
+        .into_iter()
+        .min_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(seq) = earliest {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(seq);
+        response.batch_item_failures.push(failure);
+    }
+    response
+}
