@@ -26,6 +26,7 @@ pub struct FunctionEnv {
     pub aws: SdkConfig,
     pub names: Names,
     pub queue_url: String,
+    pub dead_letter_queue_url: String,
     pub app_url: String,
     pub cursor_secret: Vec<u8>,
     pub notify_delay: Duration,
@@ -40,6 +41,7 @@ impl FunctionEnv {
             (c::TABLE, self.names.table.clone()),
             (c::BUCKET, self.names.bucket.clone()),
             (c::QUEUE_URL, self.queue_url.clone()),
+            (c::DEAD_LETTER_QUEUE_URL, self.dead_letter_queue_url.clone()),
             (c::FROM_EMAIL, self.names.from_email.clone()),
             (c::APP_URL, self.app_url.clone()),
             (

@@ -142,9 +142,9 @@ impl Gateway {
         if !config.addr.ip().is_loopback() && config.jwt_secret == jwt::DEFAULT_SECRET {
             return Err(StartError::PublicWithDefaultSecret(config.addr));
         }
-        let (queue_url, stream_arn) = if config.provision {
+        let (queue_url, dead_letter_queue_url, stream_arn) = if config.provision {
             let p = liaison::provision::all(&config.aws, &config.names).await?;
-            (p.queue_url, p.stream_arn)
+            (p.queue_url, p.dead_letter_queue_url, p.stream_arn)
         } else {
             existing(&config.aws, &config.names).await?
         };
@@ -152,6 +152,7 @@ impl Gateway {
             aws: config.aws.clone(),
             names: config.names.clone(),
             queue_url: queue_url.clone(),
+            dead_letter_queue_url,
             app_url: config.app_url.trim_end_matches('/').to_owned(),
             cursor_secret: config.cursor_secret.clone().into_bytes(),
             notify_delay: config.notify_delay,
@@ -293,8 +294,12 @@ fn cors_origins() -> Vec<String> {
     origins
 }
 
-/// The queue URL and stream ARN of resources that already exist.
-async fn existing(aws: &SdkConfig, names: &Names) -> Result<(String, Option<String>), StartError> {
+/// The queue URLs (notifications, dead letters) and stream ARN of
+/// resources that already exist.
+async fn existing(
+    aws: &SdkConfig,
+    names: &Names,
+) -> Result<(String, String, Option<String>), StartError> {
     use aws_sdk_dynamodb::error::DisplayErrorContext;
     let table = aws_sdk_dynamodb::Client::new(aws)
         .describe_table()
@@ -308,19 +313,28 @@ async fn existing(aws: &SdkConfig, names: &Names) -> Result<(String, Option<Stri
                 DisplayErrorContext(&e)
             ))
         })?;
-    let queue_url = aws_sdk_sqs::Client::new(aws)
-        .get_queue_url()
-        .queue_name(&names.queue)
-        .send()
-        .await
-        .map_err(|e| {
-            StartError::Missing(format!(
-                "queue {}: {}",
-                names.queue,
-                aws_sdk_sqs::error::DisplayErrorContext(&e)
-            ))
-        })?
-        .queue_url
-        .unwrap_or_default();
-    Ok((queue_url, table.table.and_then(|t| t.latest_stream_arn)))
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let url = |name: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_url()
+                .queue_name(&name)
+                .send()
+                .await
+                .map_err(|e| {
+                    StartError::Missing(format!(
+                        "queue {name}: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(&e)
+                    ))
+                })
+                .map(|o| o.queue_url.unwrap_or_default())
+        }
+    };
+    let queue_url = url(names.queue.clone()).await?;
+    let dead_letter_queue_url = url(names.dead_letter_queue()).await?;
+    Ok((
+        queue_url,
+        dead_letter_queue_url,
+        table.table.and_then(|t| t.latest_stream_arn),
+    ))
 }
