@@ -17,6 +17,7 @@ test: $(STAMP)
 	cargo fmt --all -- --check
 	scripts/with-moto.sh cargo test --workspace --no-fail-fast
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(VENV)/bin/openapi-spec-validator infra/openapi.yaml
 
 ## make dev: the product on http://127.0.0.1:3000 against a local AWS (moto),
 ## with demo data and two tokens to try; Ctrl-C stops all it started.

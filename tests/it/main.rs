@@ -7,5 +7,6 @@ mod catalog;
 mod directory;
 mod e2e;
 mod events;
+mod infra;
 mod messages;
 mod threads;

@@ -1,0 +1,582 @@
+//! The deployment template, the OpenAPI spec, the function crates, the
+//! local gateway and the code's own definitions must agree: a table shaped
+//! unlike `store::schema` (which local provisioning creates), a crate nobody
+//! deploys, a route the spec does not document (or the reverse), or a queue
+//! that redelivers work still in progress all fail here. No AWS needed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use liaison::attachments::PENDING_TAG;
+use liaison::store::schema;
+use liaison::{config, provision};
+use serde_yaml::Value;
+
+/// Functions the template declares whose crates are still being written
+/// (none now). List one here while its crate is on its way, and remove it
+/// when the crate lands under `functions/`.
+const NOT_YET_BUILT: &[&str] = &[];
+
+/// The SQS event source guidance: visibility ≥ 6 × the consumer's timeout.
+const VISIBILITY_FACTOR: u64 = 6;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the repository")
+        .to_path_buf()
+}
+
+fn load(relative: &str) -> Value {
+    let path = repo().join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{relative} is not YAML: {e}"))
+}
+
+/// The value under any CloudFormation short-form tag (`!Ref X` → `X`).
+fn plain(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => plain(&t.value),
+        other => other,
+    }
+}
+
+/// A mapping entry, through CloudFormation tags (`!Ref`, `!GetAtt`, ...).
+#[track_caller]
+fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    plain(v)
+        .get(key)
+        .unwrap_or_else(|| panic!("missing `{key}` in {v:?}"))
+}
+
+#[track_caller]
+fn text(v: &Value) -> &str {
+    plain(v)
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v:?}"))
+}
+
+#[track_caller]
+fn number(v: &Value) -> u64 {
+    let v = plain(v);
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("expected a whole number, got {v:?}"))
+}
+
+#[track_caller]
+fn list(v: &Value) -> &[Value] {
+    plain(v)
+        .as_sequence()
+        .map(Vec::as_slice)
+        .unwrap_or_else(|| panic!("expected a list, got {v:?}"))
+}
+
+#[track_caller]
+fn entries(v: &Value) -> Vec<(&str, &Value)> {
+    plain(v)
+        .as_mapping()
+        .unwrap_or_else(|| panic!("expected a mapping, got {v:?}"))
+        .iter()
+        .map(|(k, v)| (text(k), v))
+        .collect()
+}
+
+/// The logical id a `!Ref X` or `!GetAtt X.Attr` names.
+#[track_caller]
+fn referenced(v: &Value) -> &str {
+    match v {
+        Value::Tagged(t) if t.tag == "Ref" => text(&t.value),
+        Value::Tagged(t) if t.tag == "GetAtt" => match plain(&t.value) {
+            Value::Sequence(parts) => text(&parts[0]),
+            other => text(other).split('.').next().unwrap_or_default(),
+        },
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, inner) = m.iter().next().expect("one entry");
+            match text(k) {
+                "Ref" => text(inner),
+                "Fn::GetAtt" => text(&list(inner)[0]),
+                _ => panic!("expected a Ref or GetAtt, got {v:?}"),
+            }
+        }
+        _ => panic!("expected a Ref or GetAtt, got {v:?}"),
+    }
+}
+
+struct Template(Value);
+
+impl Template {
+    fn load() -> Self {
+        Self(load("infra/template.yaml"))
+    }
+
+    fn resources(&self) -> Vec<(&str, &Value)> {
+        entries(field(&self.0, "Resources"))
+    }
+
+    #[track_caller]
+    fn resource(&self, id: &str) -> &Value {
+        field(field(&self.0, "Resources"), id)
+    }
+
+    fn of_type(&self, ty: &str) -> Vec<(&str, &Value)> {
+        self.resources()
+            .into_iter()
+            .filter(|(_, r)| text(field(r, "Type")) == ty)
+            .collect()
+    }
+
+    /// Serverless functions by crate name (the directory `CodeUri` names).
+    fn functions(&self) -> BTreeMap<String, (&str, &Value)> {
+        self.of_type("AWS::Serverless::Function")
+            .into_iter()
+            .map(|(id, r)| {
+                let code_uri = text(field(field(r, "Properties"), "CodeUri"));
+                let name = code_uri.strip_prefix("../functions/").unwrap_or_else(|| {
+                    panic!("{id}: CodeUri {code_uri} is not ../functions/<crate>")
+                });
+                (name.to_owned(), (id, r))
+            })
+            .collect()
+    }
+
+    /// A function property, or its `Globals.Function` default.
+    fn function_property<'a>(&'a self, function: &'a Value, key: &str) -> Option<&'a Value> {
+        plain(field(function, "Properties")).get(key).or_else(|| {
+            self.0
+                .get("Globals")
+                .and_then(|g| g.get("Function"))
+                .and_then(|f| f.get(key))
+        })
+    }
+
+    fn events<'a>(function: &'a Value, ty: &str) -> Vec<&'a Value> {
+        match plain(field(function, "Properties")).get("Events") {
+            None => Vec::new(),
+            Some(events) => entries(events)
+                .into_iter()
+                .filter(|(_, e)| text(field(e, "Type")) == ty)
+                .map(|(_, e)| field(e, "Properties"))
+                .collect(),
+        }
+    }
+}
+
+/// Every IAM action a function's inline policies allow.
+fn allowed_actions(function: &Value) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    let Some(policies) = plain(field(function, "Properties")).get("Policies") else {
+        return actions;
+    };
+    for policy in list(policies) {
+        let Some(statements) = plain(policy).get("Statement") else {
+            continue;
+        };
+        for statement in list(statements) {
+            if text(field(statement, "Effect")) != "Allow" {
+                continue;
+            }
+            match plain(field(statement, "Action")) {
+                Value::Sequence(many) => actions.extend(many.iter().map(|a| text(a).to_owned())),
+                one => {
+                    actions.insert(text(one).to_owned());
+                }
+            }
+        }
+    }
+    actions
+}
+
+/// `open-thread` → `OpenThread`.
+fn pascal(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[test]
+fn table_is_the_schema_the_code_uses() {
+    let template = Template::load();
+    let tables = template.of_type("AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "exactly one table");
+    let props = field(tables[0].1, "Properties");
+
+    let keys = |schema: &Value| -> Vec<(String, String)> {
+        list(schema)
+            .iter()
+            .map(|k| {
+                (
+                    text(field(k, "AttributeName")).to_owned(),
+                    text(field(k, "KeyType")).to_owned(),
+                )
+            })
+            .collect()
+    };
+    let hash_range = |pk: &str, sk: &str| {
+        vec![
+            (pk.to_owned(), "HASH".into()),
+            (sk.to_owned(), "RANGE".into()),
+        ]
+    };
+
+    assert_eq!(
+        keys(field(props, "KeySchema")),
+        hash_range(schema::PK, schema::SK)
+    );
+
+    let defined: BTreeMap<String, String> = list(field(props, "AttributeDefinitions"))
+        .iter()
+        .map(|d| {
+            (
+                text(field(d, "AttributeName")).to_owned(),
+                text(field(d, "AttributeType")).to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = schema::key_attributes()
+        .into_iter()
+        .map(|a| (a.to_owned(), "S".to_owned()))
+        .collect();
+    assert_eq!(defined, expected, "attribute definitions");
+
+    let indexes: BTreeMap<String, (Vec<(String, String)>, String)> =
+        list(field(props, "GlobalSecondaryIndexes"))
+            .iter()
+            .map(|i| {
+                (
+                    text(field(i, "IndexName")).to_owned(),
+                    (
+                        keys(field(i, "KeySchema")),
+                        text(field(field(i, "Projection"), "ProjectionType")).to_owned(),
+                    ),
+                )
+            })
+            .collect();
+    let expected: BTreeMap<String, (Vec<(String, String)>, String)> = schema::INDEXES
+        .iter()
+        .map(|i| {
+            (
+                i.name.to_owned(),
+                (hash_range(i.pk, i.sk), "ALL".to_owned()),
+            )
+        })
+        .collect();
+    assert_eq!(indexes, expected, "global secondary indexes");
+
+    assert_eq!(
+        text(field(field(props, "StreamSpecification"), "StreamViewType")),
+        schema::STREAM_VIEW
+    );
+    let ttl = field(props, "TimeToLiveSpecification");
+    assert_eq!(text(field(ttl, "AttributeName")), schema::TTL_ATTRIBUTE);
+    assert_eq!(field(ttl, "Enabled").as_bool(), Some(true), "TTL enabled");
+    assert_eq!(text(field(props, "BillingMode")), "PAY_PER_REQUEST");
+}
+
+#[test]
+fn every_crate_is_deployed_and_every_function_has_a_crate() {
+    let template = Template::load();
+    let functions = template.functions();
+
+    let mut crates = BTreeSet::new();
+    for entry in std::fs::read_dir(repo().join("functions")).expect("functions/ exists") {
+        let dir = entry.expect("a directory entry").path();
+        let manifest = dir.join("Cargo.toml");
+        if !manifest.is_file() {
+            continue;
+        }
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a UTF-8 crate directory")
+            .to_owned();
+        let package = std::fs::read_to_string(&manifest).expect("a readable Cargo.toml");
+        assert!(
+            package
+                .lines()
+                .any(|l| l.trim() == format!("name = \"{name}\"")),
+            "functions/{name}: the package (and so the binary) must be named {name}"
+        );
+        crates.insert(name);
+    }
+
+    for name in &crates {
+        assert!(
+            functions.contains_key(name),
+            "functions/{name} is not in infra/template.yaml"
+        );
+    }
+    for (name, (id, function)) in &functions {
+        assert!(
+            crates.contains(name) || NOT_YET_BUILT.contains(&name.as_str()),
+            "{id} deploys functions/{name}, which does not exist (list it in NOT_YET_BUILT while it is being written)"
+        );
+        assert_eq!(
+            *id,
+            format!("{}Function", pascal(name)),
+            "logical id of {name}"
+        );
+        let metadata = field(function, "Metadata");
+        assert_eq!(
+            text(field(metadata, "BuildMethod")),
+            "rust-cargolambda",
+            "{id}"
+        );
+        assert_eq!(
+            text(field(field(metadata, "BuildProperties"), "Binary")),
+            name,
+            "{id}: binary"
+        );
+    }
+    for name in NOT_YET_BUILT {
+        assert!(
+            functions.contains_key(*name),
+            "NOT_YET_BUILT names {name}, which the template does not deploy"
+        );
+    }
+}
+
+#[test]
+fn environment_names_are_the_ones_the_code_reads() {
+    let template = Template::load();
+    let known = [
+        config::TABLE,
+        config::BUCKET,
+        config::QUEUE_URL,
+        config::FROM_EMAIL,
+        config::APP_URL,
+        config::NOTIFY_DELAY_SECONDS,
+        config::CURSOR_SECRET,
+        config::CORS_ORIGIN,
+        config::DEAD_LETTER_QUEUE_URL,
+    ];
+    for (name, (id, function)) in template.functions() {
+        let Some(env) = template.function_property(function, "Environment") else {
+            continue;
+        };
+        for (var, _) in entries(field(env, "Variables")) {
+            assert!(
+                known.contains(&var),
+                "{id} ({name}) sets {var}, which liaison::config does not name"
+            );
+        }
+    }
+}
+
+type Routes = BTreeMap<(String, String), String>;
+
+fn template_routes(template: &Template) -> Routes {
+    let mut routes = Routes::new();
+    for (name, (id, function)) in template.functions() {
+        for event in Template::events(function, "HttpApi") {
+            assert_eq!(referenced(field(event, "ApiId")), "HttpApi", "{id}: ApiId");
+            assert!(
+                event.get("Auth").is_none(),
+                "{id}: a route must not override the API's JWT authorizer"
+            );
+            let route = (
+                text(field(event, "Method")).to_ascii_uppercase(),
+                text(field(event, "Path")).to_owned(),
+            );
+            if let Some(other) = routes.insert(route.clone(), name.clone()) {
+                panic!("{route:?} is routed to both {other} and {name}");
+            }
+        }
+    }
+    routes
+}
+
+fn spec_routes(spec: &Value) -> Routes {
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let mut routes = Routes::new();
+    for (path, item) in entries(field(spec, "paths")) {
+        for (method, operation) in entries(item) {
+            if !METHODS.contains(&method) {
+                continue;
+            }
+            let function = operation
+                .get("x-liaison-function")
+                .map(text)
+                .unwrap_or_else(|| panic!("{method} {path}: no x-liaison-function"));
+            routes.insert(
+                (method.to_ascii_uppercase(), path.to_owned()),
+                function.to_owned(),
+            );
+        }
+    }
+    routes
+}
+
+#[test]
+fn routes_are_exactly_the_spec_operations() {
+    let template = Template::load();
+    let spec = load("infra/openapi.yaml");
+    let deployed = template_routes(&template);
+    let documented = spec_routes(&spec);
+    assert!(!deployed.is_empty(), "the template routes nothing");
+
+    let only_deployed: Vec<_> = deployed
+        .keys()
+        .filter(|r| !documented.contains_key(*r))
+        .collect();
+    let only_documented: Vec<_> = documented
+        .keys()
+        .filter(|r| !deployed.contains_key(*r))
+        .collect();
+    assert!(
+        only_deployed.is_empty(),
+        "routes in infra/template.yaml missing from infra/openapi.yaml: {only_deployed:?}"
+    );
+    assert!(
+        only_documented.is_empty(),
+        "operations in infra/openapi.yaml without a route in infra/template.yaml: {only_documented:?}"
+    );
+    assert_eq!(
+        deployed, documented,
+        "the spec's x-liaison-function and the template disagree on which function serves a route"
+    );
+    let local: Routes = liaison_local::routes::ROUTES
+        .iter()
+        .map(|r| {
+            (
+                (r.method.to_owned(), r.path.to_owned()),
+                r.function.to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        local, deployed,
+        "the local gateway (infra/local/src/routes.rs) routes otherwise than API Gateway"
+    );
+
+    let api = template.resource("HttpApi");
+    let auth = field(field(api, "Properties"), "Auth");
+    let default = text(field(auth, "DefaultAuthorizer"));
+    let authorizer = field(field(auth, "Authorizers"), default);
+    assert!(
+        authorizer.get("JwtConfiguration").is_some(),
+        "the default authorizer is the JWT authorizer"
+    );
+}
+
+#[test]
+fn notification_queue_outlasts_the_notifier_and_dead_letters() {
+    let template = Template::load();
+    let functions = template.functions();
+    let (id, notifier) = functions["notify-reply"];
+    let timeout = number(
+        template
+            .function_property(notifier, "Timeout")
+            .unwrap_or_else(|| panic!("{id}: no Timeout")),
+    );
+    let sqs = Template::events(notifier, "SQS");
+    assert_eq!(sqs.len(), 1, "{id} consumes one queue");
+    let queue_id = referenced(field(sqs[0], "Queue"));
+    let queue = field(template.resource(queue_id), "Properties");
+
+    let visibility = number(field(queue, "VisibilityTimeout"));
+    assert!(
+        visibility >= VISIBILITY_FACTOR * timeout,
+        "{queue_id}: VisibilityTimeout {visibility} s < {VISIBILITY_FACTOR} × {id}'s {timeout} s"
+    );
+    assert_eq!(
+        visibility,
+        u64::from(provision::QUEUE_VISIBILITY_SECONDS),
+        "{queue_id}: local provisioning uses another visibility timeout"
+    );
+
+    let redrive = queue
+        .get("RedrivePolicy")
+        .unwrap_or_else(|| panic!("{queue_id} has no RedrivePolicy: failures would be dropped"));
+    let dlq = referenced(field(redrive, "deadLetterTargetArn"));
+    assert_eq!(
+        text(field(template.resource(dlq), "Type")),
+        "AWS::SQS::Queue",
+        "{queue_id}: dead-letter target"
+    );
+    assert_ne!(dlq, queue_id, "a queue cannot be its own dead-letter queue");
+    assert_eq!(
+        number(field(redrive, "maxReceiveCount")),
+        u64::from(provision::MAX_RECEIVE_COUNT),
+        "{queue_id}: maxReceiveCount"
+    );
+    // The notifier dead-letters malformed jobs itself, into the same queue.
+    let env = template
+        .function_property(notifier, "Environment")
+        .unwrap_or_else(|| panic!("{id}: no Environment"));
+    assert_eq!(
+        referenced(field(
+            field(env, "Variables"),
+            config::DEAD_LETTER_QUEUE_URL
+        )),
+        dlq,
+        "{id} must dead-letter into {queue_id}'s dead-letter queue"
+    );
+
+    // The relay feeds the queue the notifier drains.
+    let (relay_id, relay) = functions["relay-messages"];
+    let env = template
+        .function_property(relay, "Environment")
+        .unwrap_or_else(|| panic!("{relay_id}: no Environment"));
+    assert_eq!(
+        referenced(field(field(env, "Variables"), config::QUEUE_URL)),
+        queue_id,
+        "{relay_id} must send to the queue {id} consumes"
+    );
+}
+
+#[test]
+fn unbound_uploads_expire_by_the_tag_presigning_sets() {
+    let template = Template::load();
+    let buckets = template.of_type("AWS::S3::Bucket");
+    assert_eq!(buckets.len(), 1, "exactly one bucket");
+    let props = field(buckets[0].1, "Properties");
+    let (key, value) = PENDING_TAG
+        .split_once('=')
+        .expect("PENDING_TAG is key=value");
+
+    let expires_pending = list(field(field(props, "LifecycleConfiguration"), "Rules"))
+        .iter()
+        .any(|rule| {
+            text(field(rule, "Status")) == "Enabled"
+                && rule.get("ExpirationInDays").is_some()
+                && rule.get("TagFilters").is_some_and(|filters| {
+                    list(filters)
+                        .iter()
+                        .any(|t| text(field(t, "Key")) == key && text(field(t, "Value")) == value)
+                })
+        });
+    assert!(
+        expires_pending,
+        "no enabled lifecycle rule expires objects tagged {PENDING_TAG}: unsent uploads would stay forever"
+    );
+
+    // The upload URL signs x-amz-tagging, so the browser sends it: CORS must
+    // allow it, and the signer needs s3:PutObjectTagging besides s3:PutObject.
+    for rule in list(field(field(props, "CorsConfiguration"), "CorsRules")) {
+        assert!(
+            list(field(rule, "AllowedHeaders"))
+                .iter()
+                .any(|h| text(h).eq_ignore_ascii_case("x-amz-tagging")),
+            "bucket CORS must allow the x-amz-tagging header"
+        );
+    }
+    let functions = template.functions();
+    let (id, presign) = functions["presign-attachment"];
+    let actions = allowed_actions(presign);
+    for needed in ["s3:PutObject", "s3:PutObjectTagging"] {
+        assert!(
+            actions.contains(needed),
+            "{id} needs {needed} to sign uploads"
+        );
+    }
+}
