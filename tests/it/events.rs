@@ -158,3 +158,96 @@ async fn every_event_is_handled_by_its_function() {
         }
     }
 }
+
+/// `KEY = "value"` lines (and the route lines) of one section of the root
+/// Cargo.toml.
+fn cargo_section(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
+        .expect("Cargo.toml");
+    text.lines()
+        .skip_while(|l| l.trim() != format!("[{name}]"))
+        .skip(1)
+        .take_while(|l| !l.starts_with('[') && !l.starts_with('#'))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `cargo lambda` runs the functions with the values `make dev` gives them.
+#[test]
+fn cargo_lambda_env_is_make_devs() {
+    let env: std::collections::BTreeMap<String, String> =
+        cargo_section("workspace.metadata.lambda.env")
+            .iter()
+            .filter_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                Some((k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+            })
+            .collect();
+    let dev = liaison_local::FunctionEnv {
+        aws: aws_config::SdkConfig::builder().build(),
+        names: liaison::provision::Names::with_prefix(liaison_local::DEV_PREFIX),
+        queue_url: "http://127.0.0.1:4566/123456789012/liaison-dev-notifications".into(),
+        dead_letter_queue_url: "http://127.0.0.1:4566/123456789012/liaison-dev-notifications-dlq"
+            .into(),
+        app_url: liaison_local::DEV_APP_URL.into(),
+        cursor_secret: liaison_local::DEV_CURSOR_SECRET.as_bytes().to_vec(),
+        notify_delay: std::time::Duration::from_secs(3),
+    };
+    for (name, value) in dev.vars() {
+        assert_eq!(
+            env.get(name),
+            Some(&value),
+            "[workspace.metadata.lambda.env] {name}"
+        );
+    }
+    assert_eq!(
+        env.get("AWS_ENDPOINT_URL").map(String::as_str),
+        Some("http://127.0.0.1:4566")
+    );
+}
+
+/// `cargo lambda watch` routes the API's paths as the local gateway does.
+#[test]
+fn cargo_lambda_router_is_the_apis() {
+    let mut routes: Vec<(String, String, String)> = Vec::new();
+    let mut path = String::new();
+    for line in cargo_section("workspace.metadata.lambda.watch.router") {
+        let mut entries = line.as_str();
+        if let Some(rest) = line.strip_prefix('"') {
+            let (key, after) = rest.split_once('"').unwrap_or_default();
+            path = key.to_owned();
+            entries = after;
+        }
+        for entry in entries.split('{').skip(1) {
+            let field = |name: &str| {
+                entry
+                    .split(',')
+                    .find_map(|kv| {
+                        let (k, v) = kv.split_once('=')?;
+                        (k.trim() == name).then(|| {
+                            v.trim()
+                                .trim_end_matches(['}', ']', ' '])
+                                .trim_matches('"')
+                                .to_owned()
+                        })
+                    })
+                    .unwrap_or_default()
+            };
+            routes.push((field("method"), path.clone(), field("function")));
+        }
+    }
+    let mut want: Vec<(String, String, String)> = liaison_local::routes::ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.to_owned(),
+            )
+        })
+        .collect();
+    routes.sort();
+    want.sort();
+    assert_eq!(routes, want);
+}
