@@ -390,7 +390,7 @@ async fn the_queue_mapping_honours_batch_item_failures() {
         sqs.clone(),
         url.clone(),
         liaison_local::queue::QueueOptions {
-            wait_seconds: 1,
+            idle_interval: Duration::from_millis(200),
             ..Default::default()
         },
         move |event: aws_lambda_events::event::sqs::SqsEvent| {

@@ -1,5 +1,5 @@
 //! The SQS → function event source mapping, as Lambda runs it with
-//! `ReportBatchItemFailures`: long-poll up to 10 messages, hand them to the
+//! `ReportBatchItemFailures`: poll up to 10 messages, hand them to the
 //! function as an `SqsEvent`, then delete the ones that succeeded. Messages
 //! named in the answer's `batchItemFailures` (or the whole batch, if the
 //! function fails or answers unusably) stay on the queue and come back when
@@ -28,8 +28,13 @@ use crate::Shutdown;
 pub struct QueueOptions {
     /// Messages per batch (1–10).
     pub batch_size: i32,
-    /// ReceiveMessage long-poll (0–20 s).
+    /// ReceiveMessage long-poll (0–20 s). Lambda long-polls; but the moto
+    /// of `make dev` and the tests serves one request at a time, where a
+    /// long poll would stall every other call, so the default is a short
+    /// poll...
     pub wait_seconds: i32,
+    /// ... and this pause after a poll that found nothing.
+    pub idle_interval: Duration,
     pub region: String,
 }
 
@@ -37,7 +42,8 @@ impl Default for QueueOptions {
     fn default() -> Self {
         Self {
             batch_size: 10,
-            wait_seconds: 5,
+            wait_seconds: 0,
+            idle_interval: Duration::from_millis(500),
             region: "us-east-1".into(),
         }
     }
@@ -165,6 +171,10 @@ where
                 }
             };
             if messages.is_empty() {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tokio::time::sleep(options.idle_interval) => {}
+                }
                 continue;
             }
             deliver(
