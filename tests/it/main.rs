@@ -3,10 +3,12 @@
 
 mod support;
 
+mod attachments;
 mod catalog;
 mod directory;
 mod e2e;
 mod events;
 mod infra;
 mod messages;
+mod notify;
 mod threads;

@@ -12,6 +12,7 @@ use liaison::store::Store;
 use serde_json::{json, Map, Value};
 
 pub const CURSOR_SECRET: &[u8] = b"test-cursor-secret-0123456789";
+pub const APP_URL: &str = "https://app.liaison.example";
 
 /// A caller's verified JWT claims.
 #[derive(Debug, Clone)]
@@ -96,6 +97,10 @@ pub struct World {
     pub list_messages: list_messages::App,
     pub mark_read: mark_read::App,
     pub presign_attachment: presign_attachment::App,
+    pub relay_messages: relay_messages::App,
+    pub notify_reply: notify_reply::App,
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
     #[allow(dead_code)]
     pub attachments: liaison::attachments::Attachments,
 }
@@ -112,7 +117,9 @@ impl World {
     pub async fn empty() -> Self {
         let aws = aws().await;
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
-        let names = liaison::provision::Names::with_prefix(&prefix);
+        let mut names = liaison::provision::Names::with_prefix(&prefix);
+        // A sender of its own, so this test finds its e-mails among all sent.
+        names.from_email = format!("{prefix}@agency.example");
         let db = aws_sdk_dynamodb::Client::new(&aws);
         liaison::provision::table(&db, &names.table)
             .await
@@ -139,6 +146,14 @@ impl World {
                 .build(),
         );
         let attachments = liaison::attachments::Attachments::new(s3, &names.bucket);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let (queue_url, dead_letter_queue_url) = liaison::provision::queues(&sqs, &names)
+            .await
+            .expect("create queues");
+        let ses = aws_sdk_sesv2::Client::new(&aws);
+        liaison::provision::sender(&ses, &names.from_email)
+            .await
+            .expect("create sender");
         Self {
             open_thread: open_thread::App {
                 store: store.clone(),
@@ -166,10 +181,30 @@ impl World {
                 store: store.clone(),
                 attachments: attachments.clone(),
             },
-            attachments,
             mark_read: mark_read::App {
                 store: store.clone(),
             },
+            relay_messages: relay_messages::App {
+                sqs: sqs.clone(),
+                queue_url: queue_url.clone(),
+                delay: std::time::Duration::ZERO,
+                attachments: attachments.clone(),
+            },
+            notify_reply: notify_reply::App {
+                notifier: liaison::notify::Notifier {
+                    store: store.clone(),
+                    mailer: liaison::notify::Mailer {
+                        ses,
+                        from: names.from_email.clone(),
+                        app_url: APP_URL.to_owned(),
+                    },
+                },
+                sqs,
+                dead_letter_queue_url: dead_letter_queue_url.clone(),
+            },
+            queue_url,
+            dead_letter_queue_url,
+            attachments,
             aws,
             names,
             store,
