@@ -580,3 +580,65 @@ async fn the_stream_mapping_delivers_inserted_items() {
     stopper.stop();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
+
+#[tokio::test]
+async fn a_message_sent_over_http_arrives_by_email_through_stream_and_queue() {
+    let aws = support::aws().await;
+    let prefix = format!("p{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut names = liaison::provision::Names::with_prefix(&prefix);
+    names.from_email = format!("{prefix}@agency.example");
+    let from = names.from_email.clone();
+    let mut config = Config::new(aws, names);
+    config.addr = "127.0.0.1:0".parse().expect("an address");
+    config.directory = Some(demo::directory());
+    config.print_mail = false;
+    config.notify_delay = Duration::from_secs(1);
+    let local = Local {
+        gateway: Gateway::start(config).await.expect("the gateway starts"),
+        http: HttpClient::new(),
+    };
+    let opened = local
+        .as_user(
+            "u_chris",
+            "POST",
+            "/threads",
+            Some(json!({"scope": {"kind": "general"}})),
+        )
+        .await;
+    assert_eq!(opened.status, 201);
+    let thread: Value = serde_json::from_slice(&opened.body).expect("JSON");
+    let t = thread["id"].as_str().expect("an id");
+    let started = Instant::now();
+    let sent = local
+        .as_user(
+            "u_chris",
+            "POST",
+            &format!("/threads/{t}/messages"),
+            Some(json!({"body": "Pipeline check: softer opening please", "client_message_id": "e2e-1"})),
+        )
+        .await;
+    assert_eq!(sent.status, 201);
+
+    // Stream poller -> relay-messages -> queue (1 s delay) -> queue poller
+    // -> notify-reply -> SES.
+    let mails = loop {
+        let mails = crate::notify::sent_from(&from).await;
+        if !mails.is_empty() || started.elapsed() > Duration::from_secs(30) {
+            break mails;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let elapsed = started.elapsed();
+    assert_eq!(mails.len(), 1, "one e-mail, to the manager");
+    assert_eq!(mails[0].to, "dana@agency.example");
+    assert!(mails[0]
+        .text
+        .contains("Pipeline check: softer opening please"));
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "arrived after {elapsed:?}"
+    );
+    // Nothing more arrives (no duplicates from the pollers).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(crate::notify::sent_from(&from).await.len(), 1);
+}

@@ -31,6 +31,11 @@ pub struct Sent {
 
 /// Every e-mail this world's sender sent, in sending order.
 pub async fn sent(w: &World) -> Vec<Sent> {
+    sent_from(&w.names.from_email).await
+}
+
+/// Every e-mail `from` sent (as moto recorded it), in sending order.
+pub async fn sent_from(from_email: &str) -> Vec<Sent> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let (status, _, body) = http("GET", &format!("{endpoint}/moto-api/data.json"), &[], b"").await;
     assert_eq!(status, 200);
@@ -49,7 +54,7 @@ pub async fn sent(w: &World) -> Vec<Sent> {
             .and_then(|a| a.address())
             .unwrap_or("")
             .to_owned();
-        if from != w.names.from_email {
+        if from != from_email {
             continue;
         }
         out.push(Sent {

@@ -15,7 +15,9 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::Diagnostic;
+use liaison::attachments::Attachments;
 use liaison::http::CursorCodec;
+use liaison::notify::{Mailer, Notifier};
 use liaison::provision::Names;
 use liaison::store::Store;
 use serde_json::{json, Value};
@@ -61,13 +63,20 @@ pub struct Functions {
     list_threads: list_threads::App,
     get_catalog: get_catalog::App,
     sync_directory: sync_directory::App,
-    // WIRE: the Apps of send-message, list-messages, mark-read,
-    // presign-attachment, relay-messages and notify-reply go here.
+    send_message: send_message::App,
+    list_messages: list_messages::App,
+    mark_read: mark_read::App,
+    presign_attachment: presign_attachment::App,
+    relay_messages: relay_messages::App,
+    notify_reply: notify_reply::App,
 }
 
 impl Functions {
     pub fn new(env: &FunctionEnv) -> Self {
         let store = Store::new(aws_sdk_dynamodb::Client::new(&env.aws), &env.names.table);
+        let attachments =
+            Attachments::new(liaison::attachments_s3_client(&env.aws), &env.names.bucket);
+        let sqs = aws_sdk_sqs::Client::new(&env.aws);
         Self {
             open_thread: open_thread::App {
                 store: store.clone(),
@@ -79,18 +88,61 @@ impl Functions {
             get_catalog: get_catalog::App {
                 store: store.clone(),
             },
-            sync_directory: sync_directory::App { store },
-            // WIRE: build the new Apps from `env` (explicit names, as above).
+            sync_directory: sync_directory::App {
+                store: store.clone(),
+            },
+            send_message: send_message::App {
+                store: store.clone(),
+                attachments: attachments.clone(),
+            },
+            list_messages: list_messages::App {
+                store: store.clone(),
+                cursors: CursorCodec::new(&env.cursor_secret),
+                attachments: attachments.clone(),
+            },
+            mark_read: mark_read::App {
+                store: store.clone(),
+            },
+            presign_attachment: presign_attachment::App {
+                store: store.clone(),
+                attachments: attachments.clone(),
+            },
+            relay_messages: relay_messages::App {
+                sqs: sqs.clone(),
+                queue_url: env.queue_url.clone(),
+                delay: env.notify_delay,
+                attachments,
+            },
+            notify_reply: notify_reply::App {
+                notifier: Notifier {
+                    store,
+                    mailer: Mailer {
+                        ses: aws_sdk_sesv2::Client::new(&env.aws),
+                        from: env.names.from_email.clone(),
+                        app_url: env.app_url.clone(),
+                    },
+                },
+                sqs,
+                dead_letter_queue_url: env.dead_letter_queue_url.clone(),
+            },
         }
     }
 
     /// Whether this gateway hosts the function (for the Invoke API and the
     /// event source mappings; HTTP routes of a missing one answer 501).
     pub fn hosts(name: &str) -> bool {
-        // WIRE: add each function's name as it is wired in.
         matches!(
             name,
-            "open-thread" | "list-threads" | "get-catalog" | "sync-directory"
+            "open-thread"
+                | "list-threads"
+                | "get-catalog"
+                | "sync-directory"
+                | "send-message"
+                | "list-messages"
+                | "mark-read"
+                | "presign-attachment"
+                | "relay-messages"
+                | "notify-reply"
         )
     }
 
@@ -101,8 +153,10 @@ impl Functions {
             "open-thread" => open_thread::handle(&self.open_thread, req).await,
             "list-threads" => list_threads::handle(&self.list_threads, req).await,
             "get-catalog" => get_catalog::handle(&self.get_catalog, req).await,
-            // WIRE: "send-message" => send_message::handle(&self.send_message, req).await,
-            // and the same for "list-messages", "mark-read", "presign-attachment".
+            "send-message" => send_message::handle(&self.send_message, req).await,
+            "list-messages" => list_messages::handle(&self.list_messages, req).await,
+            "mark-read" => mark_read::handle(&self.mark_read, req).await,
+            "presign-attachment" => presign_attachment::handle(&self.presign_attachment, req).await,
             _ => return None,
         })
     }
@@ -118,26 +172,16 @@ impl Functions {
     /// `relay-messages`, as the table's stream mapping invokes it. The
     /// gateway starts that mapping only once [`Functions::hosts`] names it.
     pub async fn relay_messages(&self, event: StreamEvent) -> Result<Value, Diagnostic> {
-        // WIRE relay-messages: call its handler with `event` and answer its
-        // result as JSON, e.g.
-        //   relay_messages::handle(&self.relay_messages, event).await
-        //       .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-        //       .map_err(Diagnostic::from)
-        let _ = event;
-        Err(not_hosted("relay-messages"))
+        let response = relay_messages::handle(&self.relay_messages, event).await;
+        Ok(serde_json::to_value(response).unwrap_or(Value::Null))
     }
 
     /// `notify-reply`, as the queue's mapping invokes it; its answer is an
     /// `SqsBatchResponse`. The gateway starts that mapping only once
     /// [`Functions::hosts`] names it.
     pub async fn notify_reply(&self, event: SqsEvent) -> Result<Value, Diagnostic> {
-        // WIRE notify-reply: call its handler with `event` and answer its
-        // `SqsBatchResponse` as JSON, e.g.
-        //   notify_reply::handle(&self.notify_reply, event).await
-        //       .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-        //       .map_err(Diagnostic::from)
-        let _ = event;
-        Err(not_hosted("notify-reply"))
+        let response = notify_reply::handle(&self.notify_reply, event).await;
+        Ok(serde_json::to_value(response).unwrap_or(Value::Null))
     }
 
     /// A direct invocation (the Lambda Invoke API) with a JSON payload:
@@ -170,13 +214,6 @@ impl Functions {
                 Ok(gateway_response(resp))
             }
         })
-    }
-}
-
-fn not_hosted(name: &str) -> Diagnostic {
-    Diagnostic {
-        error_type: "NotHosted".into(),
-        error_message: format!("{name} is not wired into the local gateway yet"),
     }
 }
 

@@ -244,23 +244,6 @@ impl Attachments {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn disposition_escapes_everything_but_attr_chars() {
-        assert_eq!(
-            content_disposition("hook v2 (final).png"),
-            "attachment; filename*=UTF-8''hook%20v2%20%28final%29.png"
-        );
-        assert_eq!(
-            content_disposition("café\".pdf"),
-            "attachment; filename*=UTF-8''caf%C3%A9%22.pdf"
-        );
-    }
-}
-
 impl Attachments {
     /// A message as responses show it: each attachment with a fresh
     /// presigned download link (computed locally, no round trip).
@@ -293,5 +276,22 @@ impl Attachments {
         })?;
         view["attachments"] = serde_json::Value::Array(files);
         Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disposition_escapes_everything_but_attr_chars() {
+        assert_eq!(
+            content_disposition("hook v2 (final).png"),
+            "attachment; filename*=UTF-8''hook%20v2%20%28final%29.png"
+        );
+        assert_eq!(
+            content_disposition("café\".pdf"),
+            "attachment; filename*=UTF-8''caf%C3%A9%22.pdf"
+        );
     }
 }
