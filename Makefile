@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: test dev token lint fmt venv clean
+.PHONY: test dev token build lint fmt venv clean
 
 venv: $(STAMP)
 
@@ -12,10 +12,15 @@ $(STAMP): requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-## make test: the whole suite against a local AWS it starts and stops, then cfn-lint.
+## make test: formatting and lints, the whole suite against a local AWS it
+## starts and stops, schemathesis against the local gateway, a `make dev`
+## smoke run, cfn-lint on the template and the OpenAPI validator.
 test: $(STAMP)
 	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
 	scripts/with-moto.sh cargo test --workspace --no-fail-fast
+	scripts/with-moto.sh scripts/schemathesis.sh
+	scripts/dev-smoke.sh
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(VENV)/bin/openapi-spec-validator infra/openapi.yaml
 
@@ -28,6 +33,24 @@ dev: $(STAMP)
 ## ARGS="--account acc_acme" or ARGS="--manager" for anyone else.
 token:
 	@cargo run -q -p liaison-local -- token --sub "$(USER)" $(ARGS)
+
+## make build: one deployable zip per function under target/lambda/, built
+## with cargo-lambda and zig (from PyPI, into .venv) for ARCH: arm64 (the
+## template's default) when the aarch64 standard library is installed,
+## otherwise x86_64.
+FUNCTIONS := $(notdir $(wildcard functions/*))
+ARCH ?= $(shell rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu && echo arm64 || echo x86_64)
+BUILD_STAMP := $(VENV)/.build-tools
+
+$(BUILD_STAMP): requirements-build.txt $(STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-build.txt
+	touch $(BUILD_STAMP)
+
+build: $(BUILD_STAMP)
+	@if [ "$(ARCH)" = x86_64 ]; then echo "note: building x86_64 (deploy with Architecture=x86_64): the aarch64-unknown-linux-gnu standard library is not installed here"; fi
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip \
+	  $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) $(addprefix -p ,$(FUNCTIONS))
+	@ls -l target/lambda/*/bootstrap.zip
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
