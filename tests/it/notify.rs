@@ -358,9 +358,15 @@ async fn the_relay_queues_one_job_per_new_message_and_ignores_the_rest() {
             .push(stream_record(&w, &format!("THREAD#{t}"), &format!("MSG#{id}"), 100 + i).await);
         ids.insert(id);
     }
-    // Not messages: the thread and an inbox row.
+    // Not messages: the thread, an inbox row, a notification record.
     records.push(stream_record(&w, &format!("THREAD#{t}"), "META", 200).await);
     records.push(stream_record(&w, &format!("THREAD#{t}"), "INBOX#u_dana", 201).await);
+    let first = ids.iter().min().unwrap().clone();
+    let mut job = SqsMessage::default();
+    job.message_id = Some("n".into());
+    job.body = Some(json!({"account_id": "acc_acme", "thread_id": t, "message_id": first, "author_role": "client"}).to_string());
+    assert!(deliver(&w, vec![job]).await.is_empty());
+    records.push(stream_record(&w, "NOTIFY#u_dana", &format!("NOTIFIED#{first}"), 202).await);
     let mut event = Event::default();
     event.records = records.clone();
     let response = relay_messages::handle(&w.relay_messages, event).await;

@@ -39,8 +39,11 @@ fn new_message(record: &EventRecord) -> Option<Result<NewMessage, String>> {
     }
     let image: HashMap<String, aws_sdk_dynamodb_types::AttributeValue> =
         record.change.new_image.clone().into();
-    let is_message = matches!(image.get("sk"), Some(aws_sdk_dynamodb_types::AttributeValue::S(sk)) if sk.starts_with("MSG#"));
-    if !is_message {
+    let key = |name: &str| match image.get(name) {
+        Some(aws_sdk_dynamodb_types::AttributeValue::S(v)) => v.as_str(),
+        _ => "",
+    };
+    if !liaison::store::keys::is_message(key("pk"), key("sk")) {
         return None;
     }
     let sequence = record.change.sequence_number.clone().unwrap_or_default();

@@ -10,7 +10,7 @@
 //! THREAD#{thr}         MSG#{ulid}              a message (the outbox the stream relays)
 //! THREAD#{thr}         IDEM#{user}#{cmid}      a send's idempotency claim
 //! THREAD#{thr}         ATT#{ulid}              an attachment (pending, then bound)
-//! NOTIFY#{user}        MSG#{ulid}              a notification record (TTL)
+//! NOTIFY#{user}        NOTIFIED#{ulid}         a notification record (TTL)
 //! ```
 
 use crate::domain::{AccountId, ThreadId, UserId};
@@ -53,4 +53,9 @@ pub fn unread_by_user_account(user: &UserId, acc: &AccountId) -> String {
 /// Sorts a person's threads by last activity (ties broken by thread id).
 pub fn activity(at: &str, thread: &ThreadId) -> String {
     format!("{at}#{thread}")
+}
+
+/// Whether a key names a message item (what the stream relay looks for).
+pub fn is_message(pk: &str, sk: &str) -> bool {
+    pk.starts_with("THREAD#") && sk.starts_with(MESSAGE_PREFIX)
 }

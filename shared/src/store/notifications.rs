@@ -29,7 +29,7 @@ pub enum NotificationState {
 }
 
 fn record_key(user: &UserId, message: &MessageId) -> Item {
-    key(format!("NOTIFY#{user}"), format!("MSG#{message}"))
+    key(format!("NOTIFY#{user}"), format!("NOTIFIED#{message}"))
 }
 
 impl Store {
