@@ -16,6 +16,14 @@ pub const NOTIFY_DELAY_SECONDS: &str = "LIAISON_NOTIFY_DELAY_SECONDS";
 pub const CURSOR_SECRET: &str = "LIAISON_CURSOR_SECRET";
 pub const CORS_ORIGIN: &str = "LIAISON_CORS_ORIGIN";
 pub const DEAD_LETTER_QUEUE_URL: &str = "LIAISON_DEAD_LETTER_QUEUE_URL";
+/// Extra certificate authorities (PEM) to trust, as other AWS SDKs read it:
+/// for an HTTPS proxy or a local stack behind TLS.
+pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+/// The system's CA bundle file, as OpenSSL reads it.
+pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+const REGION: &str = "AWS_REGION";
+const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -89,12 +97,38 @@ pub fn cursor_secret() -> Result<Vec<u8>, ConfigError> {
     Ok(s.into_bytes())
 }
 
-/// The AWS configuration: region and credentials from the environment (as
-/// Lambda provides them), `AWS_ENDPOINT_URL` honoured for local stacks, and
-/// one rustls (ring) HTTPS client shared by every SDK client.
+/// `AWS_CA_BUNDLE`'s path, if set.
+pub fn ca_bundle() -> Option<String> {
+    required(CA_BUNDLE).ok()
+}
+
+/// `SSL_CERT_FILE`'s path, if set.
+pub fn ssl_cert_file() -> Option<String> {
+    required(SSL_CERT_FILE).ok()
+}
+
+/// The AWS configuration, with one rustls (ring) HTTPS client shared by
+/// every SDK client and `AWS_ENDPOINT_URL` honoured for local stacks.
+///
+/// On Lambda the region and the function role's credentials are
+/// environment variables; when they are there they are read directly (the
+/// credentials through the provider the default chain would pick first),
+/// and the chains that would probe profile files, SSO, web identity, ECS
+/// and IMDS for them are never built. Anywhere else, the default chains.
 pub async fn aws() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::aws::http_client())
-        .load()
-        .await
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::aws::http_client());
+    let from_env = [REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY]
+        .iter()
+        .all(|name| required(name).is_ok());
+    let loader = if from_env {
+        loader
+            .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+    } else {
+        loader
+    };
+    loader.load().await
 }

@@ -623,7 +623,7 @@ async fn a_message_sent_over_http_arrives_by_email_through_stream_and_queue() {
     // -> notify-reply -> SES.
     let mails = loop {
         let mails = crate::notify::sent_from(&from).await;
-        if !mails.is_empty() || started.elapsed() > Duration::from_secs(30) {
+        if !mails.is_empty() || started.elapsed() > Duration::from_secs(40) {
             break mails;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -9,7 +9,6 @@
 
 pub mod email;
 
-use aws_sdk_sesv2::error::DisplayErrorContext;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use serde::{Deserialize, Serialize};
@@ -88,7 +87,17 @@ impl Mailer {
             .content(content)
             .send()
             .await
-            .map_err(|e| NotifyError::Ses(format!("{}", DisplayErrorContext(&e))))?;
+            // SES error messages can quote addresses: keep only the kind.
+            .map_err(|e| {
+                NotifyError::Ses(match &e {
+                    aws_sdk_sesv2::error::SdkError::ServiceError(s) => {
+                        s.err().meta().code().unwrap_or("service error").to_owned()
+                    }
+                    aws_sdk_sesv2::error::SdkError::DispatchFailure(_) => "dispatch failure".into(),
+                    aws_sdk_sesv2::error::SdkError::TimeoutError(_) => "timeout".into(),
+                    _ => "request failed".into(),
+                })
+            })?;
         Ok(())
     }
 }
