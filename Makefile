@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: test dev token build lint fmt venv clean
+.PHONY: test dev token build bench lint fmt venv clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,24 @@ build: $(BUILD_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --output-format zip \
 	  $(if $(filter arm64,$(ARCH)),--arm64,--x86-64) $(addprefix -p ,$(FUNCTIONS))
 	@ls -l target/lambda/*/bootstrap.zip
+
+## make bench: release binaries of every function and of a hello-world
+## lambda_runtime baseline, each started by a local Lambda Runtime API stub
+## against a local AWS behind TLS, beside a Python peer (bench/peer, not
+## part of the product); prints the DESIGN.md performance figures and
+## writes BENCHMARKS.md. BENCH_ARGS="--runs 5 --warm 50" for a quick one.
+BENCH_VENV := bench/peer/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): bench/peer/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/peer/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
+	cargo build --release -p liaison-bench $(addprefix -p ,$(FUNCTIONS))
+	scripts/with-moto.sh target/release/bench --out BENCHMARKS.md --notes bench/NOTES.md $(BENCH_ARGS)
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
