@@ -9,6 +9,7 @@ stays threaded so slow clients and keep-alive connections do not block it.
 usage: python scripts/moto_server.py HOST PORT
 """
 
+import copy
 import signal
 import sys
 import threading
@@ -21,7 +22,45 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 
+class _OncePerTransaction:
+    """moto backs up the table once per item of a transaction (a deep copy
+    of the whole table each time); with requests serialized, one backup per
+    table per transaction is the same rollback at a fraction of the cost."""
+
+    def __init__(self) -> None:
+        self.cache: dict[int, object] | None = None
+
+    def deepcopy(self, obj, memo=None):
+        if self.cache is None:
+            return copy.deepcopy(obj, memo)
+        key = id(obj)
+        if key not in self.cache:
+            self.cache[key] = copy.deepcopy(obj)
+        return self.cache[key]
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+
+def _patch_transactions() -> None:
+    import moto.dynamodb.models as models
+
+    shim = _OncePerTransaction()
+    models.copy = shim
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        shim.cache = {}
+        try:
+            return original(self, transact_items)
+        finally:
+            shim.cache = None
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def main() -> None:
+    _patch_transactions()
     host, port = sys.argv[1], int(sys.argv[2])
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()

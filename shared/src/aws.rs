@@ -1,15 +1,17 @@
 //! What every SDK client shares: the HTTPS client, and the round-trip
 //! counter tests and benchmarks use to hold DESIGN.md's targets.
 //!
-//! Init time is most of a cold start, and most of a naive SDK client's init
-//! is its TLS set-up (`make bench`, BENCHMARKS.md). So: rustls with ring
-//! (small, no C toolchain); trust from the system's CA bundle *file* read
-//! once (rustls-native-certs also reads every file of the certificate
-//! directory, hundreds of them: milliseconds on every cold start); and one
-//! TLS configuration per process instead of one per SDK client built (the
-//! SDK builds and throws away a whole connector when each client is
-//! constructed). Certificates are verified as always: https only on AWS,
-//! against the system's trust anchors plus `AWS_CA_BUNDLE`, if set.
+//! A cold start is mostly init plus the first request, and most of what a
+//! naive SDK client adds to both is TLS set-up (`make bench`,
+//! BENCHMARKS.md): rustls-native-certs reads and parses every certificate
+//! of the system store, hundreds of files, and the SDK builds a whole TLS
+//! configuration for each client constructed, then again for the first
+//! request. Here: rustls with ring (small, no C toolchain); on Lambda, whose
+//! only peers are AWS endpoints, the five Amazon Trust Services roots those
+//! endpoints chain to, compiled in; elsewhere the system's CA bundle file;
+//! `AWS_CA_BUNDLE` added when set (an HTTPS proxy, a local stack behind
+//! TLS); one TLS configuration per process, built on the first request.
+//! Certificates are always verified.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,7 +30,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use crate::config;
 
 /// Where Linux distributions keep the system CA bundle (the files
-/// openssl-probe knows), Lambda's Amazon Linux 2023 first.
+/// openssl-probe knows), Amazon Linux first.
 const SYSTEM_BUNDLES: [&str; 5] = [
     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", // Amazon Linux 2023, RHEL, Fedora
     "/etc/pki/tls/certs/ca-bundle.crt",                  // Amazon Linux 2, older RHEL
@@ -37,9 +39,129 @@ const SYSTEM_BUNDLES: [&str; 5] = [
     "/etc/ssl/cert.pem",                                 // Alpine
 ];
 
+/// The Amazon Trust Services roots (amazontrust.com/repository), to which
+/// every AWS service endpoint's certificate chains.
+const AMAZON_TRUST_SERVICES: [&str; 5] = [
+    // Amazon Root CA 1: RSA 2048, until 2038
+    "\
+-----BEGIN CERTIFICATE-----
+MIIDQTCCAimgAwIBAgITBmyfz5m/jAo54vB4ikPmljZbyjANBgkqhkiG9w0BAQsF
+ADA5MQswCQYDVQQGEwJVUzEPMA0GA1UEChMGQW1hem9uMRkwFwYDVQQDExBBbWF6
+b24gUm9vdCBDQSAxMB4XDTE1MDUyNjAwMDAwMFoXDTM4MDExNzAwMDAwMFowOTEL
+MAkGA1UEBhMCVVMxDzANBgNVBAoTBkFtYXpvbjEZMBcGA1UEAxMQQW1hem9uIFJv
+b3QgQ0EgMTCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBALJ4gHHKeNXj
+ca9HgFB0fW7Y14h29Jlo91ghYPl0hAEvrAIthtOgQ3pOsqTQNroBvo3bSMgHFzZM
+9O6II8c+6zf1tRn4SWiw3te5djgdYZ6k/oI2peVKVuRF4fn9tBb6dNqcmzU5L/qw
+IFAGbHrQgLKm+a/sRxmPUDgH3KKHOVj4utWp+UhnMJbulHheb4mjUcAwhmahRWa6
+VOujw5H5SNz/0egwLX0tdHA114gk957EWW67c4cX8jJGKLhD+rcdqsq08p8kDi1L
+93FcXmn/6pUCyziKrlA4b9v7LWIbxcceVOF34GfID5yHI9Y/QCB/IIDEgEw+OyQm
+jgSubJrIqg0CAwEAAaNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMC
+AYYwHQYDVR0OBBYEFIQYzIU07LwMlJQuCFmcx7IQTgoIMA0GCSqGSIb3DQEBCwUA
+A4IBAQCY8jdaQZChGsV2USggNiMOruYou6r4lK5IpDB/G/wkjUu0yKGX9rbxenDI
+U5PMCCjjmCXPI6T53iHTfIUJrU6adTrCC2qJeHZERxhlbI1Bjjt/msv0tadQ1wUs
+N+gDS63pYaACbvXy8MWy7Vu33PqUXHeeE6V/Uq2V8viTO96LXFvKWlJbYK8U90vv
+o/ufQJVtMVT8QtPHRh8jrdkPSHCa2XV4cdFyQzR1bldZwgJcJmApzyMZFo6IQ6XU
+5MsI+yMRQ+hDKXJioaldXgjUkK642M4UwtBV8ob2xJNDd2ZhwLnoQdeXeGADbkpy
+rqXRfboQnoZsG4q5WTP468SQvvG5
+-----END CERTIFICATE-----
+",
+    // Amazon Root CA 2: RSA 4096, until 2040
+    "\
+-----BEGIN CERTIFICATE-----
+MIIFQTCCAymgAwIBAgITBmyf0pY1hp8KD+WGePhbJruKNzANBgkqhkiG9w0BAQwF
+ADA5MQswCQYDVQQGEwJVUzEPMA0GA1UEChMGQW1hem9uMRkwFwYDVQQDExBBbWF6
+b24gUm9vdCBDQSAyMB4XDTE1MDUyNjAwMDAwMFoXDTQwMDUyNjAwMDAwMFowOTEL
+MAkGA1UEBhMCVVMxDzANBgNVBAoTBkFtYXpvbjEZMBcGA1UEAxMQQW1hem9uIFJv
+b3QgQ0EgMjCCAiIwDQYJKoZIhvcNAQEBBQADggIPADCCAgoCggIBAK2Wny2cSkxK
+gXlRmeyKy2tgURO8TW0G/LAIjd0ZEGrHJgw12MBvIITplLGbhQPDW9tK6Mj4kHbZ
+W0/jTOgGNk3Mmqw9DJArktQGGWCsN0R5hYGCrVo34A3MnaZMUnbqQ523BNFQ9lXg
+1dKmSYXpN+nKfq5clU1Imj+uIFptiJXZNLhSGkOQsL9sBbm2eLfq0OQ6PBJTYv9K
+8nu+NQWpEjTj82R0Yiw9AElaKP4yRLuH3WUnAnE72kr3H9rN9yFVkE8P7K6C4Z9r
+2UXTu/Bfh+08LDmG2j/e7HJV63mjrdvdfLC6HM783k81ds8P+HgfajZRRidhW+me
+z/CiVX18JYpvL7TFz4QuK/0NURBs+18bvBt+xa47mAExkv8LV/SasrlX6avvDXbR
+8O70zoan4G7ptGmh32n2M8ZpLpcTnqWHsFcQgTfJU7O7f/aS0ZzQGPSSbtqDT6Zj
+mUyl+17vIWR6IF9sZIUVyzfpYgwLKhbcAS4y2j5L9Z469hdAlO+ekQiG+r5jqFoz
+7Mt0Q5X5bGlSNscpb/xVA1wf+5+9R+vnSUeVC06JIglJ4PVhHvG/LopyboBZ/1c6
++XUyo05f7O0oYtlNc/LMgRdg7c3r3NunysV+Ar3yVAhU/bQtCSwXVEqY0VThUWcI
+0u1ufm8/0i2BWSlmy5A5lREedCf+3euvAgMBAAGjQjBAMA8GA1UdEwEB/wQFMAMB
+Af8wDgYDVR0PAQH/BAQDAgGGMB0GA1UdDgQWBBSwDPBMMPQFWAJI/TPlUq9LhONm
+UjANBgkqhkiG9w0BAQwFAAOCAgEAqqiAjw54o+Ci1M3m9Zh6O+oAA7CXDpO8Wqj2
+LIxyh6mx/H9z/WNxeKWHWc8w4Q0QshNabYL1auaAn6AFC2jkR2vHat+2/XcycuUY
++gn0oJMsXdKMdYV2ZZAMA3m3MSNjrXiDCYZohMr/+c8mmpJ5581LxedhpxfL86kS
+k5Nrp+gvU5LEYFiwzAJRGFuFjWJZY7attN6a+yb3ACfAXVU3dJnJUH/jWS5E4ywl
+7uxMMne0nxrpS10gxdr9HIcWxkPo1LsmmkVwXqkLN1PiRnsn/eBG8om3zEK2yygm
+btmlyTrIQRNg91CMFa6ybRoVGld45pIq2WWQgj9sAq+uEjonljYE1x2igGOpm/Hl
+urR8FLBOybEfdF849lHqm/osohHUqS0nGkWxr7JOcQ3AWEbWaQbLU8uz/mtBzUF+
+fUwPfHJ5elnNXkoOrJupmHN5fLT0zLm4BwyydFy4x2+IoZCn9Kr5v2c69BoVYh63
+n749sSmvZ6ES8lgQGVMDMBu4Gon2nL2XA46jCfMdiyHxtN/kHNGfZQIG6lzWE7OE
+76KlXIx3KadowGuuQNKotOrN8I1LOJwZmhsoVLiJkO/KdYE+HvJkJMcYr07/R54H
+9jVlpNMKVv/1F2Rs76giJUmTtt8AF9pYfl3uxRuw0dFfIRDH+fO6AgonB8Xx1sfT
+4PsJYGw=
+-----END CERTIFICATE-----
+",
+    // Amazon Root CA 3: EC P-256, until 2040
+    "\
+-----BEGIN CERTIFICATE-----
+MIIBtjCCAVugAwIBAgITBmyf1XSXNmY/Owua2eiedgPySjAKBggqhkjOPQQDAjA5
+MQswCQYDVQQGEwJVUzEPMA0GA1UEChMGQW1hem9uMRkwFwYDVQQDExBBbWF6b24g
+Um9vdCBDQSAzMB4XDTE1MDUyNjAwMDAwMFoXDTQwMDUyNjAwMDAwMFowOTELMAkG
+A1UEBhMCVVMxDzANBgNVBAoTBkFtYXpvbjEZMBcGA1UEAxMQQW1hem9uIFJvb3Qg
+Q0EgMzBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABCmXp8ZBf8ANm+gBG1bG8lKl
+ui2yEujSLtf6ycXYqm0fc4E7O5hrOXwzpcVOho6AF2hiRVd9RFgdszflZwjrZt6j
+QjBAMA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgGGMB0GA1UdDgQWBBSr
+ttvXBp43rDCGB5Fwx5zEGbF4wDAKBggqhkjOPQQDAgNJADBGAiEA4IWSoxe3jfkr
+BqWTrBqYaGFy+uGh0PsceGCmQ5nFuMQCIQCcAu/xlJyzlvnrxir4tiz+OpAUFteM
+YyRIHN8wfdVoOw==
+-----END CERTIFICATE-----
+",
+    // Amazon Root CA 4: EC P-384, until 2040
+    "\
+-----BEGIN CERTIFICATE-----
+MIIB8jCCAXigAwIBAgITBmyf18G7EEwpQ+Vxe3ssyBrBDjAKBggqhkjOPQQDAzA5
+MQswCQYDVQQGEwJVUzEPMA0GA1UEChMGQW1hem9uMRkwFwYDVQQDExBBbWF6b24g
+Um9vdCBDQSA0MB4XDTE1MDUyNjAwMDAwMFoXDTQwMDUyNjAwMDAwMFowOTELMAkG
+A1UEBhMCVVMxDzANBgNVBAoTBkFtYXpvbjEZMBcGA1UEAxMQQW1hem9uIFJvb3Qg
+Q0EgNDB2MBAGByqGSM49AgEGBSuBBAAiA2IABNKrijdPo1MN/sGKe0uoe0ZLY7Bi
+9i0b2whxIdIA6GO9mif78DluXeo9pcmBqqNbIJhFXRbb/egQbeOc4OO9X4Ri83Bk
+M6DLJC9wuoihKqB1+IGuYgbEgds5bimwHvouXKNCMEAwDwYDVR0TAQH/BAUwAwEB
+/zAOBgNVHQ8BAf8EBAMCAYYwHQYDVR0OBBYEFNPsxzplbszh2naaVvuc84ZtV+WB
+MAoGCCqGSM49BAMDA2gAMGUCMDqLIfG9fhGt0O9Yli/W651+kI0rz2ZVwyzjKKlw
+CkcO8DdZEv8tmZQoTipPNU0zWgIxAOp1AE47xDqUEpHJWEadIRNyp4iciuRMStuW
+1KyLa2tJElMzrdfkviT8tQp21KW8EA==
+-----END CERTIFICATE-----
+",
+    // Starfield Services Root Certificate Authority - G2: cross-signs the four, until 2037
+    "\
+-----BEGIN CERTIFICATE-----
+MIID7zCCAtegAwIBAgIBADANBgkqhkiG9w0BAQsFADCBmDELMAkGA1UEBhMCVVMx
+EDAOBgNVBAgTB0FyaXpvbmExEzARBgNVBAcTClNjb3R0c2RhbGUxJTAjBgNVBAoT
+HFN0YXJmaWVsZCBUZWNobm9sb2dpZXMsIEluYy4xOzA5BgNVBAMTMlN0YXJmaWVs
+ZCBTZXJ2aWNlcyBSb290IENlcnRpZmljYXRlIEF1dGhvcml0eSAtIEcyMB4XDTA5
+MDkwMTAwMDAwMFoXDTM3MTIzMTIzNTk1OVowgZgxCzAJBgNVBAYTAlVTMRAwDgYD
+VQQIEwdBcml6b25hMRMwEQYDVQQHEwpTY290dHNkYWxlMSUwIwYDVQQKExxTdGFy
+ZmllbGQgVGVjaG5vbG9naWVzLCBJbmMuMTswOQYDVQQDEzJTdGFyZmllbGQgU2Vy
+dmljZXMgUm9vdCBDZXJ0aWZpY2F0ZSBBdXRob3JpdHkgLSBHMjCCASIwDQYJKoZI
+hvcNAQEBBQADggEPADCCAQoCggEBANUMOsQq+U7i9b4Zl1+OiFOxHz/Lz58gE20p
+OsgPfTz3a3Y4Y9k2YKibXlwAgLIvWX/2h/klQ4bnaRtSmpDhcePYLQ1Ob/bISdm2
+8xpWriu2dBTrz/sm4xq6HZYuajtYlIlHVv8loJNwU4PahHQUw2eeBGg6345AWh1K
+Ts9DkTvnVtYAcMtS7nt9rjrnvDH5RfbCYM8TWQIrgMw0R9+53pBlbQLPLJGmpufe
+hRhJfGZOozptqbXuNC66DQO4M99H67FrjSXZm86B0UVGMpZwh94CDklDhbZsc7tk
+6mFBrMnUVN+HL8cisibMn1lUaJ/8viovxFUcdUBgF4UCVTmLfwUCAwEAAaNCMEAw
+DwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwHQYDVR0OBBYEFJxfAN+q
+AdcwKziIorhtSpzyEZGDMA0GCSqGSIb3DQEBCwUAA4IBAQBLNqaEd2ndOxmfZyMI
+bw5hyf2E3F/YNoHN2BtBLZ9g3ccaaNnRbobhiCPPE95Dz+I0swSdHynVv/heyNXB
+ve6SbzJ08pGCL72CQnqtKrcgfU28elUSwhXqvfdqlS5sdJ/PHLTyxQGjhdByPq1z
+qwubdQxtRbeOlKyWN7Wg0I8VRw7j6IPdj/3vQQF3zCepYoUz8jcI73HPdwbeyBkd
+iEDPfUYd/x7H4c7/I9vG+o1VTqkC50cRRj70/b17KSa7qWFiNyi2LSr2EIZkyXCn
+0q23KXB56jzaYyWf/Wi3MOxw+3WKt21gZ7IeyLnp2KhvAotnDU0mV3HaIPzBSlCN
+sSi6
+-----END CERTIFICATE-----
+",
+];
+
 /// The HTTPS client every SDK client of a process shares: rustls (ring),
-/// the system's trust anchors, one connector per timeout setting, built
-/// when first needed.
+/// the trust anchors of [`trust_store`], one connector per timeout
+/// setting, built when first needed.
 pub fn http_client() -> SharedHttpClient {
     let tls = TlsContext::builder()
         .with_trust_store(trust_store())
@@ -59,24 +181,35 @@ fn is_pem(bytes: &[u8]) -> bool {
         .any(|w| w == b"-----BEGIN CERTIFICATE-----")
 }
 
-/// The system bundle (`SSL_CERT_FILE`, else the first of
-/// [`SYSTEM_BUNDLES`]), plus `AWS_CA_BUNDLE`. With no bundle file at all,
-/// rustls-native-certs looks everywhere it knows.
+/// What the client trusts. On Lambda: the Amazon Trust Services roots
+/// (and `SSL_CERT_FILE`, if the operator set one). Elsewhere, where the
+/// endpoint may be anything: `SSL_CERT_FILE`, else the first of
+/// [`SYSTEM_BUNDLES`], else whatever rustls-native-certs finds. Both: plus
+/// `AWS_CA_BUNDLE`.
 fn trust_store() -> TrustStore {
-    let system = config::ssl_cert_file()
-        .into_iter()
-        .chain(SYSTEM_BUNDLES.iter().map(|p| p.to_string()))
-        .find_map(|path| std::fs::read(path).ok().filter(|pem| is_pem(pem)));
-    let mut store = match system {
-        Some(pem) => TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(pem),
-        None => TrustStore::default(),
-    };
+    let read_pem = |path: &str| std::fs::read(path).ok().filter(|pem| is_pem(pem));
+    let mut store = TrustStore::empty().with_native_roots(false);
+    if config::on_lambda() {
+        for pem in AMAZON_TRUST_SERVICES {
+            store = store.with_pem_certificate(pem.as_bytes());
+        }
+        if let Some(pem) = config::ssl_cert_file().and_then(|p| read_pem(&p)) {
+            store = store.with_pem_certificate(pem);
+        }
+    } else {
+        let system = config::ssl_cert_file()
+            .into_iter()
+            .chain(SYSTEM_BUNDLES.iter().map(|p| p.to_string()))
+            .find_map(|path| read_pem(&path));
+        store = match system {
+            Some(pem) => store.with_pem_certificate(pem),
+            None => TrustStore::default(),
+        };
+    }
     if let Some(path) = config::ca_bundle() {
-        match std::fs::read(&path) {
-            Ok(pem) if is_pem(&pem) => store = store.with_pem_certificate(pem),
-            _ => tracing::warn!(path, "{} is not a readable PEM file", config::CA_BUNDLE),
+        match read_pem(&path) {
+            Some(pem) => store = store.with_pem_certificate(pem),
+            None => tracing::warn!(path, "{} is not a readable PEM file", config::CA_BUNDLE),
         }
     }
     store
@@ -147,5 +280,29 @@ impl Intercept for RoundTrips {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compiled-in roots are PEM the TLS stack accepts (a bad one
+    /// would panic when the first connection is made).
+    #[test]
+    fn the_amazon_roots_load() {
+        let mut store = TrustStore::empty().with_native_roots(false);
+        for pem in AMAZON_TRUST_SERVICES {
+            assert!(is_pem(pem.as_bytes()));
+            store = store.with_pem_certificate(pem.as_bytes());
+        }
+        let ctx = TlsContext::builder()
+            .with_trust_store(store)
+            .build()
+            .expect("context");
+        let _ = aws_smithy_http_client::Connector::builder()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .tls_context(ctx)
+            .build();
     }
 }

@@ -21,6 +21,8 @@ pub const DEAD_LETTER_QUEUE_URL: &str = "LIAISON_DEAD_LETTER_QUEUE_URL";
 pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 /// The system's CA bundle file, as OpenSSL reads it.
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
+/// Set by Lambda for the runtime client: this process is a Lambda function.
+pub const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 const REGION: &str = "AWS_REGION";
 const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
@@ -100,6 +102,11 @@ pub fn cursor_secret() -> Result<Vec<u8>, ConfigError> {
 /// `AWS_CA_BUNDLE`'s path, if set.
 pub fn ca_bundle() -> Option<String> {
     required(CA_BUNDLE).ok()
+}
+
+/// Whether this process runs as a Lambda function.
+pub fn on_lambda() -> bool {
+    required(LAMBDA_RUNTIME_API).is_ok()
 }
 
 /// `SSL_CERT_FILE`'s path, if set.

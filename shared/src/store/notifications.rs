@@ -191,23 +191,32 @@ impl Store {
         }
     }
 
-    /// The e-mail went out: these are done for good.
+    /// The e-mail went out: these are done for good (one transaction).
     pub async fn complete_notifications(
         &self,
         user: &UserId,
         messages: &[MessageId],
     ) -> Result<(), StoreError> {
+        let mut items = Vec::with_capacity(messages.len());
         for m in messages {
-            self.db
-                .update_item()
+            let update = aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(record_key(user, m)))
                 .update_expression("SET notify_state = :sent REMOVE lease_until")
                 .expression_attribute_values(":sent", s("sent"))
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("UpdateItem", e))?;
+                .build()
+                .map_err(|e| StoreError::Aws {
+                    op: "TransactWriteItems",
+                    message: e.to_string(),
+                })?;
+            items.push(TransactWriteItem::builder().update(update).build());
         }
+        self.db
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("TransactWriteItems", e))?;
         Ok(())
     }
 
