@@ -325,38 +325,11 @@ async fn the_read_position_never_moves_backwards() {
     );
 }
 
-/// A small deterministic generator, so failures reproduce.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[tokio::test]
 async fn unread_counts_across_30_threads_match_a_model() {
     let w = World::empty().await;
-    let creatives: Vec<Value> = (0..28)
-        .map(|i| json!({"id": format!("cr_{i:02}"), "name": format!("Cut {i}")}))
-        .collect();
-    w.sync(json!({"accounts": [{"id": "acc_acme", "name": "Acme",
-        "managers": [{"id": "u_dana", "email": "dana@agency.example", "name": "Dana"}],
-        "users": [{"id": "u_chris", "email": "chris@acme.example", "name": "Chris"},
-                  {"id": "u_alex", "email": "alex@acme.example", "name": "Alex"}],
-        "clients": [{"id": "cl_a", "name": "A", "campaigns": [
-            {"id": "cp_a", "name": "A1", "creatives": creatives}]}]}]}))
-        .await;
-    let mut scopes = vec![
-        json!({"kind": "client", "client_id": "cl_a"}),
-        json!({"kind": "campaign", "client_id": "cl_a", "campaign_id": "cp_a"}),
-    ];
-    for i in 0..28 {
-        scopes.push(json!({"kind": "creative", "client_id": "cl_a", "campaign_id": "cp_a", "creative_id": format!("cr_{i:02}")}));
-    }
+    let (directory, scopes) = wide_acme(28);
+    w.sync(directory).await;
     let people = [
         ("u_chris", chris(), "client"),
         ("u_alex", alex(), "client"),

@@ -419,37 +419,11 @@ async fn the_relay_queues_one_job_per_new_message_and_ignores_the_rest() {
     assert_eq!(failed, vec![Some("100".to_owned())]);
 }
 
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[tokio::test]
 async fn two_hundred_messages_in_twenty_threads_match_a_model() {
     let w = World::empty().await;
-    let creatives: Vec<Value> = (0..18)
-        .map(|i| json!({"id": format!("cr_{i:02}"), "name": format!("Cut {i}")}))
-        .collect();
-    w.sync(json!({"accounts": [{"id": "acc_acme", "name": "Acme",
-        "managers": [{"id": "u_dana", "email": "dana@agency.example", "name": "Dana"}],
-        "users": [{"id": "u_chris", "email": "chris@acme.example", "name": "Chris"},
-                  {"id": "u_alex", "email": "alex@acme.example", "name": "Alex"}],
-        "clients": [{"id": "cl_a", "name": "A", "campaigns": [
-            {"id": "cp_a", "name": "A1", "creatives": creatives}]}]}]}))
-        .await;
-    let mut scopes = vec![
-        json!({"kind": "client", "client_id": "cl_a"}),
-        json!({"kind": "campaign", "client_id": "cl_a", "campaign_id": "cp_a"}),
-    ];
-    for i in 0..18 {
-        scopes.push(json!({"kind": "creative", "client_id": "cl_a", "campaign_id": "cp_a", "creative_id": format!("cr_{i:02}")}));
-    }
+    let (directory, scopes) = wide_acme(18);
+    w.sync(directory).await;
     let mut threads = Vec::new();
     for s in scopes {
         threads.push(

@@ -385,6 +385,42 @@ pub fn directory() -> Value {
     ]})
 }
 
+/// Acme with one campaign of `creatives` creatives (Chris and Alex as
+/// client users, Dana as manager), and its `creatives + 2` scopes.
+pub fn wide_acme(creatives: usize) -> (Value, Vec<Value>) {
+    let list: Vec<Value> = (0..creatives)
+        .map(|i| json!({"id": format!("cr_{i:03}"), "name": format!("Cut {i}")}))
+        .collect();
+    let directory = json!({"accounts": [{"id": "acc_acme", "name": "Acme",
+        "managers": [{"id": "u_dana", "email": "dana@agency.example", "name": "Dana"}],
+        "users": [{"id": "u_chris", "email": "chris@acme.example", "name": "Chris"},
+                  {"id": "u_alex", "email": "alex@acme.example", "name": "Alex"}],
+        "clients": [{"id": "cl_a", "name": "A", "campaigns": [
+            {"id": "cp_a", "name": "A1", "creatives": list}]}]}]});
+    let mut scopes = vec![
+        json!({"kind": "client", "client_id": "cl_a"}),
+        json!({"kind": "campaign", "client_id": "cl_a", "campaign_id": "cp_a"}),
+    ];
+    for i in 0..creatives {
+        scopes.push(json!({"kind": "creative", "client_id": "cl_a", "campaign_id": "cp_a", "creative_id": format!("cr_{i:03}")}));
+    }
+    (directory, scopes)
+}
+
+/// A small deterministic generator, so a failing run reproduces.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number below `n`.
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
 pub fn general() -> Value {
     json!({"kind": "general"})
 }

@@ -139,46 +139,24 @@ impl Store {
             profile: None,
             catalog: Vec::new(),
         };
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::account(acc)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query", e))?;
-            for item in out.items() {
-                let sk = Reader::new(item).s(schema::SK)?;
-                if sk == keys::PROFILE {
-                    snapshot.profile = Some(read_profile(item)?);
-                } else if sk.starts_with(keys::CATALOG_PREFIX) {
-                    snapshot.catalog.push(read_catalog_entry(item)?);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(snapshot),
+        for item in &self.partition(keys::account(acc)).await? {
+            let sk = Reader::new(item).s(schema::SK)?;
+            if sk == keys::PROFILE {
+                snapshot.profile = Some(read_profile(item)?);
+            } else if sk.starts_with(keys::CATALOG_PREFIX) {
+                snapshot.catalog.push(read_catalog_entry(item)?);
             }
         }
+        Ok(snapshot)
     }
 
     /// Just the profile (people) of an account.
     pub async fn profile(&self, acc: &AccountId) -> Result<Option<AccountProfile>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::account(acc), keys::PROFILE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::aws("GetItem", e))?;
-        out.item.as_ref().map(read_profile).transpose()
+        self.get(key(keys::account(acc), keys::PROFILE))
+            .await?
+            .as_ref()
+            .map(read_profile)
+            .transpose()
     }
 
     /// Upserts the profile and catalog entries (catalog entries are never
@@ -198,32 +176,14 @@ impl Store {
     /// Every thread of an account (for membership changes, not requests).
     pub async fn account_threads(&self, acc: &AccountId) -> Result<Vec<ThreadRecord>, StoreError> {
         let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(keys::account_threads(acc)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query", e))?;
-            for item in out.items() {
-                let r = Reader::new(item);
-                let sk = r.s(schema::SK)?;
-                let id = sk
-                    .strip_prefix("THREAD#")
-                    .and_then(ThreadId::parse)
-                    .ok_or_else(|| r.corrupt("sk is not a thread pointer"))?;
-                ids.push(id);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
+        for item in &self.partition(keys::account_threads(acc)).await? {
+            let r = Reader::new(item);
+            let sk = r.s(schema::SK)?;
+            let id = sk
+                .strip_prefix("THREAD#")
+                .and_then(ThreadId::parse)
+                .ok_or_else(|| r.corrupt("sk is not a thread pointer"))?;
+            ids.push(id);
         }
         let metas = self
             .batch_get(

@@ -437,16 +437,7 @@ impl Store {
         claim: &Item,
         fingerprint: &str,
     ) -> Result<Option<SendOutcome>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(claim.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::aws("GetItem", e))?;
-        let Some(item) = out.item else {
+        let Some(item) = self.get(claim.clone()).await? else {
             return Ok(None);
         };
         let r = Reader::new(&item);
@@ -466,16 +457,11 @@ impl Store {
         thread: &ThreadId,
         id: &MessageId,
     ) -> Result<Option<Message>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(message_key(thread, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::aws("GetItem", e))?;
-        out.item.as_ref().map(read_message).transpose()
+        self.get(message_key(thread, id))
+            .await?
+            .as_ref()
+            .map(read_message)
+            .transpose()
     }
 
     /// A page of a thread's messages, newest first: one Query.
@@ -548,7 +534,10 @@ impl Store {
                 Some(UpdateItemError::ConditionalCheckFailedException(c)) => match c.item() {
                     Some(old) => Some(old.clone()),
                     // Nothing to move (or no row): read what is there.
-                    None => self.inbox_item(thread, user).await?,
+                    None => {
+                        self.get(key(keys::thread(thread), keys::inbox(user)))
+                            .await?
+                    }
                 },
                 _ => return Err(StoreError::aws("UpdateItem", err)),
             },
@@ -638,23 +627,6 @@ impl Store {
                 _ => Err(StoreError::aws("UpdateItem", err)),
             },
         }
-    }
-
-    async fn inbox_item(
-        &self,
-        thread: &ThreadId,
-        user: &UserId,
-    ) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::thread(thread), keys::inbox(user))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::aws("GetItem", e))?;
-        Ok(out.item)
     }
 }
 

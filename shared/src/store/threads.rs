@@ -452,16 +452,11 @@ impl Store {
         thread: &ThreadId,
         user: &UserId,
     ) -> Result<Option<InboxRow>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::thread(thread), keys::inbox(user))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::aws("GetItem", e))?;
-        out.item.as_ref().map(read_inbox_row).transpose()
+        self.get(key(keys::thread(thread), keys::inbox(user)))
+            .await?
+            .as_ref()
+            .map(read_inbox_row)
+            .transpose()
     }
 
     /// A page of a person's threads, newest activity first: one Query.
