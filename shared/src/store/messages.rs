@@ -471,7 +471,7 @@ impl Store {
         limit: i32,
         start: Option<BTreeMap<String, String>>,
     ) -> Result<MessagePage, StoreError> {
-        let start = start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
+        let start = start.map(super::start_key);
         let out = self
             .db
             .query()
@@ -491,14 +491,7 @@ impl Store {
             .iter()
             .map(read_message)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = out.last_evaluated_key.map(|k| {
-            k.into_iter()
-                .filter_map(|(name, v)| match v {
-                    AttributeValue::S(v) => Some((name, v)),
-                    _ => None,
-                })
-                .collect()
-        });
+        let next = super::page_key(out.last_evaluated_key)?;
         Ok(MessagePage { messages, next })
     }
 

@@ -236,6 +236,30 @@ impl Store {
     }
 }
 
+/// Where a page ended (DynamoDB's last evaluated key, all strings in this
+/// table), as a cursor carries it.
+pub(crate) fn page_key(
+    last: Option<Item>,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, StoreError> {
+    last.map(|k| {
+        k.into_iter()
+            .map(|(name, v)| match v {
+                aws_sdk_dynamodb::types::AttributeValue::S(v) => Ok((name, v)),
+                _ => Err(StoreError::Corrupt {
+                    key: "LastEvaluatedKey".into(),
+                    what: format!("{name} is not a string"),
+                }),
+            })
+            .collect()
+    })
+    .transpose()
+}
+
+/// Where the next page starts, from a cursor's position.
+pub(crate) fn start_key(position: std::collections::BTreeMap<String, String>) -> Item {
+    position.into_iter().map(|(k, v)| (k, attr::s(v))).collect()
+}
+
 pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     Item::from([
         (schema::PK.to_owned(), attr::s(pk)),

@@ -466,7 +466,7 @@ impl Store {
         start: Option<BTreeMap<String, String>>,
     ) -> Result<ThreadPage, StoreError> {
         let (index, pk) = q.index();
-        let start = start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect::<Item>());
+        let start = start.map(super::start_key);
         let out = self
             .db
             .query()
@@ -486,20 +486,7 @@ impl Store {
             .iter()
             .map(|i| read_inbox_row(i).map(|r| r.thread))
             .collect::<Result<Vec<_>, _>>()?;
-        let next = match out.last_evaluated_key {
-            Some(k) => Some(
-                k.into_iter()
-                    .map(|(name, v)| match v {
-                        AttributeValue::S(v) => Ok((name, v)),
-                        _ => Err(StoreError::Corrupt {
-                            key: "LastEvaluatedKey".into(),
-                            what: format!("{name} is not a string"),
-                        }),
-                    })
-                    .collect::<Result<BTreeMap<_, _>, _>>()?,
-            ),
-            None => None,
-        };
+        let next = super::page_key(out.last_evaluated_key)?;
         Ok(ThreadPage { threads, next })
     }
 
