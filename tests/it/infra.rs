@@ -580,3 +580,53 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
         );
     }
 }
+
+/// What each function's composition root (`main.rs`) reads from the
+/// environment, found from the `liaison` readers it calls.
+fn env_read_by(main_rs: &str) -> BTreeSet<&'static str> {
+    let readers: [(&str, &str); 10] = [
+        ("Store::from_env", config::TABLE),
+        ("config::table_name", config::TABLE),
+        ("Attachments::from_env", config::BUCKET),
+        ("config::bucket_name", config::BUCKET),
+        ("config::cursor_secret", config::CURSOR_SECRET),
+        ("config::queue_url", config::QUEUE_URL),
+        ("config::notify_delay", config::NOTIFY_DELAY_SECONDS),
+        ("config::from_email", config::FROM_EMAIL),
+        ("config::app_url", config::APP_URL),
+        (
+            "config::dead_letter_queue_url",
+            config::DEAD_LETTER_QUEUE_URL,
+        ),
+    ];
+    readers
+        .iter()
+        .filter(|(call, _)| main_rs.contains(call))
+        .map(|(_, var)| *var)
+        .collect()
+}
+
+#[test]
+fn each_function_gets_exactly_the_environment_it_reads() {
+    let template = Template::load();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+    for (name, (id, function)) in template.functions() {
+        let main_rs = std::fs::read_to_string(root.join(&name).join("src/main.rs"))
+            .unwrap_or_else(|e| panic!("functions/{name}/src/main.rs: {e}"));
+        let reads = env_read_by(&main_rs);
+        let given: BTreeSet<&str> = template
+            .function_property(function, "Environment")
+            .map(|env| {
+                entries(field(env, "Variables"))
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| k.starts_with("LIAISON_"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            given, reads,
+            "{id} ({name}): the template's LIAISON_* variables must be exactly what main.rs reads"
+        );
+    }
+}
