@@ -188,6 +188,14 @@ fn run() -> Result<(), BoxError> {
 
     eprintln!("bench: counting round trips per API call (in-process)");
     let trips = rt.block_on(world::count_round_trips(&w))?;
+    // A thread with history (list-messages reads a page of it), then the
+    // table as every invocation will find it.
+    for i in 0..20 {
+        let who = if i % 2 == 0 { "u_chris" } else { "u_dana" };
+        rt.block_on(w.say(who, &format!("history-{i}")))?;
+    }
+    let baseline = rt.block_on(w.keys())?;
+    let mut restore = || rt.block_on(w.restore(&baseline)).map_err(|e| e.to_string());
 
     let mut common = w.function_env();
     if o.plain {
@@ -315,7 +323,8 @@ fn run() -> Result<(), BoxError> {
     for round in 0..o.runs {
         for (t, m) in targets.iter().zip(results.iter_mut()) {
             let log = log_dir.join(format!("{}.log", t.name.replace(' ', "-")));
-            match cold_run(t, &mut event_for, &log, if round == 0 { o.warm } else { 0 }) {
+            let warm = if round == 0 { o.warm } else { 0 };
+            match cold_run(t, &mut event_for, &mut restore, &log, warm) {
                 Ok((run, warm, rss)) => {
                     m.runs.push(run);
                     m.warm.extend(warm);
@@ -368,6 +377,7 @@ fn run() -> Result<(), BoxError> {
 fn cold_run(
     t: &Target,
     event_for: &mut dyn FnMut(&Target) -> Result<Vec<u8>, BoxError>,
+    restore: &mut dyn FnMut() -> Result<(), String>,
     log: &Path,
     warm: usize,
 ) -> Result<(Run, Vec<Duration>, u64), String> {
@@ -378,6 +388,7 @@ fn cold_run(
         let ready = stub.wait_ready(&mut proc, INIT_TIMEOUT)?;
         let first = stub.invoke(&mut proc, &first_event, INVOKE_TIMEOUT)?;
         check(t, &first)?;
+        restore()?;
         let run = Run {
             init: ready.saturating_duration_since(proc.spawned),
             first: first.latency,
@@ -390,6 +401,7 @@ fn cold_run(
             let inv = stub.invoke(&mut proc, &event, INVOKE_TIMEOUT)?;
             check(t, &inv)?;
             lat.push(inv.latency);
+            restore()?;
         }
         let rss = proc.peak_rss_kib().unwrap_or(0);
         Ok((run, lat, rss))

@@ -237,8 +237,17 @@ fn serve(conn: TcpStream, shared: &Shared, function: &str) {
     };
     let mut out = write_half;
     let mut reader = BufReader::new(conn);
+    let trace = std::env::var_os("BENCH_TRACE").is_some();
     while let Some(req) = read_request(&mut reader) {
         let now = Instant::now();
+        if trace {
+            eprintln!(
+                "stub {function}: {} {} ({} bytes)",
+                req.method,
+                req.path,
+                req.body.len()
+            );
+        }
         if req.method == "GET" && req.path == NEXT {
             let (id, event) = {
                 let mut state = shared.lock();
@@ -307,7 +316,12 @@ fn serve(conn: TcpStream, shared: &Shared, function: &str) {
 }
 
 fn accepted(out: &mut TcpStream) -> std::io::Result<()> {
-    out.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}")?;
+    const BODY: &str = r#"{"status":"OK"}"#;
+    let msg = format!(
+        "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    out.write_all(msg.as_bytes())?;
     out.flush()
 }
 

@@ -2,7 +2,7 @@
 //! thread the sample events name, and the handlers in-process (as
 //! tests/it/support.rs wires them) for counting round trips per API call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 
 use aws_config::SdkConfig;
@@ -21,6 +21,7 @@ pub const EVENTS_THREAD: &str = "thr_2yfk89v78sw2b9ztehvg93sw9h";
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub struct World {
+    db: aws_sdk_dynamodb::Client,
     pub names: Names,
     pub provisioned: Provisioned,
     pub trips: RoundTrips,
@@ -55,7 +56,21 @@ impl World {
     /// (events/sync-directory.json) and opens the sample events' thread.
     pub async fn new(aws: &SdkConfig, prefix: &str, directory: Value) -> Result<Self, BoxError> {
         let names = Names::with_prefix(prefix);
-        let provisioned = liaison::provision::all(aws, &names).await?;
+        table_without_stream(&aws_sdk_dynamodb::Client::new(aws), &names.table).await?;
+        liaison::provision::bucket(
+            &liaison::attachments_s3_client(aws),
+            &names.bucket,
+            &liaison::provision::LOCAL_CORS_ORIGINS,
+        )
+        .await?;
+        let (queue_url, dead_letter_queue_url) =
+            liaison::provision::queues(&aws_sdk_sqs::Client::new(aws), &names).await?;
+        liaison::provision::sender(&aws_sdk_sesv2::Client::new(aws), &names.from_email).await?;
+        let provisioned = Provisioned {
+            queue_url,
+            dead_letter_queue_url,
+            stream_arn: None,
+        };
         let trips = RoundTrips::new();
         let db = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(aws)
@@ -80,6 +95,7 @@ impl World {
         .await
         .map_err(|e| format!("sync directory: {e}"))?;
         let mut w = Self {
+            db: aws_sdk_dynamodb::Client::new(aws),
             names,
             provisioned,
             trips,
@@ -124,6 +140,64 @@ impl World {
             .ok_or_else(|| format!("open thread: {} {}", opened.status, opened.body))?
             .to_owned();
         Ok(w)
+    }
+
+    /// Every key in the table.
+    pub async fn keys(&self) -> Result<HashSet<(String, String)>, BoxError> {
+        let mut keys = HashSet::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .db
+                .scan()
+                .table_name(&self.names.table)
+                .projection_expression("pk, sk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in out.items() {
+                let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+                if let (Some(pk), Some(sk)) = (get("pk"), get("sk")) {
+                    keys.insert((pk, sk));
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// Deletes every item not in `baseline` (messages, claims, attachments,
+    /// notification records an invocation added). moto copies a whole
+    /// table for each item of a transaction, so a table that grew over a
+    /// run would make later sends slower than earlier ones: here every
+    /// invocation meets the table the same size.
+    pub async fn restore(&self, baseline: &HashSet<(String, String)>) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+        let extra: Vec<WriteRequest> = self
+            .keys()
+            .await?
+            .difference(baseline)
+            .map(|(pk, sk)| {
+                let key = [
+                    ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                    ("sk".to_owned(), AttributeValue::S(sk.clone())),
+                ];
+                DeleteRequest::builder()
+                    .set_key(Some(key.into_iter().collect()))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+            })
+            .collect::<Result<_, _>>()?;
+        for chunk in extra.chunks(25) {
+            self.db
+                .batch_write_item()
+                .request_items(&self.names.table, chunk.to_vec())
+                .send()
+                .await?;
+        }
+        Ok(())
     }
 
     /// The environment Lambda would give the functions (less the AWS
@@ -247,6 +321,56 @@ impl World {
             .map(str::to_owned)
             .ok_or_else(|| format!("send: {} {}", r.status, r.body).into())
     }
+}
+
+/// The table of `liaison::store::schema`, as `liaison::provision::table`
+/// creates it but without the stream: moto keeps every stream record in
+/// the table and copies the whole table for each item of a transaction, so
+/// sends would slow down as a run goes on. Nothing here reads the stream
+/// (relay-messages gets its events from the harness); on DynamoDB a
+/// stream costs a writer nothing.
+async fn table_without_stream(db: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), BoxError> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    use liaison::store::schema;
+    let key = |attr: &str, kt: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attr)
+            .key_type(kt)
+            .build()
+    };
+    let mut req = db
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(schema::PK, KeyType::Hash)?)
+        .key_schema(key(schema::SK, KeyType::Range)?);
+    for attr in schema::key_attributes() {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        );
+    }
+    for index in schema::INDEXES {
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .key_schema(key(index.pk, KeyType::Hash)?)
+                .key_schema(key(index.sk, KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    req.send().await?;
+    Ok(())
 }
 
 /// One API call's round trips against DESIGN.md's target.
