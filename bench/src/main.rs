@@ -299,6 +299,11 @@ fn run() -> Result<(), BoxError> {
                         .to_string()
                 );
             }
+            "mark-read" => {
+                // Something new to read each time, so every run moves the
+                // read position (an already-read thread is a cheaper no-op).
+                rt.block_on(w.say("u_dana", &format!("unread-{seq}")))?;
+            }
             "notify-reply" => {
                 // A new reply each time, so every run notifies someone.
                 let message = rt.block_on(w.say("u_dana", &format!("notify-{seq}")))?;

@@ -387,6 +387,44 @@ pub fn render(input: &Input<'_>) -> Text {
         );
     }
 
+    // What it means.
+    let rust_cold: Vec<(&str, f64)> = figures
+        .iter()
+        .filter(|(m, _)| m.peer_of.is_none() && m.name != "hello")
+        .map(|(m, f)| (m.name.as_str(), f.init.median + f.first.median - f.warm_p50))
+        .collect();
+    let worst_cold =
+        rust_cold.iter().fold(
+            ("—", f64::NEG_INFINITY),
+            |a, b| if b.1 > a.1 { *b } else { a },
+        );
+    let _ = writeln!(
+        cost,
+        "\nWhat this means. For users: a cold start adds init + cold penalty to a \
+         request; for these functions that is at most {:.1} ms ({}), on top of what Lambda \
+         itself spends creating the sandbox (not measured here).",
+        worst_cold.1, worst_cold.0
+    );
+    for (pm, pf) in figures.iter().filter(|(m, _)| m.peer_of.is_some()) {
+        let _ = writeln!(
+            cost,
+            "The Python peer of {} adds {:.0} ms.",
+            pm.peer_of.unwrap_or_default(),
+            pf.init.median + pf.first.median - pf.warm_p50
+        );
+    }
+    let _ = writeln!(
+        cost,
+        "\nFor cost: at {MEMORY_MB} MB every billed millisecond of a request is {:.0} GB-s \
+         (${:.4}) per million requests. The warm figures above are mostly moto's latency \
+         priced; against DynamoDB's single-digit milliseconds the functions' own share is \
+         what differs between runtimes. A cold start is billed for init plus the first \
+         invocation (a custom runtime's init phase is billed), which is where Rust and \
+         Python part most: compare the last column.",
+        gb * 1000.0,
+        gb * 1000.0 * PRICE_GB_SECOND,
+    );
+
     let failures: Vec<String> = input
         .results
         .iter()
@@ -407,8 +445,10 @@ pub fn render(input: &Input<'_>) -> Text {
          `bench/NOTES.md`.\n\n\
          ## Machine\n\n{machine}\n\
          ## Commands\n\n\
-         ```\nmake bench\n# = cargo build --release -p liaison-bench --bins -p <every function>\n\
-         #   scripts/with-moto.sh target/release/bench --runs {runs} --warm {warm} --out BENCHMARKS.md --notes bench/NOTES.md\n```\n\n\
+         ```\nmake bench\n# = cargo build --release -p liaison-bench -p open-thread -p list-threads ... (every function)\n\
+         #   scripts/with-moto.sh target/release/bench --runs {runs} --warm {warm} --out BENCHMARKS.md --notes bench/NOTES.md\n\
+         # quicker: make bench BENCH_ARGS=\"--runs 5 --warm 50\"; one function: BENCH_ARGS=\"--only send-message\"\n\
+         # where a function's init goes: cargo run --release -p liaison-bench --example probe\n```\n\n\
          Each function's release binary is started the way Lambda starts a `provided.al2023` \
          bootstrap: a clean environment with `AWS_LAMBDA_RUNTIME_API` (a stub in the harness), \
          region, session credentials, function name, {MEMORY_MB} MB memory size, the table, \
