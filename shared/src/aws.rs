@@ -181,8 +181,9 @@ fn is_pem(bytes: &[u8]) -> bool {
         .any(|w| w == b"-----BEGIN CERTIFICATE-----")
 }
 
-/// What the client trusts. On Lambda: the Amazon Trust Services roots
-/// (and `SSL_CERT_FILE`, if the operator set one). Elsewhere, where the
+/// What the client trusts. On Lambda (and under `cargo lambda watch`,
+/// which sets the same variable): the Amazon Trust Services roots (and
+/// `SSL_CERT_FILE`, if the operator set one). Elsewhere, where the
 /// endpoint may be anything: `SSL_CERT_FILE`, else the first of
 /// [`SYSTEM_BUNDLES`], else whatever rustls-native-certs finds. Both: plus
 /// `AWS_CA_BUNDLE`.
