@@ -102,23 +102,15 @@ pub fn json_object(req: &Request) -> ApiResult<Map<String, Value>> {
     }
 }
 
-/// Typed access to a JSON object's optional fields, naming the field on error.
+/// Typed access to a request body's fields, naming the field on error.
+/// A JSON `null` reads as absent.
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,
-    prefix: &'a str,
 }
 
 impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map, prefix: "" }
-    }
-
-    pub fn name(&self, field: &str) -> String {
-        if self.prefix.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{}.{field}", self.prefix)
-        }
+        Self { map }
     }
 
     pub fn get(&self, field: &str) -> Option<&'a Value> {
@@ -129,20 +121,20 @@ impl<'a> Fields<'a> {
         match self.get(field) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::field(self.name(field), "must be a string")),
+            Some(_) => Err(ApiError::field(field, "must be a string")),
         }
     }
 
     pub fn str(&self, field: &str) -> ApiResult<&'a str> {
         self.opt_str(field)?
-            .ok_or_else(|| ApiError::field(self.name(field), "is required"))
+            .ok_or_else(|| ApiError::field(field, "is required"))
     }
 
     pub fn opt_bool(&self, field: &str) -> ApiResult<Option<bool>> {
         match self.get(field) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ApiError::field(self.name(field), "must be true or false")),
+            Some(_) => Err(ApiError::field(field, "must be true or false")),
         }
     }
 }
