@@ -240,39 +240,13 @@ impl World {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let mut params = BTreeMap::new();
-        let route = match (method, segments.as_slice()) {
-            ("GET", ["catalog"]) => "GET /catalog",
-            ("POST", ["threads"]) => "POST /threads",
-            ("GET", ["threads"]) => "GET /threads",
-            ("GET", ["unread"]) => "GET /unread",
-            ("GET", ["threads", id]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "GET /threads/{thread_id}"
-            }
-            ("POST", ["threads", id, "messages"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "POST /threads/{thread_id}/messages"
-            }
-            ("GET", ["threads", id, "messages"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "GET /threads/{thread_id}/messages"
-            }
-            ("POST", ["threads", id, "attachments"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "POST /threads/{thread_id}/attachments"
-            }
-            ("GET", ["threads", id, "attachments", att]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                params.insert("attachment_id".to_owned(), att.to_string());
-                "GET /threads/{thread_id}/attachments/{attachment_id}"
-            }
-            ("POST", ["threads", id, "read"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "POST /threads/{thread_id}/read"
-            }
-            other => panic!("no route for {other:?}"),
+        // Routed by the local gateway's route table, as API Gateway would.
+        let (route, params) = match liaison_local::routes::resolve(method, path) {
+            liaison_local::routes::Resolved::Route {
+                route,
+                path_parameters,
+            } => (route, path_parameters),
+            other => panic!("no route for {method} {path}: {other:?}"),
         };
         let mut headers = BTreeMap::new();
         if body.is_some() {
@@ -280,7 +254,7 @@ impl World {
         }
         let req = GatewayRequest {
             method: method.to_owned(),
-            route_key: route.to_owned(),
+            route_key: route.key(),
             raw_path: path.to_owned(),
             raw_query: query.to_owned(),
             headers,
@@ -294,21 +268,15 @@ impl World {
         }
         .to_request()
         .expect("request");
-        let resp = match route {
-            "GET /catalog" => get_catalog::handle(&self.get_catalog, req).await,
-            "POST /threads" => open_thread::handle(&self.open_thread, req).await,
-            "POST /threads/{thread_id}/messages" => {
-                send_message::handle(&self.send_message, req).await
-            }
-            "GET /threads/{thread_id}/messages" => {
-                list_messages::handle(&self.list_messages, req).await
-            }
-            "POST /threads/{thread_id}/read" => mark_read::handle(&self.mark_read, req).await,
-            "POST /threads/{thread_id}/attachments"
-            | "GET /threads/{thread_id}/attachments/{attachment_id}" => {
-                presign_attachment::handle(&self.presign_attachment, req).await
-            }
-            _ => list_threads::handle(&self.list_threads, req).await,
+        let resp = match route.function {
+            "get-catalog" => get_catalog::handle(&self.get_catalog, req).await,
+            "open-thread" => open_thread::handle(&self.open_thread, req).await,
+            "list-threads" => list_threads::handle(&self.list_threads, req).await,
+            "send-message" => send_message::handle(&self.send_message, req).await,
+            "list-messages" => list_messages::handle(&self.list_messages, req).await,
+            "mark-read" => mark_read::handle(&self.mark_read, req).await,
+            "presign-attachment" => presign_attachment::handle(&self.presign_attachment, req).await,
+            other => panic!("{other} is not an HTTP function"),
         };
         let status = resp.status().as_u16();
         let content_type = resp
