@@ -6,6 +6,7 @@ mod ids;
 mod message;
 mod principal;
 mod scope;
+mod text;
 mod thread;
 mod time;
 
@@ -18,6 +19,7 @@ pub use ids::{
 pub use message::{ClientMessageId, MessageBody, BODY_MAX_CHARS};
 pub use principal::{parse_groups, Principal, Role, MANAGER_GROUP};
 pub use scope::{LabeledScope, Scope, ScopeKind};
+pub use text::{clean_line, is_clean_line, is_invisible_format};
 pub use thread::{AttachmentRef, Author, LastMessage, Message, Thread, PREVIEW_CHARS};
 pub use time::Timestamp;
 
