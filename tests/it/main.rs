@@ -9,6 +9,7 @@ mod directory;
 mod e2e;
 mod events;
 mod infra;
+mod limits;
 mod messages;
 mod notify;
 mod threads;

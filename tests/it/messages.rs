@@ -480,10 +480,15 @@ async fn bad_input_is_refused_with_the_field_named() {
     w.call_raw(&chris(), "POST", &path, Some("[]".into()))
         .await
         .problem(400, "malformed_json");
-    // Over 64 KiB is refused before parsing (this is not even JSON).
-    w.call_raw(&chris(), "POST", &path, Some("x".repeat(64 * 1024 + 1)))
-        .await
-        .problem(413, "payload_too_large");
+    // Over the limit is refused before parsing (this is not even JSON).
+    w.call_raw(
+        &chris(),
+        "POST",
+        &path,
+        Some("x".repeat(liaison::http::MAX_BODY_BYTES + 1)),
+    )
+    .await
+    .problem(413, "payload_too_large");
     // Unknown fields are ignored.
     send(json!({"body": "x", "client_message_id": key(), "colour": "blue"}))
         .await

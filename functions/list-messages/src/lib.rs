@@ -5,7 +5,7 @@
 use lambda_http::{Body, Request, Response};
 use liaison::attachments::Attachments;
 use liaison::http::{self, ApiResult, CursorCodec};
-use liaison::store::Store;
+use liaison::store::{message_position, Store};
 use liaison::ApiError;
 use serde_json::json;
 
@@ -37,17 +37,28 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         return Err(ApiError::not_found());
     };
     let page = page?;
+    // A page ends early when its JSON would pass the Lambda response limit
+    // (100 bodies of 10,000 escaped control characters are over 6 MB); the
+    // cursor then resumes after the last message that fitted. The first
+    // message always fits (at most ~80 KB).
+    let mut budget = http::PAGE_BUDGET_BYTES;
+    let mut next = page.next;
     let mut messages = Vec::with_capacity(page.messages.len());
-    for m in &page.messages {
-        messages.push(
-            app.attachments
-                .message_view(&row.thread.account_id, m)
-                .await?,
-        );
+    for (i, m) in page.messages.iter().enumerate() {
+        let view = app
+            .attachments
+            .message_view(&row.thread.account_id, m)
+            .await?;
+        let size = http::response_bytes(&view);
+        if i > 0 && size > budget {
+            next = Some(message_position(&thread, &page.messages[i - 1].id));
+            break;
+        }
+        budget = budget.saturating_sub(size);
+        messages.push(view);
     }
-    let next_cursor = page
-        .next
-        .filter(|_| !page.messages.is_empty())
+    let next_cursor = next
+        .filter(|_| !messages.is_empty())
         .map(|k| app.cursors.encode(caller.user_id.as_str(), &scope, k));
     Ok(http::json(
         200,

@@ -28,7 +28,8 @@ struct Payload {
 
 #[derive(Clone)]
 pub struct CursorCodec {
-    key: Vec<u8>,
+    /// HMAC keyed once with the secret; cloned for each cursor.
+    mac: HmacSha256,
 }
 
 impl std::fmt::Debug for CursorCodec {
@@ -39,15 +40,15 @@ impl std::fmt::Debug for CursorCodec {
 
 impl CursorCodec {
     pub fn new(secret: &[u8]) -> Self {
-        Self {
-            key: secret.to_vec(),
-        }
+        // HMAC takes keys of any length; the fallback (an all-zero key of
+        // the block size) is only there so that no panic is compiled in.
+        let mac = <HmacSha256 as Mac>::new_from_slice(secret)
+            .unwrap_or_else(|_| <HmacSha256 as Mac>::new(&Default::default()));
+        Self { mac }
     }
 
     fn mac(&self, data: &[u8]) -> HmacSha256 {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
+        let mut mac = self.mac.clone();
         mac.update(data);
         mac
     }

@@ -15,7 +15,36 @@ use crate::domain::{Principal, ThreadId};
 use crate::error::ApiError;
 
 /// The largest request body any endpoint reads; checked before parsing.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+///
+/// Sized from the largest valid request, a send: a body of
+/// [`BODY_MAX_CHARS`](crate::domain::BODY_MAX_CHARS) characters, each
+/// written as a JSON surrogate-pair escape (`\ud83d\ude00`, 12 bytes, as
+/// Python's `json.dumps` writes an emoji), a 100-character
+/// `client_message_id` and 10 attachment ids with every character escaped
+/// (`\u0041`, 6 bytes), keys escaped too: [`LARGEST_VALID_REQUEST`] bytes.
+/// Twice that leaves room for any formatting whitespace and still refuses
+/// an absurd body before it is parsed.
+pub const MAX_BODY_BYTES: usize = 2 * LARGEST_VALID_REQUEST;
+
+/// The largest valid request without whitespace (see [`MAX_BODY_BYTES`];
+/// a unit test builds it and checks this figure).
+pub const LARGEST_VALID_REQUEST: usize = 122_702;
+
+/// The most a listing's response body may take in the Lambda response
+/// (whose limit is 6 MB, the JSON-encoded body inside it included): a page
+/// ends early, with a `next_cursor`, before its items pass this.
+pub const PAGE_BUDGET_BYTES: usize = 5 * 1024 * 1024;
+
+/// What `value` adds to a Lambda response once serialized: its JSON, plus
+/// one byte for every `"` and `\\`, which are escaped again when the body is
+/// embedded as a string in the response envelope.
+pub fn response_bytes<T: Serialize>(value: &T) -> usize {
+    match serde_json::to_string(value) {
+        Ok(json) => json.len() + json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count(),
+        // Unserializable: the response will be a small problem anyway.
+        Err(_) => 0,
+    }
+}
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -195,6 +224,61 @@ pub fn respond(result: ApiResult<Response<Body>>) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every character of `s` as a JSON `\\uXXXX` escape (surrogate pairs
+    /// above the BMP), as the most verbose JSON writers emit it.
+    fn escaped(s: &str) -> String {
+        let mut out = String::new();
+        for unit in s.encode_utf16() {
+            out.push_str(&format!("\\u{unit:04x}"));
+        }
+        out
+    }
+
+    fn largest_send() -> String {
+        let body = escaped(&"😀".repeat(crate::domain::BODY_MAX_CHARS));
+        let cmid = escaped(&"c".repeat(100));
+        let ids: Vec<String> = (0..10)
+            .map(|i| {
+                format!(
+                    "\"{}\"",
+                    escaped(&format!("att_01HZX8K2M3N4P5Q6R7S8T9V{i:03}"))
+                )
+            })
+            .collect();
+        format!(
+            "{{\"{}\":\"{body}\",\"{}\":\"{cmid}\",\"{}\":[{}],\"{}\":true}}",
+            escaped("body"),
+            escaped("client_message_id"),
+            escaped("attachment_ids"),
+            ids.join(","),
+            escaped("urgent"),
+        )
+    }
+
+    #[test]
+    fn the_largest_valid_request_fits_with_room_for_whitespace() {
+        let raw = largest_send();
+        assert_eq!(raw.len(), LARGEST_VALID_REQUEST);
+        let map = json_object(&with_body(&raw)).expect("accepted");
+        assert_eq!(
+            map["body"].as_str().map(|b| b.chars().count()),
+            Some(crate::domain::BODY_MAX_CHARS)
+        );
+        let too_big = format!("{raw}{}", " ".repeat(MAX_BODY_BYTES - raw.len() + 1));
+        assert_eq!(
+            json_object(&with_body(&too_big))
+                .map(|_| ())
+                .map_err(|e| e.status.as_u16()),
+            Err(413)
+        );
+    }
+
+    #[test]
+    fn response_bytes_counts_the_envelope_escapes() {
+        assert_eq!(response_bytes(&"a"), 3 + 2);
+        assert_eq!(response_bytes(&"\u{1}"), "\"\\u0001\"".len() + 3);
+    }
 
     fn with_body(body: &str) -> Request {
         let mut req = Request::new(Body::Text(body.to_owned()));

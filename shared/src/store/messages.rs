@@ -83,6 +83,18 @@ pub enum ReadOutcome {
     NoSuchMessage,
 }
 
+/// Where a page of messages that ends at `id` continues (a cursor's
+/// position): the listing resumes with the next older message.
+pub fn message_position(thread: &ThreadId, id: &MessageId) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (schema::PK.to_owned(), keys::thread(thread)),
+        (
+            schema::SK.to_owned(),
+            format!("{}{id}", keys::MESSAGE_PREFIX),
+        ),
+    ])
+}
+
 fn message_key(thread: &ThreadId, id: &MessageId) -> Item {
     key(
         keys::thread(thread),
@@ -264,12 +276,12 @@ impl Store {
             };
             // Item order: message, claim, META, rows..., attachments...
             if is_conditional_failure(&reasons, 1) {
-                return self
-                    .replay(&new.thread, &claim, &fingerprint)
-                    .await
-                    .map(|r| {
-                        r.unwrap_or_else(|| unreachable!("the claim exists: its condition failed"))
-                    });
+                // The claim existed when the transaction ran. If it is gone
+                // by the time we read it (expired, or removed by hand), the
+                // send is simply tried again below.
+                if let Some(outcome) = self.replay(&new.thread, &claim, &fingerprint).await? {
+                    return Ok(outcome);
+                }
             }
             let first_attachment = 3 + record.participants.len();
             if let Some(a) = new
@@ -546,6 +558,28 @@ impl Store {
         user: &UserId,
         up_to: &MessageId,
     ) -> Result<ReadOutcome, StoreError> {
+        // Each attempt reads the row and moves it only if nothing changed
+        // since; a row that keeps changing (a busy thread) is retried with
+        // backoff a bounded number of times, then the caller gets 503.
+        let mut backoff = Backoff::new(8);
+        loop {
+            if let Some(outcome) = self.try_mark_read_up_to(thread, user, up_to).await? {
+                return Ok(outcome);
+            }
+            if !backoff.wait().await {
+                return Err(StoreError::Contention);
+            }
+        }
+    }
+
+    /// One attempt of [`Store::mark_read_up_to`]: `None` when the row moved
+    /// between the read and the conditional write.
+    async fn try_mark_read_up_to(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        up_to: &MessageId,
+    ) -> Result<Option<ReadOutcome>, StoreError> {
         let items = self
             .batch_get(vec![
                 key(keys::thread(thread), keys::inbox(user)),
@@ -565,15 +599,15 @@ impl Store {
             }
         }
         let Some(row) = row else {
-            return Ok(ReadOutcome::NotFound);
+            return Ok(Some(ReadOutcome::NotFound));
         };
         if !found {
-            return Ok(ReadOutcome::NoSuchMessage);
+            return Ok(Some(ReadOutcome::NoSuchMessage));
         }
         let r = Reader::new(&row);
         let position = opt_message_id(&r, "read_position")?;
         if position.is_some_and(|p| p >= *up_to) {
-            return Ok(ReadOutcome::Read(read_state(thread, &row)?));
+            return Ok(Some(ReadOutcome::Read(read_state(thread, &row)?)));
         }
         let other_last = opt_message_id(&r, "other_side_last")?;
         let now_read = other_last.is_none_or(|o| o <= *up_to);
@@ -608,15 +642,13 @@ impl Store {
         }
         match req.send().await {
             Ok(out) => match out.attributes {
-                Some(item) => Ok(ReadOutcome::Read(read_state(thread, &item)?)),
-                None => Ok(ReadOutcome::NotFound),
+                Some(item) => Ok(Some(ReadOutcome::Read(read_state(thread, &item)?))),
+                None => Ok(Some(ReadOutcome::NotFound)),
             },
             Err(err) => match err.as_service_error() {
                 // Something moved meanwhile (a newer read or message): take
                 // it from the top.
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
-                    Box::pin(self.mark_read_up_to(thread, user, up_to)).await
-                }
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
                 _ => Err(StoreError::aws("UpdateItem", err)),
             },
         }

@@ -22,7 +22,8 @@ pub use attachments::{AttachmentRecord, PENDING_TTL_SECONDS};
 pub use attr::Item;
 pub use directory::AccountSnapshot;
 pub use messages::{
-    read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext, SendOutcome,
+    message_position, read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext,
+    SendOutcome,
 };
 pub use notifications::{NotificationState, CLAIM_LEASE_SECONDS, MAX_MESSAGES_PER_EMAIL};
 pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
