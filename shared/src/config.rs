@@ -69,7 +69,46 @@ pub fn from_email() -> Result<String, ConfigError> {
 
 /// The web app's base URL, without a trailing slash.
 pub fn app_url() -> Result<String, ConfigError> {
-    Ok(required(APP_URL)?.trim_end_matches('/').to_owned())
+    app_origin(&required(APP_URL)?).map_err(|why| ConfigError::Invalid(APP_URL, why))
+}
+
+/// The web app's origin, checked: `https://host[:port]`, or `http://` for
+/// this machine only (localhost, 127.0.0.1, [::1]) — e-mail links and CORS
+/// must never send people to a plain-http site. One trailing `/` is dropped.
+pub fn app_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let (scheme, authority) = origin
+        .split_once("://")
+        .ok_or_else(|| "must be an origin such as https://app.example.com".to_owned())?;
+    // host[:port], the host an IPv6 literal in brackets or a name.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, rest)) => (&authority[..addr.len() + 2], rest),
+            None => return Err("has an unclosed [".into()),
+        },
+        None => match authority.find(':') {
+            Some(i) => (&authority[..i], &authority[i..]),
+            None => (authority, ""),
+        },
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'));
+    if !port_ok || !host_ok {
+        return Err("must be scheme://host[:port] with no path, query or credentials".into());
+    }
+    let local = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    match scheme {
+        "https" => Ok(origin.to_owned()),
+        "http" if local => Ok(origin.to_owned()),
+        "http" => Err("must use https (plain http only for localhost)".into()),
+        _ => Err("must be an https origin".into()),
+    }
 }
 
 /// How long notifications wait for more messages (default 60 s, max 900 s: SQS's limit).
@@ -138,4 +177,41 @@ pub async fn aws() -> SdkConfig {
         loader
     };
     loader.load().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::app_origin;
+
+    #[test]
+    fn app_origin_is_https_or_local_http() {
+        for ok in [
+            "https://app.liaison.example",
+            "https://app.liaison.example/",
+            "https://app.liaison.example:8443",
+            "http://localhost:5173",
+            "http://127.0.0.1:3000",
+            "http://[::1]:3000",
+        ] {
+            assert!(app_origin(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            app_origin("https://app.liaison.example/").as_deref(),
+            Ok("https://app.liaison.example")
+        );
+        for bad in [
+            "http://app.liaison.example",
+            "http://localhost.evil.example",
+            "ftp://localhost",
+            "app.liaison.example",
+            "https://app.liaison.example/path",
+            "https://user@app.liaison.example",
+            "https://app.liaison.example:",
+            "https://app.liaison.example:x",
+            "https://",
+            "http://[::1",
+        ] {
+            assert!(app_origin(bad).is_err(), "{bad}");
+        }
+    }
 }

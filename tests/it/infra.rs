@@ -630,3 +630,69 @@ fn each_function_gets_exactly_the_environment_it_reads() {
         );
     }
 }
+
+#[test]
+fn log_levels_that_would_log_bodies_are_not_offered() {
+    let template = Template::load();
+    let levels: Vec<&str> = list(field(
+        field(field(&template.0, "Parameters"), "LogLevel"),
+        "AllowedValues",
+    ))
+    .iter()
+    .map(text)
+    .collect();
+    assert_eq!(levels, ["INFO", "WARN", "ERROR"]);
+}
+
+#[test]
+fn the_app_origin_is_https_except_on_this_machine() {
+    let template = Template::load();
+    let param = field(field(&template.0, "Parameters"), "AppOrigin");
+    let pattern = regex_lite::Regex::new(text(field(param, "AllowedPattern"))).expect("regex");
+    // CloudFormation matches the whole value, as the code's check does.
+    for origin in [
+        "https://app.agency.example",
+        "https://app.agency.example:8443",
+        "http://localhost:5173",
+        "http://127.0.0.1:3000",
+    ] {
+        assert!(pattern.is_match(origin), "{origin} refused");
+        assert!(liaison::config::app_origin(origin).is_ok(), "{origin}");
+    }
+    for origin in [
+        "http://app.agency.example",
+        "http://localhost.evil.example",
+        "https://app.agency.example/",
+        "https://app.agency.example/path",
+        "javascript://x",
+    ] {
+        assert!(!pattern.is_match(origin), "{origin} accepted");
+    }
+}
+
+#[test]
+fn every_route_is_throttled_and_the_directory_sync_cannot_starve_the_api() {
+    let template = Template::load();
+    let params = field(&template.0, "Parameters");
+    let api = field(template.resource("HttpApi"), "Properties");
+    let settings = field(api, "DefaultRouteSettings");
+    for (setting, param) in [
+        ("ThrottlingRateLimit", "ApiRateLimit"),
+        ("ThrottlingBurstLimit", "ApiBurstLimit"),
+    ] {
+        assert_eq!(referenced(field(settings, setting)), param);
+        assert!(number(field(field(params, param), "Default")) > 0);
+    }
+    let functions = template.functions();
+    let (_, sync) = functions["sync-directory"];
+    let reserved = field(field(sync, "Properties"), "ReservedConcurrentExecutions");
+    assert!(
+        format!("{reserved:?}").contains("SyncDirectoryConcurrency"),
+        "sync-directory's reserved concurrency comes from its parameter: {reserved:?}"
+    );
+    // The notifier is capped by its queue mapping instead (a reservation
+    // would also cap the retries SQS makes).
+    let (_, notify) = functions["notify-reply"];
+    let sqs = Template::events(notify, "SQS");
+    assert!(number(field(field(sqs[0], "ScalingConfig"), "MaximumConcurrency")) <= 10);
+}
