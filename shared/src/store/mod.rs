@@ -49,11 +49,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// An SDK error as it may be logged: the service's error code, or the
+    /// kind of failure (dispatch, timeout, ...). The whole text, which can
+    /// echo parts of the request or response (keys, attribute values), is
+    /// logged only at DEBUG, a level deployments do not offer.
     pub(crate) fn aws<E>(op: &'static str, err: E) -> Self
     where
         E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     {
-        let message = format!("{}", DisplayErrorContext(&err));
+        tracing::debug!(op, error = %DisplayErrorContext(&err), "dynamodb error detail");
+        let message = match err.code() {
+            Some(code) => code.to_owned(),
+            None => err.to_string(),
+        };
         Self::Aws { op, message }
     }
 }
