@@ -24,7 +24,9 @@ pub use directory::AccountSnapshot;
 pub use messages::{
     read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext, SendOutcome,
 };
-pub use notifications::{NotificationState, CLAIM_LEASE_SECONDS, MAX_MESSAGES_PER_EMAIL};
+pub use notifications::{
+    Completion, NotificationState, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
+};
 pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
 
 /// The table, through one client.
