@@ -512,3 +512,51 @@ async fn near_the_deadline_no_email_is_started_and_the_retry_sends_them_all() {
         counts(&[(ALEX, 1), (CHRIS, 1), (SAM, 1)])
     );
 }
+
+/// The template counts the log lines the notifier writes for a refused
+/// recipient (the field the test above finds) and alarms on them.
+#[test]
+fn the_template_counts_refused_recipients_and_alarms_on_them() {
+    use serde_yaml::Value as Yaml;
+    fn untag(v: &Yaml) -> &Yaml {
+        match v {
+            Yaml::Tagged(t) => untag(&t.value),
+            other => other,
+        }
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/template.yaml");
+    let template: Yaml = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let filter = resources
+        .values()
+        .find(|r| {
+            r["Type"].as_str() == Some("AWS::Logs::MetricFilter")
+                && untag(&r["Properties"]["LogGroupName"]).as_str() == Some("NotifyReplyLogs")
+        })
+        .expect("a metric filter on notify-reply's log group");
+    assert_eq!(
+        filter["Properties"]["FilterPattern"].as_str(),
+        Some(
+            format!(
+                "{{ $.fields.{} = \"{}\" }}",
+                liaison::notify::REJECTED_LOG_FIELD,
+                liaison::notify::REJECTED_LOG_VALUE
+            )
+            .as_str()
+        )
+    );
+    let metric = &filter["Properties"]["MetricTransformations"][0];
+    let alarm = resources
+        .values()
+        .find(|r| {
+            r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                && r["Properties"]["MetricName"] == metric["MetricName"]
+                && untag(&r["Properties"]["Namespace"]) == untag(&metric["MetricNamespace"])
+        })
+        .expect("an alarm on the refused-recipient metric");
+    assert_eq!(alarm["Properties"]["Threshold"].as_u64(), Some(0));
+    assert!(!alarm["Properties"]["AlarmActions"]
+        .as_sequence()
+        .unwrap()
+        .is_empty());
+}
