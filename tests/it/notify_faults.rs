@@ -43,7 +43,9 @@ async fn three_recipients() -> (World, String) {
         .unwrap()
         .push(json!({"id": "u_sam", "email": SAM, "name": "Sam"}));
     w.sync(dir).await;
-    let t = w.open(&client("u_chris", "acc_acme"), None, general()).await["id"]
+    let t = w
+        .open(&client("u_chris", "acc_acme"), None, general())
+        .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -176,8 +178,8 @@ impl Intercept for RefuseCompletion {
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
-        let transaction = request.headers().get("x-amz-target")
-            == Some("DynamoDB_20120810.TransactWriteItems");
+        let transaction =
+            request.headers().get("x-amz-target") == Some("DynamoDB_20120810.TransactWriteItems");
         let completion = request
             .body()
             .bytes()
@@ -320,8 +322,15 @@ async fn ses_refusing_one_of_three_for_good_records_it_and_the_others_get_theirs
     let refuse = RefuseSendTo::new(CHRIS, "MessageRejected", 400);
     let app = app_with(&w, Some(refuse.clone()), None);
     let m = w.say(&dana(), &t, "first of two").await;
-    assert!(deliver_with(&app, &m, "r1").await.is_empty(), "recorded, not retried");
-    assert_eq!(refuse.refused.load(SeqCst), 1, "SES was asked once for Chris");
+    assert!(
+        deliver_with(&app, &m, "r1").await.is_empty(),
+        "recorded, not retried"
+    );
+    assert_eq!(
+        refuse.refused.load(SeqCst),
+        1,
+        "SES was asked once for Chris"
+    );
     assert_eq!(to_count(&sent(&w).await), counts(&[(ALEX, 1), (SAM, 1)]));
     assert_eq!(
         records_of(&w, "u_chris").await,
@@ -357,14 +366,15 @@ async fn ses_refusing_one_of_three_for_good_records_it_and_the_others_get_theirs
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| {
-            l["fields"][liaison::notify::REJECTED_LOG_FIELD]
-                == liaison::notify::REJECTED_LOG_VALUE
+            l["fields"][liaison::notify::REJECTED_LOG_FIELD] == liaison::notify::REJECTED_LOG_VALUE
         })
         .collect();
     assert_eq!(refusals.len(), 2, "{lines:#?}");
-    assert!(refusals.iter().all(|l| l["fields"]["recipient_id"] == "u_chris"
-        && l["fields"]["ses_error"] == "MessageRejected"
-        && l["level"] == "WARN"));
+    assert!(refusals
+        .iter()
+        .all(|l| l["fields"]["recipient_id"] == "u_chris"
+            && l["fields"]["ses_error"] == "MessageRejected"
+            && l["level"] == "WARN"));
     assert!(
         lines.iter().all(|l| !l.contains("acme.example")),
         "{lines:#?}"
@@ -472,7 +482,10 @@ async fn an_invocation_cut_off_after_ses_accepted_is_not_sent_again_within_the_l
     let db = w.store.client();
     db.update_item()
         .table_name(&w.names.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("NOTIFY#u_chris".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("NOTIFY#u_chris".into()),
+        )
         .key(
             "sk",
             aws_sdk_dynamodb::types::AttributeValue::S(format!(
@@ -481,7 +494,10 @@ async fn an_invocation_cut_off_after_ses_accepted_is_not_sent_again_within_the_l
             )),
         )
         .update_expression("SET lease_until = :past")
-        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::N("0".into()))
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
+        )
         .send()
         .await
         .unwrap();

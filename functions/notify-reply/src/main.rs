@@ -26,7 +26,8 @@ async fn main() -> Result<(), Error> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0);
-            let left = std::time::Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+            let left =
+                std::time::Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
             let deadline = std::time::Instant::now() + left;
             Ok::<_, Error>(notify_reply::handle_until(app, event.payload, Some(deadline)).await)
         },

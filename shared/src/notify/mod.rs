@@ -332,7 +332,10 @@ impl Notifier {
                 // the rest.
                 return Err(NotifyError::OutOfTime);
             }
-            match self.notify_person(job, &record.thread, person, &unread).await {
+            match self
+                .notify_person(job, &record.thread, person, &unread)
+                .await
+            {
                 Ok(Delivered::Sent) => report.sent += 1,
                 Ok(Delivered::Rejected) => report.rejected += 1,
                 Ok(Delivered::Nothing) => {}
@@ -442,5 +445,63 @@ impl Notifier {
                 Ok(Delivered::Rejected)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sesv2::error::{ErrorMetadata, SdkError};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn refusal(status: u16, code: &str) -> SendFailure {
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).expect("status"),
+            SdkBody::empty(),
+        );
+        let err = SendEmailError::generic(ErrorMetadata::builder().code(code).build());
+        classify(SdkError::service_error(err, raw))
+    }
+
+    fn affects(f: &SendFailure) -> Option<Affects> {
+        match f {
+            SendFailure::Failed(NotifyError::Ses { affects, .. }) => Some(*affects),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn ses_errors_are_classed_by_code() {
+        for code in PERMANENT_SES_ERRORS {
+            assert!(
+                matches!(refusal(400, code), SendFailure::Rejected { code: c } if c == *code),
+                "{code}"
+            );
+        }
+        for (status, code) in [
+            (429, "TooManyRequestsException"),
+            (400, "LimitExceededException"),
+            (400, "SendingPausedException"),
+            (400, "AccountSuspendedException"),
+            (400, "MailFromDomainNotVerifiedException"),
+            (404, "NotFoundException"),
+            (500, "InternalFailure"),
+            (503, "ServiceUnavailable"),
+            (429, "SomethingNew"),
+        ] {
+            assert_eq!(
+                affects(&refusal(status, code)),
+                Some(Affects::Everyone),
+                "{code}"
+            );
+        }
+        let unknown = refusal(400, "SomethingNewException");
+        assert_eq!(affects(&unknown), Some(Affects::Recipient));
+        let SendFailure::Failed(e) = unknown else {
+            panic!("retried")
+        };
+        assert!(!e.stops_the_job());
+        assert!(NotifyError::OutOfTime.stops_the_job());
     }
 }
