@@ -12,4 +12,5 @@ mod infra;
 mod limits;
 mod messages;
 mod notify;
+mod notify_faults;
 mod threads;

@@ -79,7 +79,7 @@ pub async fn sent_from(from_email: &str) -> Vec<Sent> {
     out
 }
 
-fn to_count(mails: &[Sent]) -> BTreeMap<String, usize> {
+pub(crate) fn to_count(mails: &[Sent]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for s in mails {
         *m.entry(s.to.clone()).or_default() += 1;
@@ -88,7 +88,7 @@ fn to_count(mails: &[Sent]) -> BTreeMap<String, usize> {
 }
 
 /// The queue record the relay writes for a sent message.
-fn record(message: &Value, id: &str) -> SqsMessage {
+pub(crate) fn record(message: &Value, id: &str) -> SqsMessage {
     let mut r = SqsMessage::default();
     r.message_id = Some(id.to_owned());
     r.body = Some(
@@ -103,7 +103,7 @@ fn record(message: &Value, id: &str) -> SqsMessage {
     r
 }
 
-async fn deliver(w: &World, records: Vec<SqsMessage>) -> Vec<String> {
+pub(crate) async fn deliver(w: &World, records: Vec<SqsMessage>) -> Vec<String> {
     let mut event = SqsEvent::default();
     event.records = records;
     notify_reply::handle(&w.notify_reply, event)

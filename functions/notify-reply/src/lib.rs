@@ -7,6 +7,17 @@
 //! dead-letter queue); the rest of the batch completes. A malformed record
 //! will never succeed: it is logged and moved to the dead-letter queue at
 //! once rather than retried.
+//!
+//! Within a job every recipient is sent to and recorded on their own (see
+//! `liaison::notify::Notifier`): an address SES refuses for good is
+//! recorded, logged (`notification = "rejected"`, counted by the template's
+//! metric filter) and not retried; the others still get their e-mail; a
+//! failure that may pass fails the record, and the redelivery does only the
+//! recipients still left. Near the invocation's deadline the handler stops
+//! starting e-mails and reports what is left as failed, so a Lambda timeout
+//! rarely falls between SES accepting an e-mail and its record.
+
+use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use liaison::notify::{Job, Notifier};
@@ -23,10 +34,19 @@ enum Outcome {
 }
 
 pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
+    handle_until(app, event, None).await
+}
+
+/// [`handle`] for an invocation that ends at `deadline`.
+pub async fn handle_until(
+    app: &App,
+    event: SqsEvent,
+    deadline: Option<Instant>,
+) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        if let Outcome::Retry = process(app, record).await {
+        if let Outcome::Retry = process(app, record, deadline).await {
             if id.is_empty() {
                 // Without an id SQS cannot be told which one failed.
                 tracing::error!("failed record has no message id");
@@ -40,7 +60,7 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
     response
 }
 
-async fn process(app: &App, record: &SqsMessage) -> Outcome {
+async fn process(app: &App, record: &SqsMessage, deadline: Option<Instant>) -> Outcome {
     let body = record.body.as_deref().unwrap_or_default();
     let Some(job) = Job::parse(body) else {
         tracing::error!(
@@ -63,7 +83,7 @@ async fn process(app: &App, record: &SqsMessage) -> Outcome {
             }
         };
     };
-    match app.notifier.process(&job).await {
+    match app.notifier.process_until(&job, deadline).await {
         Ok(_) => Outcome::Done,
         Err(e) => {
             tracing::warn!(error = %e, thread_id = %job.thread, message_id = %job.message, "notification failed; will retry");

@@ -21,7 +21,15 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-            Ok::<_, Error>(notify_reply::handle(app, event.payload).await)
+            // The invocation's end, as an Instant (Lambda gives epoch ms).
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let left =
+                std::time::Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+            let deadline = std::time::Instant::now() + left;
+            Ok::<_, Error>(notify_reply::handle_until(app, event.payload, Some(deadline)).await)
         },
     ))
     .await

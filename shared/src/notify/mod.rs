@@ -5,7 +5,9 @@
 //! side of the thread, the notifier gathers every message from the other
 //! side that they have neither read nor been e-mailed about (so messages
 //! that arrived during the delay go out together, oldest first), claims
-//! them, sends one e-mail, and completes the claims.
+//! them, sends one e-mail, and completes the claims (with SES's message id),
+//! one recipient at a time: one address SES refuses for good is recorded as
+//! rejected and does not hold up the others.
 
 pub mod email;
 
@@ -13,8 +15,13 @@ use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AccountId, MessageId, Role, ThreadId};
-use crate::store::{Store, StoreError};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sesv2::config::http::HttpResponse;
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
+
+use crate::domain::{AccountId, Message, MessageId, Person, Role, ThreadId, UserId};
+use crate::store::{Completion, Store, StoreError};
 
 pub use email::{render, to_mime, Email};
 
@@ -53,12 +60,112 @@ impl Job {
 pub enum NotifyError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("ses SendEmail failed: {0}")]
-    Ses(String),
+    /// SES did not take an e-mail, for a reason that may pass (the code
+    /// only: SES error messages can quote addresses).
+    #[error("ses SendEmail failed: {code}")]
+    Ses { code: String, affects: Affects },
     #[error("e-mail could not be built: {0}")]
     Build(String),
     #[error("notification claims kept changing")]
     Contention,
+    /// Too little of the invocation is left to send and record one more
+    /// e-mail: the rest is left for the retry.
+    #[error("out of time for this invocation")]
+    OutOfTime,
+}
+
+/// Whose e-mail a failure concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affects {
+    /// Every e-mail would fail now (throttling, a paused account, an
+    /// outage, a timeout): stop, and let the retry do who is left.
+    Everyone,
+    /// Only this recipient's e-mail is known to fail: go on with the others.
+    Recipient,
+}
+
+impl NotifyError {
+    /// Whether the job should stop here rather than go on with the next
+    /// recipient.
+    pub fn stops_the_job(&self) -> bool {
+        !matches!(
+            self,
+            NotifyError::Ses {
+                affects: Affects::Recipient,
+                ..
+            } | NotifyError::Build(_)
+        )
+    }
+}
+
+/// SES v2 `SendEmail` error codes that refuse this e-mail to this
+/// recipient for good: retrying the same e-mail cannot succeed, so the
+/// notification is recorded as rejected, logged and counted, and the other
+/// recipients are not held up.
+///
+/// - `MessageRejected`: SES will not send this message to this address (in
+///   the sandbox: the address is not verified; or the content is refused).
+/// - `BadRequestException`: the request is invalid. Ours is the same for
+///   every recipient but the address, so this is SES refusing the address
+///   ("Illegal address", "Missing final '@domain'", a non-ASCII local part).
+/// - `InvalidParameterValue`: the SES v1 spelling of the same, which some
+///   SES-compatible endpoints still answer.
+///
+/// Every other failure is retried: throttling (`TooManyRequestsException`),
+/// quotas (`LimitExceededException`), account state
+/// (`SendingPausedException`, `AccountSuspendedException`,
+/// `MailFromDomainNotVerifiedException`), configuration (`NotFoundException`),
+/// 5xx, timeouts and network errors concern every recipient and stop the
+/// job; an unknown code is retried for that recipient alone, and lands in
+/// the dead-letter queue if it never passes.
+///
+/// An address on the account-level suppression list is not an error:
+/// `SendEmail` accepts it, SES drops it and publishes a bounce event.
+/// Telling people about those needs SES event publishing (not set up yet).
+pub const PERMANENT_SES_ERRORS: &[&str] = &[
+    "MessageRejected",
+    "BadRequestException",
+    "InvalidParameterValue",
+];
+
+/// SES v2 error codes that mean no e-mail can go out now, to anyone.
+const SERVICE_WIDE_SES_ERRORS: &[&str] = &[
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "SendingPausedException",
+    "AccountSuspendedException",
+    "MailFromDomainNotVerifiedException",
+    "NotFoundException",
+    "Throttling",
+    "ThrottlingException",
+];
+
+/// Why SES did not take one e-mail.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// For good, for this recipient (a code of [`PERMANENT_SES_ERRORS`]).
+    Rejected { code: String },
+    /// Maybe not next time.
+    Failed(NotifyError),
+}
+
+/// The log field (`fields.notification` in Lambda's JSON log format) and
+/// value that mark a recipient SES refused for good; the template's metric
+/// filter counts them.
+pub const REJECTED_LOG_FIELD: &str = "notification";
+pub const REJECTED_LOG_VALUE: &str = "rejected";
+
+/// Logs a permanent rejection: the user id and SES's code, never the
+/// address. `notification = "rejected"` is what the metric filter counts.
+pub fn log_rejection(thread: &ThreadId, recipient: &UserId, ses_error: &str, messages: usize) {
+    tracing::warn!(
+        notification = REJECTED_LOG_VALUE,
+        thread_id = %thread,
+        recipient_id = %recipient,
+        ses_error,
+        messages,
+        "SES refused the notification e-mail for good; recorded, not retried"
+    );
 }
 
 /// Sends e-mails as raw MIME through SES v2.
@@ -70,51 +177,123 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub async fn send(&self, email: &Email) -> Result<(), NotifyError> {
-        let raw = to_mime(email, &self.from).map_err(|e| NotifyError::Build(e.to_string()))?;
+    /// Sends one e-mail; SES's message id.
+    pub async fn send(&self, email: &Email) -> Result<String, SendFailure> {
+        let build = |e: String| SendFailure::Failed(NotifyError::Build(e));
+        let raw = to_mime(email, &self.from).map_err(|e| build(e.to_string()))?;
         let content = EmailContent::builder()
             .raw(
                 RawMessage::builder()
                     .data(Blob::new(raw))
                     .build()
-                    .map_err(|e| NotifyError::Build(e.to_string()))?,
+                    .map_err(|e| build(e.to_string()))?,
             )
             .build();
-        self.ses
+        let out = self
+            .ses
             .send_email()
             .from_email_address(&self.from)
             .destination(Destination::builder().to_addresses(&email.to.email).build())
             .content(content)
             .send()
             .await
-            // SES error messages can quote addresses: keep only the kind.
-            .map_err(|e| {
-                NotifyError::Ses(match &e {
-                    aws_sdk_sesv2::error::SdkError::ServiceError(s) => {
-                        s.err().meta().code().unwrap_or("service error").to_owned()
-                    }
-                    aws_sdk_sesv2::error::SdkError::DispatchFailure(_) => "dispatch failure".into(),
-                    aws_sdk_sesv2::error::SdkError::TimeoutError(_) => "timeout".into(),
-                    _ => "request failed".into(),
-                })
-            })?;
-        Ok(())
+            .map_err(classify)?;
+        Ok(out.message_id.unwrap_or_default())
     }
 }
+
+/// What a failed `SendEmail` means (see [`PERMANENT_SES_ERRORS`]). SES
+/// error messages can quote addresses: only the code is kept.
+fn classify(e: aws_sdk_sesv2::error::SdkError<SendEmailError, HttpResponse>) -> SendFailure {
+    use aws_sdk_sesv2::error::SdkError;
+    let everyone = |code: &str| {
+        SendFailure::Failed(NotifyError::Ses {
+            code: code.to_owned(),
+            affects: Affects::Everyone,
+        })
+    };
+    match &e {
+        SdkError::ServiceError(s) => {
+            let code = s.err().meta().code().unwrap_or("service error");
+            let status = s.raw().status().as_u16();
+            if PERMANENT_SES_ERRORS.contains(&code) {
+                SendFailure::Rejected {
+                    code: code.to_owned(),
+                }
+            } else if status >= 500 || status == 429 || SERVICE_WIDE_SES_ERRORS.contains(&code) {
+                everyone(code)
+            } else {
+                SendFailure::Failed(NotifyError::Ses {
+                    code: code.to_owned(),
+                    affects: Affects::Recipient,
+                })
+            }
+        }
+        SdkError::DispatchFailure(_) => everyone("dispatch failure"),
+        SdkError::TimeoutError(_) => everyone("timeout"),
+        SdkError::ResponseError(_) => everyone("unreadable response"),
+        _ => everyone("request failed"),
+    }
+}
+
+/// How much of an invocation one more recipient needs: an SES send (with
+/// the SDK's retries) and the completion write (with its own). With less
+/// left the job stops before claiming, so a Lambda timeout rarely falls
+/// between SES accepting and the record of it.
+pub const TIME_FOR_ONE_RECIPIENT: Duration = Duration::from_secs(10);
 
 pub struct Notifier {
     pub store: Store,
     pub mailer: Mailer,
 }
 
+/// What happened for one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivered {
+    /// Nothing due (read, sent already, or being sent by another delivery).
+    Nothing,
+    Sent,
+    Rejected,
+}
+
+/// What a job did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// E-mails SES accepted.
+    pub sent: usize,
+    /// Recipients SES refused for good (recorded, not retried).
+    pub rejected: usize,
+}
+
 impl Notifier {
-    /// Handles one job; the number of e-mails sent. An error means nothing
-    /// is lost: claims of a failed send are released for the retry.
-    pub async fn process(&self, job: &CheckedJob) -> Result<usize, NotifyError> {
+    /// Handles one job. Each recipient is sent to and recorded on their
+    /// own: one SES refuses for good is recorded as rejected and the others
+    /// still get their e-mail. An error means some recipient is left (the
+    /// retry does only them: everyone settled is skipped); their claims
+    /// are released for it.
+    pub async fn process(&self, job: &CheckedJob) -> Result<Report, NotifyError> {
+        self.process_until(job, None).await
+    }
+
+    /// [`process`](Self::process), stopping before a recipient when less
+    /// than [`TIME_FOR_ONE_RECIPIENT`] is left before `deadline`.
+    pub async fn process_until(
+        &self,
+        job: &CheckedJob,
+        deadline: Option<Instant>,
+    ) -> Result<Report, NotifyError> {
+        let out_of_time = || {
+            deadline.is_some_and(|d| {
+                d.saturating_duration_since(Instant::now()) < TIME_FOR_ONE_RECIPIENT
+            })
+        };
+        if out_of_time() {
+            return Err(NotifyError::OutOfTime);
+        }
         let Some((record, profile)) = self.store.notify_context(&job.account, &job.thread).await?
         else {
             tracing::warn!(thread_id = %job.thread, "notification for a thread that does not exist");
-            return Ok(0);
+            return Ok(Report::default());
         };
         let side = job.author_role.other();
         // People on the other side who are (still) in the account and the thread.
@@ -129,13 +308,14 @@ impl Notifier {
             })
             .collect();
         if recipients.is_empty() {
-            return Ok(0);
+            return Ok(Report::default());
         }
         let ids: Vec<_> = recipients.iter().map(|p| &p.id).collect();
         let rows = self.store.inbox_rows(&job.thread, &ids).await?;
         let oldest_read = rows.iter().map(|r| r.read_position).min().flatten();
         let recent = self.store.messages_after(&job.thread, oldest_read).await?;
-        let mut sent = 0;
+        let mut report = Report::default();
+        let mut left_over = None;
         for person in recipients {
             let Some(row) = rows.iter().find(|r| r.user == person.id) else {
                 continue;
@@ -147,54 +327,181 @@ impl Notifier {
             if unread.is_empty() {
                 continue;
             }
-            let mut attempts = 0;
-            loop {
-                attempts += 1;
-                let states = self
-                    .store
-                    .notification_states(
-                        &person.id,
-                        &unread.iter().map(|m| m.id).collect::<Vec<_>>(),
-                    )
-                    .await?;
-                let due: Vec<_> = unread
-                    .iter()
-                    .filter(|m| !states.contains_key(&m.id))
-                    .map(|m| (*m).clone())
-                    .collect();
-                if due.is_empty() {
-                    // Sent already, or being sent by another delivery of
-                    // this job: theirs to finish. Should that one crash, its
-                    // SQS message comes back after its lease ran out.
-                    break;
+            if out_of_time() {
+                // Recipients settled so far stay settled; the retry does
+                // the rest.
+                return Err(NotifyError::OutOfTime);
+            }
+            match self
+                .notify_person(job, &record.thread, person, &unread)
+                .await
+            {
+                Ok(Delivered::Sent) => report.sent += 1,
+                Ok(Delivered::Rejected) => report.rejected += 1,
+                Ok(Delivered::Nothing) => {}
+                Err(e) if e.stops_the_job() => return Err(e),
+                Err(e) => {
+                    // This recipient alone: the others still get theirs,
+                    // and the retry does only this one.
+                    tracing::warn!(error = %e, thread_id = %job.thread, recipient_id = %person.id, "notification e-mail failed; will retry this recipient");
+                    left_over = Some(e);
                 }
-                let due_ids: Vec<MessageId> = due.iter().map(|m| m.id).collect();
-                if !self.store.claim_notifications(&person.id, &due_ids).await? {
-                    if attempts >= 5 {
-                        return Err(NotifyError::Contention);
-                    }
-                    continue;
-                }
-                let mail = render(person, &record.thread, &due, &self.mailer.app_url);
-                if let Err(e) = self.mailer.send(&mail).await {
-                    self.store
-                        .release_notifications(&person.id, &due_ids)
-                        .await?;
-                    return Err(e);
-                }
+            }
+        }
+        match left_over {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// Claims, sends and records one recipient's e-mail about `unread`.
+    async fn notify_person(
+        &self,
+        job: &CheckedJob,
+        thread: &crate::domain::Thread,
+        person: &Person,
+        unread: &[&Message],
+    ) -> Result<Delivered, NotifyError> {
+        let unread_ids: Vec<MessageId> = unread.iter().map(|m| m.id).collect();
+        let mut attempts = 0;
+        let (due, due_ids) = loop {
+            attempts += 1;
+            let states = self
+                .store
+                .notification_states(&person.id, &unread_ids)
+                .await?;
+            // Sent, rejected, or being sent by another delivery of this job
+            // (theirs to finish: should that one crash, its SQS message
+            // comes back after its lease ran out).
+            let due: Vec<Message> = unread
+                .iter()
+                .filter(|m| !states.contains_key(&m.id))
+                .map(|m| (*m).clone())
+                .collect();
+            if due.is_empty() {
+                return Ok(Delivered::Nothing);
+            }
+            let due_ids: Vec<MessageId> = due.iter().map(|m| m.id).collect();
+            if self.store.claim_notifications(&person.id, &due_ids).await? {
+                break (due, due_ids);
+            }
+            if attempts >= 5 {
+                return Err(NotifyError::Contention);
+            }
+        };
+        let mail = render(person, thread, &due, &self.mailer.app_url);
+        let outcome = match self.mailer.send(&mail).await {
+            Ok(ses_message_id) => Completion::Sent { ses_message_id },
+            Err(SendFailure::Rejected { code }) => Completion::Rejected { ses_error: code },
+            Err(SendFailure::Failed(e)) => {
                 self.store
-                    .complete_notifications(&person.id, &due_ids)
+                    .release_notifications(&person.id, &due_ids)
                     .await?;
+                return Err(e);
+            }
+        };
+        // SES has decided. From here to the completion landing is the one
+        // window DynamoDB cannot close (SES takes no idempotency token and
+        // cannot join a transaction): the write is retried (bounded, with
+        // backoff) at once, recipient by recipient, and the job stops
+        // before a recipient when the invocation is nearly out of time. If
+        // the process still dies here (a Lambda timeout, a crash) or
+        // DynamoDB refuses every attempt, the claims stay `sending` and
+        // are NOT released: within their lease (CLAIM_LEASE_SECONDS) no
+        // delivery sends them again; after it, the redelivered job (SQS
+        // brings it back after its visibility timeout, which is longer)
+        // or a later message's job takes them over and e-mails this person
+        // about these messages a second time. So: at most one duplicate,
+        // only when the completion write is lost after SES accepted.
+        if let Err(e) = self
+            .store
+            .complete_notifications(&person.id, &due_ids, &outcome)
+            .await
+        {
+            if let Completion::Sent { ses_message_id } = &outcome {
+                tracing::error!(
+                    error = %e,
+                    thread_id = %job.thread,
+                    recipient_id = %person.id,
+                    ses_message_id,
+                    "SES accepted a notification but recording it failed; a retry after the lease may send it again"
+                );
+            }
+            return Err(e.into());
+        }
+        match outcome {
+            Completion::Sent { ses_message_id } => {
                 tracing::info!(
                     thread_id = %job.thread,
                     recipient_id = %person.id,
                     messages = due.len(),
+                    ses_message_id,
                     "notification e-mailed"
                 );
-                sent += 1;
-                break;
+                Ok(Delivered::Sent)
+            }
+            Completion::Rejected { ses_error } => {
+                log_rejection(&job.thread, &person.id, &ses_error, due.len());
+                Ok(Delivered::Rejected)
             }
         }
-        Ok(sent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sesv2::error::{ErrorMetadata, SdkError};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn refusal(status: u16, code: &str) -> SendFailure {
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).expect("status"),
+            SdkBody::empty(),
+        );
+        let err = SendEmailError::generic(ErrorMetadata::builder().code(code).build());
+        classify(SdkError::service_error(err, raw))
+    }
+
+    fn affects(f: &SendFailure) -> Option<Affects> {
+        match f {
+            SendFailure::Failed(NotifyError::Ses { affects, .. }) => Some(*affects),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn ses_errors_are_classed_by_code() {
+        for code in PERMANENT_SES_ERRORS {
+            assert!(
+                matches!(refusal(400, code), SendFailure::Rejected { code: c } if c == *code),
+                "{code}"
+            );
+        }
+        for (status, code) in [
+            (429, "TooManyRequestsException"),
+            (400, "LimitExceededException"),
+            (400, "SendingPausedException"),
+            (400, "AccountSuspendedException"),
+            (400, "MailFromDomainNotVerifiedException"),
+            (404, "NotFoundException"),
+            (500, "InternalFailure"),
+            (503, "ServiceUnavailable"),
+            (429, "SomethingNew"),
+        ] {
+            assert_eq!(
+                affects(&refusal(status, code)),
+                Some(Affects::Everyone),
+                "{code}"
+            );
+        }
+        let unknown = refusal(400, "SomethingNewException");
+        assert_eq!(affects(&unknown), Some(Affects::Recipient));
+        let SendFailure::Failed(e) = unknown else {
+            panic!("retried")
+        };
+        assert!(!e.stops_the_job());
+        assert!(NotifyError::OutOfTime.stops_the_job());
     }
 }

@@ -25,7 +25,9 @@ pub use messages::{
     message_position, read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext,
     SendOutcome,
 };
-pub use notifications::{NotificationState, CLAIM_LEASE_SECONDS, MAX_MESSAGES_PER_EMAIL};
+pub use notifications::{
+    Completion, NotificationState, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
+};
 pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
 
 /// The table, through one client.

@@ -2,7 +2,10 @@
 //! conditional write before the e-mail is sent, completed after. A claim
 //! whose lease ran out (the notifier crashed mid-send) can be taken again,
 //! so a crash retries instead of losing the e-mail; a completed record
-//! means that message is never e-mailed to that person again.
+//! (`sent`, with SES's message id, or `rejected`, with SES's error code)
+//! means that message is never e-mailed to that person again. What is left
+//! between SES accepting and the completion landing is written down at
+//! `Notifier::notify_person`.
 
 use std::collections::HashMap;
 
@@ -26,7 +29,23 @@ pub enum NotificationState {
     /// Someone is sending it now (lease not yet run out).
     Sending,
     Sent,
+    /// SES refused the e-mail for good (an address it will not take, a
+    /// message it will not send): never tried again.
+    Rejected,
 }
+
+/// How an e-mail about some messages ended, for the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// SES accepted it; its message id (to match bounces and complaints).
+    Sent { ses_message_id: String },
+    /// SES refused it for good; its error code (never the message text,
+    /// which can quote the address).
+    Rejected { ses_error: String },
+}
+
+/// How often the write that records a settled e-mail is tried.
+pub const COMPLETE_ATTEMPTS: u32 = 5;
 
 fn record_key(user: &UserId, message: &MessageId) -> Item {
     key(format!("NOTIFY#{user}"), format!("NOTIFIED#{message}"))
@@ -127,6 +146,9 @@ impl Store {
                 "sent" => {
                     states.insert(id, NotificationState::Sent);
                 }
+                "rejected" => {
+                    states.insert(id, NotificationState::Rejected);
+                }
                 _ if r.n("lease_until")? > now => {
                     states.insert(id, NotificationState::Sending);
                 }
@@ -191,19 +213,56 @@ impl Store {
         }
     }
 
-    /// The e-mail went out: these are done for good (one transaction).
+    /// The e-mail to `user` about `messages` is settled for good: SES
+    /// accepted it (with its message id) or refused it for good. One
+    /// transaction, tried up to [`COMPLETE_ATTEMPTS`] times with backoff
+    /// (on top of the SDK's own retries), because after SES accepted an
+    /// e-mail this write is all that stands between a retry and a second
+    /// e-mail.
     pub async fn complete_notifications(
         &self,
         user: &UserId,
         messages: &[MessageId],
+        outcome: &Completion,
     ) -> Result<(), StoreError> {
+        let mut backoff = super::Backoff::new(COMPLETE_ATTEMPTS);
+        loop {
+            match self.complete_once(user, messages, outcome).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, recipient_id = %user, "recording a settled notification failed; trying again");
+                    if !backoff.wait().await {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn complete_once(
+        &self,
+        user: &UserId,
+        messages: &[MessageId],
+        outcome: &Completion,
+    ) -> Result<(), StoreError> {
+        let (state, detail_name, detail) = match outcome {
+            Completion::Sent { ses_message_id } => ("sent", "ses_message_id", ses_message_id),
+            Completion::Rejected { ses_error } => ("rejected", "ses_error", ses_error),
+        };
         let mut items = Vec::with_capacity(messages.len());
         for m in messages {
+            // Unconditional: whatever the record holds now (our claim, or a
+            // claim retaken after our lease ran out), the e-mail is settled.
             let update = aws_sdk_dynamodb::types::Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(record_key(user, m)))
-                .update_expression("SET notify_state = :sent REMOVE lease_until")
-                .expression_attribute_values(":sent", s("sent"))
+                .update_expression(
+                    "SET notify_state = :state, #detail = :detail, settled_at = :at REMOVE lease_until",
+                )
+                .expression_attribute_names("#detail", detail_name)
+                .expression_attribute_values(":state", s(state))
+                .expression_attribute_values(":detail", s(detail.as_str()))
+                .expression_attribute_values(":at", n(Timestamp::now().unix_millis()))
                 .build()
                 .map_err(|e| StoreError::Aws {
                     op: "TransactWriteItems",
