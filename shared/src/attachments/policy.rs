@@ -177,8 +177,8 @@ mod tests {
         // Controls become one space; CRLF cannot forge a header line.
         assert_eq!(cleaned("x\0.png").unwrap(), "x .png");
         assert_eq!(
-            cleaned("a\r\nContent-Type: text/html\r\n.png").unwrap(),
-            "a Content-Type: text/html .png"
+            cleaned("a\r\nContent-Type: evil\r\n.png").unwrap(),
+            "a Content-Type: evil .png"
         );
         // A bidi override that would show "invoice_gnp.exe" reversed goes.
         assert_eq!(cleaned("invoice_\u{202E}exe.png").unwrap(), "invoice_exe.png");
