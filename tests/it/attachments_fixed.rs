@@ -116,8 +116,7 @@ async fn expirable(w: &World, key: &str) -> bool {
         .map(|t| (t.key, t.value))
         .collect();
     rules.iter().any(|rule| {
-        if rule.status != aws_sdk_s3::types::ExpirationStatus::Enabled
-            || rule.expiration.is_none()
+        if rule.status != aws_sdk_s3::types::ExpirationStatus::Enabled || rule.expiration.is_none()
         {
             return false;
         }
@@ -160,9 +159,7 @@ async fn a_sent_attachment_keeps_its_bytes_when_the_upload_url_is_used_again() {
     assert!(signed.split(';').any(|h| h == "if-none-match"), "{signed}");
     assert_eq!(p["upload"]["headers"]["if-none-match"], "*");
     assert_eq!(put(&p, &original).await, 200);
-    send(&w, &chris(), &t, "the hook", &[&id])
-        .await
-        .expect(201);
+    send(&w, &chris(), &t, "the hook", &[&id]).await.expect(201);
 
     // Within the URL's 15 minutes: other bytes of the same length, and the
     // same bytes again. Both are refused; nothing changes.
@@ -179,7 +176,12 @@ async fn a_sent_attachment_keeps_its_bytes_when_the_upload_url_is_used_again() {
         .unwrap()
         .to_owned();
     let fresh = w
-        .call(&alex(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
+        .call(
+            &alex(),
+            "GET",
+            &format!("/threads/{t}/attachments/{id}"),
+            None,
+        )
         .await
         .expect(200)["download_url"]
         .as_str()
@@ -279,7 +281,8 @@ async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
         ),
     };
     let mut event = Event::default();
-    event.records = vec![stream_record(&w, &format!("THREAD#{t}"), &format!("MSG#{message}")).await];
+    event.records =
+        vec![stream_record(&w, &format!("THREAD#{t}"), &format!("MSG#{message}")).await];
     for _ in 0..3 {
         relay_messages::handle(&broken, event.clone()).await;
     }
@@ -342,7 +345,11 @@ async fn a_persons_unsent_uploads_are_capped_by_count() {
         .await
         .problem(429, "too_many_pending_uploads");
     assert!(err["detail"].as_str().unwrap().contains("00:00 UTC"));
-    assert_eq!(attachment_records(&w, &t).await as u64, max, "nothing half-written");
+    assert_eq!(
+        attachment_records(&w, &t).await as u64,
+        max,
+        "nothing half-written"
+    );
     // Someone else is not held up.
     presign(&w, &alex(), &t, "alex.png", "image/png", 3).await;
     // Sending one frees its place.
@@ -439,9 +446,7 @@ async fn hostile_file_names_are_stored_clean_and_download_safely() {
     let hostile = "\u{200B}\"invoice\"\r\n_\u{202E}2024\u{2069}.png";
     let p = presign(&w, &chris(), &t, hostile, "image/png", 3).await;
     assert_eq!(put(&p, b"PNG").await, 200);
-    let sent = send(&w, &chris(), &t, "", &[&id_of(&p)])
-        .await
-        .expect(201);
+    let sent = send(&w, &chris(), &t, "", &[&id_of(&p)]).await.expect(201);
     let a = &sent["attachments"][0];
     assert_eq!(a["filename"], "\"invoice\" _2024.png");
     let listed = w

@@ -400,7 +400,10 @@ mod tests {
 
         let crlf = content_disposition("a.png\r\nSet-Cookie: x=1");
         assert_well_formed(&crlf);
-        assert!(crlf.contains("filename=\"a.png Set-Cookie: x=1\""), "{crlf}");
+        assert!(
+            crlf.contains("filename=\"a.png Set-Cookie: x=1\""),
+            "{crlf}"
+        );
 
         let backslash = content_disposition("a\\\\b.png");
         assert_well_formed(&backslash);

@@ -181,7 +181,10 @@ mod tests {
             "a Content-Type: evil .png"
         );
         // A bidi override that would show "invoice_gnp.exe" reversed goes.
-        assert_eq!(cleaned("invoice_\u{202E}exe.png").unwrap(), "invoice_exe.png");
+        assert_eq!(
+            cleaned("invoice_\u{202E}exe.png").unwrap(),
+            "invoice_exe.png"
+        );
         assert_eq!(cleaned("\u{2066}brief\u{2069}.png").unwrap(), "brief.png");
         assert_eq!(cleaned(" \u{200B}hook\u{FEFF}.png\t").unwrap(), "hook.png");
         // Quotes are kept in the stored name (the header escapes them).
@@ -197,7 +200,12 @@ mod tests {
         // Very long: the limit applies to the cleaned name.
         assert!(cleaned(&format!("{}.png", "a".repeat(300))).is_err());
         assert_eq!(
-            cleaned(&format!("{}{}.png", "a".repeat(251), "\u{200B}".repeat(100))).unwrap(),
+            cleaned(&format!(
+                "{}{}.png",
+                "a".repeat(251),
+                "\u{200B}".repeat(100)
+            ))
+            .unwrap(),
             format!("{}.png", "a".repeat(251))
         );
     }
