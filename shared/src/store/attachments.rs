@@ -5,9 +5,9 @@
 //! ([`MAX_PENDING_UPLOADS`], [`MAX_PENDING_UPLOAD_BYTES`]): a counter item per
 //! (person, UTC day the upload was presigned) that the presign transaction
 //! raises under a condition and the send transaction lowers for each of
-//! that day's uploads it binds. So a person can stage many messages' worth of files, but cannot
-//! fill the bucket with uploads they never send (which S3 keeps for two
-//! days), nor run up presigns without limit.
+//! that day's uploads it binds. So a person can stage many messages' worth
+//! of files, but cannot fill the bucket with uploads they never send (which
+//! S3 keeps for two days), nor run up presigns without limit.
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
@@ -172,6 +172,9 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(build)?;
+        if a.file.size > MAX_PENDING_UPLOAD_BYTES {
+            return Ok(NewAttachment::OverPendingCap);
+        }
         let day = upload_day(&a.file.id);
         let counter = Update::builder()
             .table_name(&self.table)
@@ -194,9 +197,6 @@ impl Store {
             )
             .build()
             .map_err(build)?;
-        if a.file.size > MAX_PENDING_UPLOAD_BYTES {
-            return Ok(NewAttachment::OverPendingCap);
-        }
         // Two presigns of one person at once touch one counter: DynamoDB
         // cancels one of them (TransactionConflict), which is retried.
         let mut backoff = Backoff::new(8);
