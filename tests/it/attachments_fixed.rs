@@ -479,3 +479,118 @@ async fn hostile_file_names_are_stored_clean_and_download_safely() {
     }
     assert_eq!(attachment_records(&w, &t).await, 1);
 }
+
+/// Fails every PutObjectTagging (`PUT /key?tagging`) before it is sent:
+/// S3 refusing to retag, at the SDK level.
+#[derive(Debug)]
+struct RefuseTagging;
+
+impl aws_sdk_s3::config::Intercept for RefuseTagging {
+    fn name(&self) -> &'static str {
+        "RefuseTagging"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let request = context.request();
+        if request.method() == "PUT" && request.uri().contains("?tagging") {
+            return Err("S3 refuses PutObjectTagging (injected)".into());
+        }
+        Ok(())
+    }
+}
+
+async fn attachment_state(w: &World, t: &str, id: &str) -> String {
+    w.partition(&format!("THREAD#{t}"))
+        .await
+        .into_iter()
+        .find(|i| i["sk"]["S"] == format!("ATT#{id}"))
+        .expect("the attachment record")["attachment_state"]["S"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_send_whose_binding_fails_in_s3_writes_nothing_and_its_retry_binds() {
+    let mut w = World::new().await;
+    let t = thread(&w).await;
+    let p = presign(&w, &chris(), &t, "brief.pdf", "application/pdf", 4).await;
+    let id = id_of(&p);
+    assert_eq!(put(&p, b"%PDF").await, 200);
+
+    let working = std::mem::replace(
+        &mut w.send_message,
+        send_message::App {
+            store: w.store.clone(),
+            attachments: liaison::attachments::Attachments::new(
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&w.aws)
+                        .force_path_style(true)
+                        .interceptor(RefuseTagging)
+                        .build(),
+                ),
+                &w.names.bucket,
+            ),
+        },
+    );
+    let body = json!({"body": "brief", "attachment_ids": [id], "client_message_id": "brief-1"});
+    let path = format!("/threads/{t}/messages");
+    w.call(&chris(), "POST", &path, Some(body.clone()))
+        .await
+        .problem(500, "internal");
+    // Nothing stored: no message, the upload still pending (and still
+    // expirable, since S3 never retagged it).
+    assert_eq!(w.thread(&dana(), &t).await["message_count"], 0);
+    assert_eq!(attachment_state(&w, &t, &id).await, "pending");
+    assert!(expirable(&w, &object_key(&t, &id)).await);
+
+    // S3 is back: the client's retry of the same send binds it.
+    w.send_message = working;
+    let sent = w
+        .call(&chris(), "POST", &path, Some(body))
+        .await
+        .expect(201);
+    assert_eq!(sent["attachments"][0]["id"], id.as_str());
+    assert_eq!(attachment_state(&w, &t, &id).await, "bound");
+    assert!(!expirable(&w, &object_key(&t, &id)).await);
+}
+
+#[tokio::test]
+async fn a_send_refused_after_the_retag_leaves_the_upload_sendable() {
+    let w = World::new().await;
+    let t = thread(&w).await;
+    let path = format!("/threads/{t}/messages");
+    w.call(
+        &chris(),
+        "POST",
+        &path,
+        Some(json!({"body": "first", "client_message_id": "reused"})),
+    )
+    .await
+    .expect(201);
+    let p = presign(&w, &chris(), &t, "cut.webm", "video/webm", 4).await;
+    let id = id_of(&p);
+    assert_eq!(put(&p, b"webm").await, 200);
+    // The key was used for another message: the transaction is refused
+    // after the upload was retagged. The known cost: the object is kept
+    // (never a listed file lost), and the record stays pending, so...
+    w.call(
+        &chris(),
+        "POST",
+        &path,
+        Some(json!({"body": "other", "attachment_ids": [id], "client_message_id": "reused"})),
+    )
+    .await
+    .problem(409, "idempotency_conflict");
+    assert_eq!(attachment_state(&w, &t, &id).await, "pending");
+    // ...the corrected send binds it.
+    send(&w, &chris(), &t, "other", &[&id]).await.expect(201);
+    assert_eq!(attachment_state(&w, &t, &id).await, "bound");
+    assert!(!expirable(&w, &object_key(&t, &id)).await);
+    assert_eq!(w.thread(&dana(), &t).await["message_count"], 2);
+}
