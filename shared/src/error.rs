@@ -146,6 +146,21 @@ impl ApiError {
         )
     }
 
+    /// A person's unsent uploads from today reached the cap (count or
+    /// bytes); sending or the next UTC day frees room.
+    pub fn too_many_pending_uploads(max_uploads: u64, max_bytes: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_pending_uploads",
+            "Too many pending uploads",
+            format!(
+                "You have presigned {max_uploads} uploads or {} GiB today that are not in a \
+                 sent message yet. Send them, or wait until 00:00 UTC.",
+                max_bytes / (1024 * 1024 * 1024)
+            ),
+        )
+    }
+
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

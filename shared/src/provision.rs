@@ -176,7 +176,9 @@ pub async fn table(
 }
 
 /// The attachments bucket, private, with CORS so a browser on the app's
-/// origin can PUT and GET through presigned URLs.
+/// origin can PUT and GET through presigned URLs, and the template's
+/// lifecycle rule that expires uploads still tagged pending (moto stores it
+/// without applying it; tests read it back).
 pub async fn bucket(
     s3: &aws_sdk_s3::Client,
     name: &str,
@@ -194,6 +196,7 @@ pub async fn bucket(
         .allowed_headers("content-type")
         .allowed_headers("content-length")
         .allowed_headers("x-amz-tagging")
+        .allowed_headers("if-none-match")
         .expose_headers("etag")
         .max_age_seconds(3000);
     for o in origins {
@@ -215,7 +218,56 @@ pub async fn bucket(
         .send()
         .await
         .map_err(fail("PutBucketCors"))?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(name)
+        .lifecycle_configuration(unbound_uploads_expire()?)
+        .send()
+        .await
+        .map_err(fail("PutBucketLifecycleConfiguration"))?;
     Ok(())
+}
+
+/// The lifecycle rule the template gives the bucket: objects tagged
+/// [`crate::attachments::PENDING_TAG`] expire after
+/// [`crate::attachments::UNBOUND_EXPIRY_DAYS`].
+fn unbound_uploads_expire(
+) -> Result<aws_sdk_s3::types::BucketLifecycleConfiguration, ProvisionError> {
+    use crate::attachments::{
+        PENDING_TAG_VALUE, STATE_TAG_KEY, UNBOUND_EXPIRY_DAYS, UNBOUND_EXPIRY_RULE,
+    };
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleFilter, Tag,
+    };
+    let err = |e: aws_sdk_s3::error::BuildError| ProvisionError {
+        step: "lifecycle",
+        message: e.to_string(),
+    };
+    let rule = LifecycleRule::builder()
+        .id(UNBOUND_EXPIRY_RULE)
+        .status(ExpirationStatus::Enabled)
+        .filter(
+            LifecycleRuleFilter::builder()
+                .tag(
+                    Tag::builder()
+                        .key(STATE_TAG_KEY)
+                        .value(PENDING_TAG_VALUE)
+                        .build()
+                        .map_err(err)?,
+                )
+                .build(),
+        )
+        .expiration(
+            LifecycleExpiration::builder()
+                .days(UNBOUND_EXPIRY_DAYS)
+                .build(),
+        )
+        .build()
+        .map_err(err)?;
+    BucketLifecycleConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(err)
 }
 
 /// The notification queue and its dead-letter queue, with redrive.

@@ -156,8 +156,8 @@ async fn the_full_flow_presign_upload_send_list_download() {
     let sent = send(&w, &chris(), &t, "", &[&id]).await.expect(201);
     assert_eq!(
         w.trips.take(),
-        3,
-        "send with one attachment: batch read, HeadObject, transaction"
+        4,
+        "send with one attachment: batch read, HeadObject, PutObjectTagging, transaction"
     );
     assert_eq!(sent["body"], "");
     let a = &sent["attachments"][0];
@@ -175,7 +175,7 @@ async fn the_full_flow_presign_upload_send_list_download() {
     assert_eq!(param(download, "X-Amz-Expires").as_deref(), Some("900"));
     assert_eq!(
         param(download, "response-content-disposition").as_deref(),
-        Some("attachment; filename*=UTF-8''Hook%20v2%20%28final%29%20%C3%A9.png")
+        Some("attachment; filename=\"Hook v2 (final) _.png\"; filename*=UTF-8''Hook%20v2%20%28final%29%20%C3%A9.png")
     );
     assert_eq!(
         param(download, "response-content-type").as_deref(),
@@ -262,7 +262,7 @@ async fn every_bad_declaration_is_refused() {
             "filename",
         ),
         (
-            json!({"filename": "x\u{0}.png", "content_type": "image/png", "size": 1}),
+            json!({"filename": "\u{0}\u{202E}", "content_type": "image/png", "size": 1}),
             "filename",
         ),
         (

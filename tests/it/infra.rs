@@ -548,7 +548,8 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
         .iter()
         .any(|rule| {
             text(field(rule, "Status")) == "Enabled"
-                && rule.get("ExpirationInDays").is_some()
+                && rule.get("ExpirationInDays").map(number)
+                    == Some(liaison::attachments::UNBOUND_EXPIRY_DAYS as u64)
                 && rule.get("TagFilters").is_some_and(|filters| {
                     list(filters)
                         .iter()
@@ -560,15 +561,18 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
         "no enabled lifecycle rule expires objects tagged {PENDING_TAG}: unsent uploads would stay forever"
     );
 
-    // The upload URL signs x-amz-tagging, so the browser sends it: CORS must
-    // allow it, and the signer needs s3:PutObjectTagging besides s3:PutObject.
+    // The upload URL signs x-amz-tagging and if-none-match (write-once), so
+    // the browser sends them: CORS must allow them, and the signer needs
+    // s3:PutObjectTagging besides s3:PutObject.
     for rule in list(field(field(props, "CorsConfiguration"), "CorsRules")) {
-        assert!(
-            list(field(rule, "AllowedHeaders"))
-                .iter()
-                .any(|h| text(h).eq_ignore_ascii_case("x-amz-tagging")),
-            "bucket CORS must allow the x-amz-tagging header"
-        );
+        for header in ["x-amz-tagging", "if-none-match"] {
+            assert!(
+                list(field(rule, "AllowedHeaders"))
+                    .iter()
+                    .any(|h| text(h).eq_ignore_ascii_case(header)),
+                "bucket CORS must allow the {header} header"
+            );
+        }
     }
     let functions = template.functions();
     let (id, presign) = functions["presign-attachment"];
@@ -577,6 +581,16 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
         assert!(
             actions.contains(needed),
             "{id} needs {needed} to sign uploads"
+        );
+    }
+    // send-message takes each upload out of the expiry rule before its
+    // transaction: it retags it (and reads it with HeadObject).
+    let (id, send) = functions["send-message"];
+    let actions = allowed_actions(send);
+    for needed in ["s3:GetObject", "s3:PutObjectTagging"] {
+        assert!(
+            actions.contains(needed),
+            "{id} needs {needed} to check and bind uploads"
         );
     }
 }

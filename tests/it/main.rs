@@ -4,6 +4,7 @@
 mod support;
 
 mod attachments;
+mod attachments_fixed;
 mod catalog;
 mod directory;
 mod e2e;

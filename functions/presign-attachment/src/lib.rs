@@ -1,9 +1,11 @@
 //! Attachments, bytes straight between the client and S3:
 //! - `POST /threads/{thread_id}/attachments` — checks the declared type,
 //!   size and file name, records a pending attachment, and answers a PUT
-//!   presigned for 15 minutes over exactly that type and length (and the
-//!   pending tag the bucket's cleanup rule looks for). The object key is
-//!   `{account}/{thread}/{attachment_id}`: never the caller's file name.
+//!   presigned for 15 minutes over exactly that type and length, write-once
+//!   (`If-None-Match: *`), with the pending tag the bucket's cleanup rule
+//!   looks for. The object key is `{account}/{thread}/{attachment_id}`:
+//!   never the caller's file name, which is stored cleaned. A person's
+//!   unsent uploads of the day are capped (`429 too_many_pending_uploads`).
 //! - `GET /threads/{thread_id}/attachments/{attachment_id}` — a fresh
 //!   download link for an attachment of a sent message.
 
@@ -11,7 +13,9 @@ use lambda_http::{Body, Request, Response};
 use liaison::attachments::{check_upload, object_key, Attachments};
 use liaison::domain::{AttachmentId, AttachmentRef};
 use liaison::http::{self, ApiResult, Fields};
-use liaison::store::{AttachmentRecord, Store};
+use liaison::store::{
+    AttachmentRecord, NewAttachment, Store, MAX_PENDING_UPLOADS, MAX_PENDING_UPLOAD_BYTES,
+};
 use liaison::ApiError;
 use serde_json::{json, Map, Value};
 
@@ -60,8 +64,16 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         author: caller.user_id.clone(),
         message: None,
     };
-    if !app.store.create_attachment(&record).await? {
-        return Err(ApiError::not_found());
+    match app.store.create_attachment(&record).await? {
+        NewAttachment::Recorded => {}
+        NewAttachment::NotInThread => return Err(ApiError::not_found()),
+        NewAttachment::OverPendingCap => {
+            tracing::info!(thread_id = %record.thread, "pending upload cap reached");
+            return Err(ApiError::too_many_pending_uploads(
+                MAX_PENDING_UPLOADS,
+                MAX_PENDING_UPLOAD_BYTES,
+            ));
+        }
     }
     let key = object_key(&record.account, &record.thread, &record.file.id);
     let link = app

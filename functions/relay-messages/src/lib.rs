@@ -80,6 +80,9 @@ pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
         }
     }
 
+    // send-message tags each upload bound before the transaction that
+    // stores the message, so no listed file depends on this; it stays, as
+    // an idempotent retag, for messages stored before send-message did.
     for m in &relay {
         for a in &m.message.attachments {
             let Ok(account) = liaison::domain::AccountId::parse(m.account.clone()) else {

@@ -10,7 +10,12 @@
 //! Each attachment must have been presigned by the author for this thread,
 //! uploaded with the declared size and type (checked with HeadObject), and
 //! not yet belong to a message; binding it is part of the transaction, so
-//! of two sends racing for one attachment exactly one wins.
+//! of two sends racing for one attachment exactly one wins. Once checked,
+//! each upload is tagged bound in S3 *before* the transaction, so no file a
+//! stored message lists is ever left to the cleanup rule (see
+//! `liaison::attachments` for why before, and what that costs).
+
+use std::collections::HashSet;
 
 use lambda_http::{Body, Request, Response};
 use liaison::attachments::{object_key, Attachments};
@@ -44,9 +49,6 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         .map_err(|m| ApiError::field("body", m))?;
     let urgent = fields.opt_bool("urgent")?.unwrap_or(false);
     let attachment_ids = attachment_ids(fields.get("attachment_ids"))?;
-    if attachment_ids.len() > MAX_ATTACHMENTS {
-        return Err(ApiError::too_many_attachments(MAX_ATTACHMENTS));
-    }
     if body.is_empty() && attachment_ids.is_empty() {
         return Err(ApiError::field(
             "body",
@@ -96,6 +98,7 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         }
     }
     verify_uploads(app, &files).await?;
+    mark_bound(app, &files).await?;
     new.attachments = files.iter().map(|a| a.file.clone()).collect();
     let outcome = app.store.send_message(&new, record.clone()).await?;
     answer(app, &record.thread.account_id, outcome).await
@@ -147,6 +150,27 @@ async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()>
     Ok(())
 }
 
+/// Takes every checked upload out of the bucket's cleanup rule (one
+/// PutObjectTagging each, all at once), before the transaction that binds
+/// them: a message is never stored listing a file that could expire. If the
+/// send then fails, the uploads stay pending in the table and a retry binds
+/// them.
+async fn mark_bound(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
+    let mut tags = tokio::task::JoinSet::new();
+    for a in files {
+        let bucket = app.attachments.clone();
+        let key = object_key(&a.account, &a.thread, &a.file.id);
+        tags.spawn(async move { bucket.mark_bound(&key).await });
+    }
+    while let Some(joined) = tags.join_next().await {
+        joined.map_err(|e| {
+            tracing::error!(error = %e, "attachment tagging task failed");
+            ApiError::internal()
+        })??;
+    }
+    Ok(())
+}
+
 async fn answer(
     app: &App,
     account: &liaison::domain::AccountId,
@@ -176,7 +200,9 @@ async fn answer(
     }
 }
 
-/// `attachment_ids`: an optional array of distinct strings.
+/// `attachment_ids`: an optional array of at most [`MAX_ATTACHMENTS`]
+/// distinct strings. The count is checked first, so a huge array costs one
+/// length check, never a per-id scan.
 fn attachment_ids(value: Option<&Value>) -> ApiResult<Vec<String>> {
     let Some(value) = value else {
         return Ok(Vec::new());
@@ -184,6 +210,10 @@ fn attachment_ids(value: Option<&Value>) -> ApiResult<Vec<String>> {
     let Some(items) = value.as_array() else {
         return Err(ApiError::field("attachment_ids", "must be an array of ids"));
     };
+    if items.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::too_many_attachments(MAX_ATTACHMENTS));
+    }
+    let mut seen = HashSet::with_capacity(items.len());
     let mut ids: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Some(id) = item.as_str() else {
@@ -192,7 +222,7 @@ fn attachment_ids(value: Option<&Value>) -> ApiResult<Vec<String>> {
                 "must be a string",
             ));
         };
-        if ids.iter().any(|seen| seen == id) {
+        if !seen.insert(id) {
             return Err(ApiError::field(
                 format!("attachment_ids[{i}]"),
                 "appears twice",

@@ -1,6 +1,51 @@
 //! Attachments: what may be uploaded, and S3 — presigned uploads and
 //! downloads, and the check that an upload is what was declared. Bytes go
 //! straight between the client and S3; no Lambda ever carries them.
+//!
+//! # A sent attachment never changes or vanishes
+//!
+//! What a message's attachment serves is fixed when the message is sent and
+//! stays while the message exists; uploads never sent are deleted. Two
+//! mechanisms, both in place before the send's transaction commits:
+//!
+//! - **Write-once uploads.** The presigned PUT signs `If-None-Match: *` (an
+//!   S3 conditional write): it creates the object or fails with `412`, it can
+//!   never replace it. So the bytes, type and length that send-message
+//!   checked with HeadObject are the bytes every download serves, for as long
+//!   as the upload URL lives and after; a second PUT also cannot reset the
+//!   object's tags (a refused request changes nothing). Nobody else writes
+//!   the key: no role puts objects with caller input.
+//! - **Bound before the commit.** Uploads carry `liaison-state=pending`
+//!   (signed into the PUT) and the bucket expires pending objects after
+//!   [`UNBOUND_EXPIRY_DAYS`]. send-message retags each upload
+//!   `liaison-state=bound` ([`Attachments::mark_bound`]) after checking it and
+//!   *before* the transaction that binds it to the message, so by the time a
+//!   message lists an attachment its object is already out of the expiry
+//!   rule. Nothing after the commit (the relay, a retry) has to succeed for
+//!   it to stay; the relay's own retagging is an idempotent leftover.
+//!
+//! Why not the alternatives: a server-side copy to a final key at bind time
+//! still needs the final object to be non-expiring before the commit (the
+//! same pre-commit step as here), doubles storage for two days, takes seconds
+//! per GiB inside an API call (videos are up to 1 GiB, ten per message,
+//! under API Gateway's 30 s), and two racing sends of one upload could each
+//! copy different bytes to the one final key unless the source is immutable
+//! anyway. Versioning with the version pinned keeps the bytes but not the
+//! object: the pinned version still carries the tag the lifecycle rule reads,
+//! so it needs the same pre-commit retag, plus noncurrent-version rules and
+//! storage for every overwrite.
+//!
+//! The trade-off, written down: S3's lifecycle sees only S3, and an object
+//! tagged bound for a send that then failed looks exactly like one of a send
+//! that committed; one must be kept, so both are. Such an upload stays
+//! pending in the table, so the client's retry of the send (same
+//! `client_message_id`) binds it; only one abandoned after a failed send is
+//! kept without a message. The alternative order (bind, then retag) loses a
+//! listed file whenever the retag fails for good, which is the bug this
+//! replaces. Undoing the tag after a failed send is not safe either: the
+//! same author's concurrent send may have bound the upload meanwhile, and
+//! tags have no condition. The leak is bounded by the pending-upload cap
+//! ([`crate::store::MAX_PENDING_UPLOADS`]).
 
 mod policy;
 
@@ -17,8 +62,18 @@ use crate::domain::{AccountId, AttachmentId, ThreadId, Timestamp};
 /// How long presigned upload and download links live.
 pub const LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The tag every upload carries until a message binds it; the bucket's
-/// lifecycle rule deletes objects still tagged pending after two days.
+/// lifecycle rule deletes objects still tagged pending after
+/// [`UNBOUND_EXPIRY_DAYS`].
 pub const PENDING_TAG: &str = "liaison-state=pending";
+/// How long an upload tagged pending lives (the bucket's lifecycle rule;
+/// the template says the same). An upload URL lives 15 minutes and a send
+/// binds the upload right after: two days leaves ample room for a slow
+/// client.
+pub const UNBOUND_EXPIRY_DAYS: i32 = 2;
+/// The id of that lifecycle rule.
+pub const UNBOUND_EXPIRY_RULE: &str = "expire-unbound-uploads";
+/// The tag value of a pending upload.
+pub const PENDING_TAG_VALUE: &str = "pending";
 /// The tag a bound upload carries instead.
 pub const BOUND_TAG_VALUE: &str = "bound";
 pub const STATE_TAG_KEY: &str = "liaison-state";
@@ -71,8 +126,12 @@ fn presign_config() -> Result<PresigningConfig, S3Error> {
     })
 }
 
-/// `attachment; filename*=UTF-8''…` (RFC 6266/8187), with an ASCII
-/// fallback name for old clients.
+/// `attachment; filename="…"; filename*=UTF-8''…` (RFC 6266/8187): the
+/// UTF-8 name percent-encoded, and an ASCII fallback for old clients in
+/// which anything not printable ASCII becomes `_`, `"` becomes `'` and `\`
+/// becomes `_`. The name is cleaned first (one line, no control or invisible
+/// format characters), so even a name stored before names were cleaned
+/// cannot forge a header line or reorder what the user sees.
 pub fn content_disposition(filename: &str) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
     const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
@@ -88,9 +147,24 @@ pub fn content_disposition(filename: &str) -> String {
         .remove(b'`')
         .remove(b'|')
         .remove(b'~');
+    let clean = crate::domain::clean_line(filename);
+    let clean = if clean.is_empty() {
+        "attachment".to_owned()
+    } else {
+        clean
+    };
+    let fallback: String = clean
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '_',
+            ' '..='~' => c,
+            _ => '_',
+        })
+        .collect();
     format!(
-        "attachment; filename*=UTF-8''{}",
-        utf8_percent_encode(filename, ATTR_CHAR)
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(&clean, ATTR_CHAR)
     )
 }
 
@@ -115,7 +189,9 @@ impl Attachments {
     }
 
     /// A PUT that S3 accepts only with exactly this type and length (both
-    /// signed), for 15 minutes. Computed locally: no round trip.
+    /// signed), for 15 minutes, and only once: it signs `If-None-Match: *`,
+    /// so it can create the object but never replace it (see the module
+    /// comment). Computed locally: no round trip.
     pub async fn presign_upload(
         &self,
         key: &str,
@@ -129,6 +205,7 @@ impl Attachments {
             .key(key)
             .content_type(content_type)
             .content_length(size as i64)
+            .if_none_match("*")
             .tagging(PENDING_TAG)
             .presigned(presign_config()?)
             .await
@@ -210,7 +287,9 @@ impl Attachments {
     }
 
     /// Marks an upload as bound to a message, so the lifecycle rule that
-    /// deletes abandoned uploads leaves it alone. Idempotent.
+    /// deletes abandoned uploads leaves it alone. send-message calls it
+    /// before the transaction that binds the upload (see the module comment
+    /// for why before). Idempotent.
     pub async fn mark_bound(&self, key: &str) -> Result<(), S3Error> {
         use aws_sdk_s3::types::{Tag, Tagging};
         let tagging = Tagging::builder()
@@ -287,11 +366,70 @@ mod tests {
     fn disposition_escapes_everything_but_attr_chars() {
         assert_eq!(
             content_disposition("hook v2 (final).png"),
-            "attachment; filename*=UTF-8''hook%20v2%20%28final%29.png"
+            "attachment; filename=\"hook v2 (final).png\"; filename*=UTF-8''hook%20v2%20%28final%29.png"
         );
         assert_eq!(
             content_disposition("café\".pdf"),
-            "attachment; filename*=UTF-8''caf%C3%A9%22.pdf"
+            "attachment; filename=\"caf_'.pdf\"; filename*=UTF-8''caf%C3%A9%22.pdf"
         );
+    }
+
+    /// The header value has exactly the two parameters, the fallback is
+    /// printable ASCII without quotes or backslashes, and the encoded form is
+    /// only attr-chars and escapes.
+    fn assert_well_formed(value: &str) {
+        assert!(
+            value.bytes().all(|b| (0x20..0x7f).contains(&b)),
+            "not printable ASCII: {value:?}"
+        );
+        let rest = value.strip_prefix("attachment; filename=\"").unwrap();
+        let (fallback, rest) = rest.split_once("\"; filename*=UTF-8''").unwrap();
+        assert!(!fallback.contains(['"', '\\']), "{fallback:?}");
+        assert!(!fallback.is_empty());
+        assert!(rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~%".contains(&b)));
+    }
+
+    #[test]
+    fn hostile_names_cannot_break_the_header() {
+        let quotes = content_disposition("a\"; filename=\"evil.exe");
+        assert_well_formed(&quotes);
+        assert!(quotes.starts_with("attachment; filename=\"a'; filename='evil.exe\"; "));
+        assert!(quotes.ends_with("a%22%3B%20filename%3D%22evil.exe"));
+
+        let crlf = content_disposition("a.png\r\nSet-Cookie: x=1");
+        assert_well_formed(&crlf);
+        assert!(
+            crlf.contains("filename=\"a.png Set-Cookie: x=1\""),
+            "{crlf}"
+        );
+
+        let backslash = content_disposition("a\\\\b.png");
+        assert_well_formed(&backslash);
+        assert!(backslash.contains("filename=\"a__b.png\""), "{backslash}");
+
+        // U+202E would show "invoice_fdp.exe" as "invoice_exe.pdf".
+        let bidi = content_disposition("invoice_\u{202E}fdp.exe");
+        assert_well_formed(&bidi);
+        assert!(bidi.contains("filename=\"invoice_fdp.exe\""), "{bidi}");
+        assert!(bidi.ends_with("UTF-8''invoice_fdp.exe"), "{bidi}");
+        assert!(!bidi.contains("%E2%80%AE"));
+
+        let zero_width = content_disposition("\u{200B}\u{FEFF}\u{2066}");
+        assert_well_formed(&zero_width);
+        assert_eq!(
+            zero_width,
+            "attachment; filename=\"attachment\"; filename*=UTF-8''attachment"
+        );
+
+        let long = format!("{}.png", "é".repeat(2000));
+        let value = content_disposition(&long);
+        assert_well_formed(&value);
+        assert!(value.contains(&format!("filename=\"{}.png\"", "_".repeat(2000))));
+
+        let emoji = content_disposition("👩\u{200D}💻 brief.pdf");
+        assert_well_formed(&emoji);
+        assert!(emoji.contains("filename=\"___ brief.pdf\""), "{emoji}");
     }
 }

@@ -10,6 +10,7 @@
 //! THREAD#{thr}         MSG#{ulid}              a message (the outbox the stream relays)
 //! THREAD#{thr}         IDEM#{user}#{cmid}      a send's idempotency claim
 //! THREAD#{thr}         ATT#{ulid}              an attachment (pending, then bound)
+//! UPLOADS#{user}       DAY#{n}                 a person's unsent uploads presigned on UTC day n (TTL)
 //! NOTIFY#{user}        NOTIFIED#{ulid}         a notification record (TTL)
 //! ```
 

@@ -433,6 +433,12 @@ impl Store {
                 ]),
             )?);
         }
+        // Bound uploads no longer count against the author's pending cap.
+        items.extend(super::attachments::release_pending(
+            &self.table,
+            &m.author.id,
+            &m.attachments,
+        )?);
         Ok(items)
     }
 

@@ -18,7 +18,10 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::ApiError;
 
-pub use attachments::{AttachmentRecord, PENDING_TTL_SECONDS};
+pub use attachments::{
+    AttachmentRecord, NewAttachment, MAX_PENDING_UPLOADS, MAX_PENDING_UPLOAD_BYTES,
+    PENDING_TTL_SECONDS,
+};
 pub use attr::Item;
 pub use directory::AccountSnapshot;
 pub use messages::{
