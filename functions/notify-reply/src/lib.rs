@@ -78,7 +78,10 @@ async fn process(app: &App, record: &SqsMessage, deadline: Option<Instant>) -> O
             Ok(_) => Outcome::Done,
             Err(e) => {
                 // The queue's own redrive will get it there instead.
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "dead-letter queue unavailable");
+                // SQS's code only: the error's text can quote the request,
+                // which here is a job (ids only) but may not stay so.
+                use aws_sdk_sqs::error::ProvideErrorMetadata;
+                tracing::warn!(code = e.code().unwrap_or("none"), kind = %e, "dead-letter queue unavailable");
                 Outcome::Retry
             }
         };

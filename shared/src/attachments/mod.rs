@@ -100,6 +100,22 @@ pub struct S3Error {
     message: String,
 }
 
+impl S3Error {
+    /// An SDK error as it may be logged: S3's error code, or the kind of
+    /// failure; the whole text (which can quote the request) only at DEBUG.
+    fn sdk<E>(op: &'static str, err: &E) -> Self
+    where
+        E: std::error::Error + ProvideErrorMetadata,
+    {
+        tracing::debug!(op, error = %DisplayErrorContext(err), "s3 error detail");
+        let message = match err.code() {
+            Some(code) => code.to_owned(),
+            None => err.to_string(),
+        };
+        Self { op, message }
+    }
+}
+
 impl From<S3Error> for crate::ApiError {
     fn from(e: S3Error) -> Self {
         tracing::error!(error = %e, "attachment storage failure");
@@ -209,10 +225,7 @@ impl Attachments {
             .tagging(PENDING_TAG)
             .presigned(presign_config()?)
             .await
-            .map_err(|e| S3Error {
-                op: "presign PutObject",
-                message: format!("{}", DisplayErrorContext(&e)),
-            })?;
+            .map_err(|e| S3Error::sdk("presign PutObject", &e))?;
         let mut headers: Vec<(String, String)> = req
             .headers()
             .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
@@ -242,10 +255,7 @@ impl Attachments {
             .response_content_type(content_type)
             .presigned(presign_config()?)
             .await
-            .map_err(|e| S3Error {
-                op: "presign GetObject",
-                message: format!("{}", DisplayErrorContext(&e)),
-            })?;
+            .map_err(|e| S3Error::sdk("presign GetObject", &e))?;
         Ok(Link {
             url: req.uri().to_owned(),
             headers: Vec::new(),
@@ -277,10 +287,7 @@ impl Attachments {
                 if not_found {
                     Ok(None)
                 } else {
-                    Err(S3Error {
-                        op: "HeadObject",
-                        message: format!("{}", DisplayErrorContext(&e)),
-                    })
+                    Err(S3Error::sdk("HeadObject", &e))
                 }
             }
         }
@@ -315,10 +322,7 @@ impl Attachments {
             .tagging(tagging)
             .send()
             .await
-            .map_err(|e| S3Error {
-                op: "PutObjectTagging",
-                message: format!("{}", DisplayErrorContext(&e)),
-            })?;
+            .map_err(|e| S3Error::sdk("PutObjectTagging", &e))?;
         Ok(())
     }
 }
