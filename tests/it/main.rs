@@ -11,4 +11,5 @@ mod events;
 mod infra;
 mod messages;
 mod notify;
+mod pipeline;
 mod threads;

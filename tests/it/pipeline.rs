@@ -1,0 +1,326 @@
+//! The whole notification pipeline through the local gateway, over HTTP:
+//! send → table → stream mapping → relay-messages → queue → queue mapping →
+//! notify-reply → SES, with the failed transactions real traffic has
+//! (a reused `client_message_id`, a lost attachment race) in between.
+//!
+//! moto rolls a failed transaction back by replacing the table with a copy;
+//! the stream mapping must keep delivering every record of the copy's
+//! stream exactly once, and never the rolled-back writes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use liaison_local::client::{HttpClient, HttpResponse};
+use liaison_local::{demo, jwt, Config, Gateway};
+use serde_json::{json, Value};
+
+use crate::support::{self, Lcg};
+
+const DANA: &str = "dana@agency.example";
+const CHRIS: &str = "chris@acme.example";
+const ALEX: &str = "alex@acme.example";
+
+struct Pipeline {
+    gateway: Gateway,
+    http: HttpClient,
+    from: String,
+}
+
+async fn pipeline() -> Pipeline {
+    let aws = support::aws().await;
+    let prefix = format!("pl{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut names = liaison::provision::Names::with_prefix(&prefix);
+    names.from_email = format!("{prefix}@agency.example");
+    let from = names.from_email.clone();
+    let mut config = Config::new(aws, names);
+    config.addr = "127.0.0.1:0".parse().expect("an address");
+    config.directory = Some(demo::directory());
+    config.print_mail = false;
+    config.notify_delay = Duration::from_secs(1);
+    Pipeline {
+        gateway: Gateway::start(config).await.expect("the gateway starts"),
+        http: HttpClient::new(),
+        from,
+    }
+}
+
+fn token(id: &str) -> String {
+    let claims = demo::find(&demo::directory(), id)
+        .expect("a demo person")
+        .claims();
+    jwt::mint(jwt::DEFAULT_SECRET.as_bytes(), &claims, 3600)
+}
+
+impl Pipeline {
+    async fn call(&self, user: &str, method: &str, path: &str, body: Value) -> HttpResponse {
+        let auth = format!("Bearer {}", token(user));
+        self.http
+            .send(
+                method,
+                &format!("{}{path}", self.gateway.url()),
+                &[("content-type", "application/json"), ("authorization", &auth)],
+                Some(body.to_string().into_bytes()),
+            )
+            .await
+            .expect("the gateway answers")
+    }
+
+    async fn open(&self, user: &str, body: Value) -> String {
+        let r = self.call(user, "POST", "/threads", body).await;
+        assert!(r.status == 201 || r.status == 200, "open: {}", r.text());
+        r.json()["id"].as_str().expect("a thread id").to_owned()
+    }
+
+    async fn send(
+        &self,
+        user: &str,
+        thread: &str,
+        body: &str,
+        key: &str,
+        attachments: &[&str],
+    ) -> HttpResponse {
+        self.call(
+            user,
+            "POST",
+            &format!("/threads/{thread}/messages"),
+            json!({"body": body, "client_message_id": key, "attachment_ids": attachments}),
+        )
+        .await
+    }
+
+    /// An uploaded, not yet sent attachment of `user` in `thread`.
+    async fn upload(&self, user: &str, thread: &str) -> String {
+        let r = self
+            .call(
+                user,
+                "POST",
+                &format!("/threads/{thread}/attachments"),
+                json!({"filename": "cut.gif", "content_type": "image/gif", "size": 3}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "presign: {}", r.text());
+        let p = r.json();
+        let headers: Vec<(String, String)> = p["upload"]["headers"]
+            .as_object()
+            .expect("upload headers")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        let (status, _, _) = support::http(
+            "PUT",
+            p["upload"]["url"].as_str().expect("an upload url"),
+            &headers,
+            b"GIF",
+        )
+        .await;
+        assert_eq!(status, 200);
+        p["attachment_id"]
+            .as_str()
+            .expect("an attachment id")
+            .to_owned()
+    }
+
+    /// Two sends bind one attachment at once: exactly one wins. The bodies
+    /// of the winner (`Some`) and the loser.
+    async fn race(self: &Arc<Self>, user: &str, thread: &str, tag: &str) -> (String, String) {
+        let id = self.upload(user, thread).await;
+        let bodies = [format!("{tag}-racer-a"), format!("{tag}-racer-b")];
+        let keys = [format!("{tag}-a"), format!("{tag}-b")];
+        let ids = [id.as_str()];
+        let (a, b) = tokio::join!(
+            self.send(user, thread, &bodies[0], &keys[0], &ids),
+            self.send(user, thread, &bodies[1], &keys[1], &ids),
+        );
+        let statuses = (a.status, b.status);
+        match statuses {
+            (201, s) if (400..500).contains(&s) => (bodies[0].clone(), bodies[1].clone()),
+            (s, 201) if (400..500).contains(&s) => (bodies[1].clone(), bodies[0].clone()),
+            _ => panic!(
+                "one racer wins, one loses: {statuses:?} {} {}",
+                a.text(),
+                b.text()
+            ),
+        }
+    }
+}
+
+/// (recipient, token) for every token (`tok-…`) in every e-mail sent.
+async fn mailed(from: &str) -> Vec<(String, String)> {
+    let mut got = Vec::new();
+    for mail in crate::notify::sent_from(from).await {
+        for word in mail.text.split_whitespace() {
+            let word = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '-');
+            if word.starts_with("tok-") {
+                got.push((mail.to.clone(), word.to_owned()));
+            }
+        }
+    }
+    got
+}
+
+/// Waits until every expected (recipient, token) was e-mailed, then a
+/// little longer, and asserts each was e-mailed exactly once and nothing
+/// else was.
+async fn expect_mailed_once(p: &Pipeline, expected: &BTreeSet<(String, String)>, wait: Duration) {
+    let start = Instant::now();
+    loop {
+        let got: BTreeSet<_> = mailed(&p.from).await.into_iter().collect();
+        if expected.is_subset(&got) {
+            break;
+        }
+        let missing: Vec<_> = expected.difference(&got).take(5).collect();
+        assert!(
+            start.elapsed() < wait,
+            "{} of {} e-mails missing after {:?}, e.g. {missing:?}",
+            expected.difference(&got).count(),
+            expected.len(),
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Longer than the notify delay and a few polls: duplicates would show.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = mailed(&p.from).await;
+    let mut count: BTreeMap<&(String, String), usize> = BTreeMap::new();
+    for pair in &got {
+        *count.entry(pair).or_default() += 1;
+    }
+    let twice: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "e-mailed more than once: {twice:?}");
+    let unexpected: Vec<_> = count.keys().filter(|k| !expected.contains(*k)).collect();
+    assert!(unexpected.is_empty(), "e-mailed but never stored: {unexpected:?}");
+}
+
+/// Nothing is left in the queue or its dead-letter queue.
+async fn queues_empty(p: &Pipeline) {
+    use aws_sdk_sqs::types::QueueAttributeName as Q;
+    let sqs = aws_sdk_sqs::Client::new(&p.gateway.env().aws);
+    for url in [
+        &p.gateway.env().queue_url,
+        &p.gateway.env().dead_letter_queue_url,
+    ] {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(Q::All)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        for a in [
+            Q::ApproximateNumberOfMessages,
+            Q::ApproximateNumberOfMessagesNotVisible,
+            Q::ApproximateNumberOfMessagesDelayed,
+        ] {
+            assert_eq!(attrs.get(&a).map(String::as_str), Some("0"), "{url} {a:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn e_mail_keeps_coming_after_a_conflict_and_a_lost_race() {
+    let started = Instant::now();
+    let p = Arc::new(pipeline().await);
+    let t = p.open("u_chris", json!({"scope": {"kind": "general"}})).await;
+    let mut expected = BTreeSet::new();
+
+    let r = p
+        .send("u_chris", &t, "tok-first hook please", "c-1", &[])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    expected.insert((DANA.to_owned(), "tok-first".to_owned()));
+    // The same client_message_id with another body: 409, a failed transaction.
+    let r = p
+        .send("u_chris", &t, "tok-never another body", "c-1", &[])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    // Two sends binding one attachment: one loses.
+    let (won, _) = p.race("u_chris", &t, "tok-race").await;
+    expected.insert((DANA.to_owned(), won));
+    // A plain send afterwards is e-mailed.
+    let r = p.send("u_chris", &t, "tok-last thanks", "c-2", &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    expected.insert((DANA.to_owned(), "tok-last".to_owned()));
+
+    expect_mailed_once(&p, &expected, Duration::from_secs(30)).await;
+    queues_empty(&p).await;
+    eprintln!("conflict-and-race pipeline: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_long_run_of_mixed_traffic_emails_every_message_once() {
+    let started = Instant::now();
+    let p = Arc::new(pipeline().await);
+    // Clients write in the general thread (Dana is told), Dana in a
+    // campaign thread (Chris and Alex are told); nobody reads, so every
+    // stored message is e-mailed to every one on the other side.
+    let general = p.open("u_chris", json!({"scope": {"kind": "general"}})).await;
+    let campaign = p
+        .open(
+            "u_chris",
+            json!({"scope": {"kind": "campaign", "client_id": "cl_glow", "campaign_id": "cp_spring"}}),
+        )
+        .await;
+    let mut expected = BTreeSet::new();
+    let mut stored = |user: &str, token: &str| {
+        let to: &[&str] = if user == "u_dana" {
+            &[CHRIS, ALEX]
+        } else {
+            &[DANA]
+        };
+        for r in to {
+            expected.insert(((*r).to_owned(), token.to_owned()));
+        }
+    };
+    let mut rng = Lcg(11);
+    let mut used: Vec<(String, String, String, String)> = Vec::new(); // user, thread, key, body
+    let (mut sends, mut conflicts, mut replays, mut races) = (0, 0, 0, 0);
+    for n in 0..45 {
+        let (user, thread) = match rng.next(3) {
+            0 => ("u_chris", &general),
+            1 => ("u_alex", &general),
+            _ => ("u_dana", &campaign),
+        };
+        match rng.next(6) {
+            0 if !used.is_empty() => {
+                // A used key with another body: 409, nothing stored.
+                let (u, t, k, _) = &used[rng.next(used.len() as u64) as usize];
+                let r = p.send(u, t, &format!("tok-no{n}"), k, &[]).await;
+                assert_eq!(r.status, 409, "{}", r.text());
+                conflicts += 1;
+            }
+            1 if !used.is_empty() => {
+                // A replay of a send: the same message again, nothing new.
+                let (u, t, k, b) = &used[rng.next(used.len() as u64) as usize];
+                let r = p.send(u, t, b, k, &[]).await;
+                assert_eq!(r.status, 200, "{}", r.text());
+                replays += 1;
+            }
+            2 if user != "u_dana" => {
+                let (won, _) = p.race(user, thread, &format!("tok-r{n}")).await;
+                stored(user, &won);
+                races += 1;
+            }
+            _ => {
+                let (key, body) = (format!("m-{n}"), format!("tok-m{n}"));
+                let r = p.send(user, thread, &body, &key, &[]).await;
+                assert_eq!(r.status, 201, "{}", r.text());
+                stored(user, &body);
+                used.push((user.to_owned(), thread.clone(), key, body));
+                sends += 1;
+            }
+        }
+    }
+    assert!(conflicts >= 3 && replays >= 3 && races >= 3 && sends >= 15,
+        "a mixed run: {sends} sends, {conflicts} conflicts, {replays} replays, {races} races");
+
+    expect_mailed_once(&p, &expected, Duration::from_secs(60)).await;
+    queues_empty(&p).await;
+    eprintln!(
+        "mixed pipeline: {sends} sends, {conflicts} conflicts, {replays} replays, {races} races, {} e-mail pairs in {:?}",
+        expected.len(),
+        started.elapsed()
+    );
+}
