@@ -226,11 +226,13 @@ async fn e_mail_keeps_coming_after_a_conflict_and_a_lost_race() {
     let t = p.open("u_chris", json!({"scope": {"kind": "general"}})).await;
     let mut expected = BTreeSet::new();
 
+    // Each step waits for its e-mail, as a person trying `make dev` would.
     let r = p
         .send("u_chris", &t, "tok-first hook please", "c-1", &[])
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     expected.insert((DANA.to_owned(), "tok-first".to_owned()));
+    expect_mailed_once(&p, &expected, Duration::from_secs(20)).await;
     // The same client_message_id with another body: 409, a failed transaction.
     let r = p
         .send("u_chris", &t, "tok-never another body", "c-1", &[])
@@ -239,12 +241,12 @@ async fn e_mail_keeps_coming_after_a_conflict_and_a_lost_race() {
     // Two sends binding one attachment: one loses.
     let (won, _) = p.race("u_chris", &t, "tok-race").await;
     expected.insert((DANA.to_owned(), won));
+    expect_mailed_once(&p, &expected, Duration::from_secs(20)).await;
     // A plain send afterwards is e-mailed.
     let r = p.send("u_chris", &t, "tok-last thanks", "c-2", &[]).await;
     assert_eq!(r.status, 201, "{}", r.text());
     expected.insert((DANA.to_owned(), "tok-last".to_owned()));
-
-    expect_mailed_once(&p, &expected, Duration::from_secs(30)).await;
+    expect_mailed_once(&p, &expected, Duration::from_secs(20)).await;
     queues_empty(&p).await;
     eprintln!("conflict-and-race pipeline: {:?}", started.elapsed());
 }
