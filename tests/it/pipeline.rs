@@ -8,11 +8,13 @@
 //! stream exactly once, and never the rolled-back writes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use liaison_local::client::{HttpClient, HttpResponse};
 use liaison_local::{demo, jwt, Config, Gateway};
+use aws_sdk_dynamodbstreams::config as streams_config;
 use serde_json::{json, Value};
 
 use crate::support::{self, Lcg};
@@ -159,15 +161,13 @@ async fn mailed(from: &str) -> Vec<(String, String)> {
     got
 }
 
-/// Waits until every expected (recipient, token) was e-mailed, then a
-/// little longer, and asserts each was e-mailed exactly once and nothing
-/// else was.
-async fn expect_mailed_once(p: &Pipeline, expected: &BTreeSet<(String, String)>, wait: Duration) {
+/// Waits until every expected (recipient, token) was e-mailed.
+async fn wait_mailed(p: &Pipeline, expected: &BTreeSet<(String, String)>, wait: Duration) {
     let start = Instant::now();
     loop {
         let got: BTreeSet<_> = mailed(&p.from).await.into_iter().collect();
         if expected.is_subset(&got) {
-            break;
+            return;
         }
         let missing: Vec<_> = expected.difference(&got).take(5).collect();
         assert!(
@@ -177,8 +177,15 @@ async fn expect_mailed_once(p: &Pipeline, expected: &BTreeSet<(String, String)>,
             expected.len(),
             start.elapsed()
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// Waits until every expected (recipient, token) was e-mailed, then a
+/// little longer, and asserts each was e-mailed exactly once and nothing
+/// else was.
+async fn expect_mailed_once(p: &Pipeline, expected: &BTreeSet<(String, String)>, wait: Duration) {
+    wait_mailed(p, expected, wait).await;
     // Longer than the notify delay and a few polls: duplicates would show.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let got = mailed(&p.from).await;
@@ -232,7 +239,7 @@ async fn e_mail_keeps_coming_after_a_conflict_and_a_lost_race() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     expected.insert((DANA.to_owned(), "tok-first".to_owned()));
-    expect_mailed_once(&p, &expected, Duration::from_secs(20)).await;
+    wait_mailed(&p, &expected, Duration::from_secs(20)).await;
     // The same client_message_id with another body: 409, a failed transaction.
     let r = p
         .send("u_chris", &t, "tok-never another body", "c-1", &[])
@@ -241,7 +248,7 @@ async fn e_mail_keeps_coming_after_a_conflict_and_a_lost_race() {
     // Two sends binding one attachment: one loses.
     let (won, _) = p.race("u_chris", &t, "tok-race").await;
     expected.insert((DANA.to_owned(), won));
-    expect_mailed_once(&p, &expected, Duration::from_secs(20)).await;
+    wait_mailed(&p, &expected, Duration::from_secs(20)).await;
     // A plain send afterwards is e-mailed.
     let r = p.send("u_chris", &t, "tok-last thanks", "c-2", &[]).await;
     assert_eq!(r.status, 201, "{}", r.text());
@@ -325,4 +332,228 @@ async fn a_long_run_of_mixed_traffic_emails_every_message_once() {
         expected.len(),
         started.elapsed()
     );
+}
+
+/// Holds the next GetRecords on the wire, after its iterator was taken,
+/// until released (so a test can roll a transaction back in between);
+/// counts the stream calls by operation.
+#[derive(Debug, Clone, Default)]
+struct HoldNextRead {
+    armed: Arc<AtomicBool>,
+    holding: Arc<AtomicBool>,
+    released: Arc<AtomicBool>,
+    calls: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl HoldNextRead {
+    fn take_calls(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.calls.lock().expect("calls"))
+    }
+}
+
+impl streams_config::Intercept for HoldNextRead {
+    fn name(&self) -> &'static str {
+        "HoldNextRead"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &streams_config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &streams_config::RuntimeComponents,
+        _cfg: &mut streams_config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodbstreams::error::BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        *self
+            .calls
+            .lock()
+            .expect("calls")
+            .entry(operation.clone())
+            .or_default() += 1;
+        if operation == "GetRecords" && self.armed.swap(false, Ordering::SeqCst) {
+            // Blocks the mapping's own runtime (see the test), never the test's.
+            self.holding.store(true, Ordering::SeqCst);
+            let start = Instant::now();
+            while !self.released.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            self.holding.store(false, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+/// The (event name, pk) of every record the mapping delivered, in order.
+type Delivered = Arc<Mutex<Vec<(String, String)>>>;
+
+#[tokio::test]
+async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_write() {
+    use aws_sdk_dynamodb::types::{AttributeValue as A, Put, TransactWriteItem, Update};
+    let aws = support::aws().await;
+    let db = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("rb{}-table", ulid::Ulid::new().to_string().to_lowercase());
+    let stream_arn = liaison::provision::table(&db, &table)
+        .await
+        .expect("a table")
+        .expect("with a stream");
+    let put = |pk: &str| {
+        db.put_item()
+            .table_name(&table)
+            .item("pk", A::S(pk.into()))
+            .item("sk", A::S("X".into()))
+            .send()
+    };
+    // Writes `phantom`, then fails on `a` (it exists) and changes `b`:
+    // moto applies the first and the last before it rolls all back.
+    let failing = || {
+        let key = |pk: &str| {
+            std::collections::HashMap::from([
+                ("pk".to_owned(), A::S(pk.into())),
+                ("sk".to_owned(), A::S("X".into())),
+            ])
+        };
+        let put_new = |pk: &str| {
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&table)
+                        .set_item(Some(key(pk)))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .expect("a put"),
+                )
+                .build()
+        };
+        db.transact_write_items()
+            .transact_items(put_new("phantom"))
+            .transact_items(put_new("a"))
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(
+                        Update::builder()
+                            .table_name(&table)
+                            .set_key(Some(key("b")))
+                            .update_expression("SET touched = :t")
+                            .expression_attribute_values(":t", A::Bool(true))
+                            .build()
+                            .expect("an update"),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    put("a").await.expect("put");
+    put("b").await.expect("put");
+
+    let hold = HoldNextRead::default();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+        streams_config::Builder::from(&aws)
+            .interceptor(hold.clone())
+            .build(),
+    );
+    let delivered: Delivered = Arc::default();
+    let log = delivered.clone();
+    let (stopper, shutdown) = liaison_local::stopper();
+    // The mapping runs on a runtime of its own, which the held read blocks.
+    let mapping = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let task = mapping.spawn(liaison_local::stream::start(
+        streams,
+        stream_arn,
+        liaison_local::stream::StreamOptions {
+            starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
+        move |event: aws_lambda_events::event::dynamodb::Event| {
+            let log = log.clone();
+            async move {
+                let mut log = log.lock().map_err(|e| e.to_string())?;
+                for r in &event.records {
+                    let pk = match r.change.keys.get("pk") {
+                        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
+                        _ => String::new(),
+                    };
+                    log.push((r.event_name.clone(), pk));
+                }
+                Ok::<_, String>(json!({}))
+            }
+        },
+        shutdown,
+    ));
+    let task = task
+        .await
+        .expect("the mapping's runtime")
+        .expect("the mapping starts");
+    let seen = |delivered: &Delivered, pk: &str| {
+        delivered
+            .lock()
+            .map(|d| d.iter().any(|(_, p)| p == pk))
+            .unwrap_or(false)
+    };
+    let wait_for = |pk: &'static str| {
+        let delivered = delivered.clone();
+        async move {
+            let start = Instant::now();
+            while !seen(&delivered, pk) {
+                assert!(start.elapsed() < Duration::from_secs(20), "{pk} never came");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_for("b").await;
+
+    // A rollback while a read is on its way: the read was given an
+    // iterator of the table that is about to be replaced.
+    hold.armed.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    while !hold.holding.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no read held: {:?}",
+            hold.take_calls()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(failing().await.is_err(), "the transaction fails");
+    hold.released.store(true, Ordering::SeqCst);
+    put("c").await.expect("put");
+    wait_for("c").await;
+    // A rollback between polls, then more writes.
+    assert!(failing().await.is_err(), "the transaction fails");
+    put("d").await.expect("put");
+    put("e").await.expect("put");
+    wait_for("e").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
+    let want: Vec<(String, String)> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|pk| ("INSERT".to_owned(), (*pk).to_owned()))
+        .collect();
+    assert_eq!(got, want, "every stored write once, in order, and nothing rolled back");
+
+    // What an idle shard costs per poll.
+    hold.take_calls();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let calls = hold.take_calls();
+    let reads = calls.get("GetRecords").copied().unwrap_or(0);
+    let iterators = calls.get("GetShardIterator").copied().unwrap_or(0);
+    eprintln!("idle stream calls in 2 s at a 50 ms poll interval: {calls:?}");
+    assert!(reads >= 10, "it polls: {calls:?}");
+    assert!(
+        iterators.abs_diff(reads) <= 1,
+        "one fresh iterator per read, one read per idle poll: {calls:?}"
+    );
+
+    stopper.stop();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    mapping.shutdown_background();
 }
