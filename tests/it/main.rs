@@ -12,4 +12,5 @@ mod infra;
 mod messages;
 mod notify;
 mod pipeline;
+mod relay_faults;
 mod threads;
