@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodbstreams::config as streams_config;
 use liaison_local::client::{HttpClient, HttpResponse};
 use liaison_local::{demo, jwt, Config, Gateway};
-use aws_sdk_dynamodbstreams::config as streams_config;
 use serde_json::{json, Value};
 
 use crate::support::{self, Lcg};
@@ -61,7 +61,10 @@ impl Pipeline {
             .send(
                 method,
                 &format!("{}{path}", self.gateway.url()),
-                &[("content-type", "application/json"), ("authorization", &auth)],
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
                 Some(body.to_string().into_bytes()),
             )
             .await
@@ -196,7 +199,10 @@ async fn expect_mailed_once(p: &Pipeline, expected: &BTreeSet<(String, String)>,
     let twice: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "e-mailed more than once: {twice:?}");
     let unexpected: Vec<_> = count.keys().filter(|k| !expected.contains(*k)).collect();
-    assert!(unexpected.is_empty(), "e-mailed but never stored: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "e-mailed but never stored: {unexpected:?}"
+    );
 }
 
 /// Nothing is left in the queue or its dead-letter queue.
@@ -230,7 +236,9 @@ async fn queues_empty(p: &Pipeline) {
 async fn e_mail_keeps_coming_after_a_conflict_and_a_lost_race() {
     let started = Instant::now();
     let p = Arc::new(pipeline().await);
-    let t = p.open("u_chris", json!({"scope": {"kind": "general"}})).await;
+    let t = p
+        .open("u_chris", json!({"scope": {"kind": "general"}}))
+        .await;
     let mut expected = BTreeSet::new();
 
     // Each step waits for its e-mail, as a person trying `make dev` would.
@@ -265,7 +273,9 @@ async fn a_long_run_of_mixed_traffic_emails_every_message_once() {
     // Clients write in the general thread (Dana is told), Dana in a
     // campaign thread (Chris and Alex are told); nobody reads, so every
     // stored message is e-mailed to every one on the other side.
-    let general = p.open("u_chris", json!({"scope": {"kind": "general"}})).await;
+    let general = p
+        .open("u_chris", json!({"scope": {"kind": "general"}}))
+        .await;
     let campaign = p
         .open(
             "u_chris",
@@ -322,8 +332,10 @@ async fn a_long_run_of_mixed_traffic_emails_every_message_once() {
             }
         }
     }
-    assert!(conflicts >= 3 && replays >= 3 && races >= 3 && sends >= 15,
-        "a mixed run: {sends} sends, {conflicts} conflicts, {replays} replays, {races} races");
+    assert!(
+        conflicts >= 3 && replays >= 3 && races >= 3 && sends >= 15,
+        "a mixed run: {sends} sends, {conflicts} conflicts, {replays} replays, {races} races"
+    );
 
     expect_mailed_once(&p, &expected, Duration::from_secs(60)).await;
     queues_empty(&p).await;
@@ -538,7 +550,10 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
         .iter()
         .map(|pk| ("INSERT".to_owned(), (*pk).to_owned()))
         .collect();
-    assert_eq!(got, want, "every stored write once, in order, and nothing rolled back");
+    assert_eq!(
+        got, want,
+        "every stored write once, in order, and nothing rolled back"
+    );
 
     // What an idle shard costs per poll.
     hold.take_calls();

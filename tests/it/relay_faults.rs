@@ -180,7 +180,10 @@ async fn expect_mailed_once(w: &World, expected: &BTreeSet<(String, String)>, wa
         .iter()
         .filter(|(k, n)| **n != 1 || !expected.contains(*k))
         .collect();
-    assert!(wrong.is_empty(), "e-mailed twice or never stored: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "e-mailed twice or never stored: {wrong:?}"
+    );
 }
 
 /// Waits until nothing is left in the queue (the mapping drains it), and
@@ -307,7 +310,10 @@ async fn sqs_refusing_the_relays_sends_for_a_while_loses_and_duplicates_nothing(
     );
     refuse.refusing.store(false, Ordering::SeqCst);
     let refused = refuse.refused.load(Ordering::SeqCst);
-    assert!(refused >= 3, "the relay kept trying: {refused} refused sends");
+    assert!(
+        refused >= 3,
+        "the relay kept trying: {refused} refused sends"
+    );
 
     expect_mailed_once(&w, &expected, Duration::from_secs(40)).await;
     queues_drain(&w).await;
