@@ -226,10 +226,16 @@ where
 ///   iterator cannot go stale and no quiet iterator can hide records;
 /// - records a read returns are delivered only if a second read, through
 ///   an iterator taken after the first read answered, returns the same
-///   records (sequence number and event id): a rollback between taking the
-///   first iterator and reading it shows phantoms to the first read alone.
-///   A checkpoint is thus always a record that was really stored, and a
-///   rollback cannot remove it (the copy was taken after it was read).
+///   records, event ids included: a rollback between taking the first
+///   iterator and reading it shows phantoms to the first read alone (and a
+///   phantom differs in event id from the real record that later takes its
+///   sequence number). A checkpoint is thus always a record that was
+///   really stored, and a rollback cannot remove it: the copy a rollback
+///   restores was taken after the record was read, since moto (as
+///   `scripts/moto_server.py` runs it) serves one request at a time.
+///
+/// Without that serialization a read could also see a transaction half
+/// done; this is the same limit as moto's missing isolation.
 ///
 /// Against DynamoDB itself, where records never change, both reads agree.
 /// The cost: a GetShardIterator per GetRecords (one more call per idle
@@ -361,9 +367,9 @@ impl Poller {
             .records
             .iter()
             .zip(second.records.iter())
-            .take_while(|(a, b)| {
-                a.event_id.is_some() && a.event_id == b.event_id && sequence_of(a) == sequence_of(b)
-            })
+            // The whole record: a rolled-back write and the real record
+            // that later takes its sequence number differ in event id.
+            .take_while(|(a, b)| a == b && sequence_of(a).is_some())
             .count();
         if agreed < first.records.len() {
             tracing::warn!(
