@@ -9,10 +9,12 @@ stays threaded so slow clients and keep-alive connections do not block it.
 usage: python scripts/moto_server.py HOST PORT
 """
 
+import collections
 import copy
 import signal
 import sys
 import threading
+import time
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -59,8 +61,48 @@ def _patch_transactions() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+class _ExpiringIterators(collections.OrderedDict):
+    """DynamoDB Streams shard iterators, dropped 15 minutes after they were
+    handed out as on AWS. moto keeps every iterator forever (about 2 KB
+    each); a stream poller takes a few per second, so a long `make dev`
+    would grow by tens of MB an hour. An expired or unknown iterator is
+    `ExpiredIteratorException`, as on AWS, not a 500."""
+
+    LIFETIME_SECONDS = 15 * 60
+
+    def __setitem__(self, key, value) -> None:
+        now = time.monotonic()
+        super().__setitem__(key, (now, value))
+        self.move_to_end(key)
+        while self:
+            oldest = next(iter(self))
+            if now - super().__getitem__(oldest)[0] <= self.LIFETIME_SECONDS:
+                break
+            del self[oldest]
+
+    def __getitem__(self, key):
+        if key not in self:
+            from moto.core.exceptions import JsonRESTError
+
+            raise JsonRESTError("ExpiredIteratorException", "Iterator expired")
+        return super().__getitem__(key)[1]
+
+
+def _patch_stream_iterators() -> None:
+    import moto.dynamodbstreams.models as streams
+
+    original = streams.DynamoDBStreamsBackend.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.shard_iterators = _ExpiringIterators()
+
+    streams.DynamoDBStreamsBackend.__init__ = __init__
+
+
 def main() -> None:
     _patch_transactions()
+    _patch_stream_iterators()
     host, port = sys.argv[1], int(sys.argv[2])
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()

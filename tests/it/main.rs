@@ -14,4 +14,6 @@ mod limits;
 mod messages;
 mod notify;
 mod notify_faults;
+mod pipeline;
+mod relay_faults;
 mod threads;

@@ -135,7 +135,9 @@ pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "queue unavailable");
+                // SQS's code only: the error's text can quote the request.
+                use aws_sdk_sqs::error::ProvideErrorMetadata;
+                tracing::warn!(code = e.code().unwrap_or("none"), kind = %e, "queue unavailable");
                 failed.extend(chunk.iter().map(|m| m.sequence.clone()));
             }
         }

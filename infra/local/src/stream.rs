@@ -4,7 +4,8 @@
 //! succeeded. A failed batch is retried (from the first reported
 //! `batchItemFailures` entry, if the function reports partial failures)
 //! up to `max_retries` times, then skipped with an error in the log, as
-//! `MaximumRetryAttempts` does on AWS.
+//! `MaximumRetryAttempts` does on AWS. Where a shard is read from is a
+//! checkpoint, not a held iterator: see `Poller` for why.
 
 use std::collections::HashSet;
 use std::fmt::Display;
@@ -38,7 +39,8 @@ pub struct StreamOptions {
     pub batch_size: i32,
     /// The pause between polls of a shard that had nothing new.
     pub poll_interval: Duration,
-    /// Retries of a failing batch before it is skipped.
+    /// Retries of a failing batch before it is skipped (Lambda's
+    /// `MaximumRetryAttempts`; the default is the template's).
     pub max_retries: u32,
     pub region: String,
 }
@@ -49,7 +51,9 @@ impl Default for StreamOptions {
             starting_position: StartingPosition::Latest,
             batch_size: 100,
             poll_interval: Duration::from_millis(500),
-            max_retries: 3,
+            // With the backoff below (0.4 s doubling to 6.4 s), a batch
+            // survives about 45 s of failures, e.g. a queue refusing sends.
+            max_retries: 10,
             region: "us-east-1".into(),
         }
     }
@@ -157,15 +161,25 @@ pub(crate) fn reported_failures(answer: &Value) -> Result<Option<Vec<String>>, (
         .map(Some)
 }
 
+/// A shard and how far its records are done (delivered, or skipped after
+/// their retries): the checkpoint is the last such record's sequence number.
 struct Shard {
     id: String,
-    iterator: Option<String>,
-    last_sequence: Option<String>,
+    checkpoint: Option<String>,
+    /// DynamoDB closed the shard and every record of it is done.
+    closed: bool,
 }
 
-/// Starts the mapping: describes the stream and takes an iterator for every
-/// shard before returning (so with `Latest`, whatever is written after this
-/// returns is delivered), then polls until `shutdown`.
+/// What one read of a shard found.
+struct Read {
+    records: Vec<Record>,
+    /// No more records will ever come (a closed shard, read to its end).
+    closed: bool,
+}
+
+/// Starts the mapping: describes the stream and finds where to start on
+/// every shard before returning (so with `Latest`, whatever is written after
+/// this returns is delivered), then polls until `shutdown`.
 pub async fn start<H, Fut, R, E>(
     client: aws_sdk_dynamodbstreams::Client,
     stream_arn: String,
@@ -196,6 +210,36 @@ where
     Ok(tokio::spawn(poller.run(handler, shutdown.0)))
 }
 
+/// Reads the stream by checkpoint, never by a held iterator.
+///
+/// moto rolls a failed transaction back by putting a copy of the table
+/// taken before it in the table's place. The copy's stream has the same
+/// shard id and sequence numbering, without the rolled-back writes; an
+/// iterator taken before the rollback keeps reading the old object, which
+/// holds the rolled-back writes (*phantom* records: an INSERT of a message
+/// that was never stored, MODIFYs of items the transaction never changed)
+/// and never grows again. The copy then hands out the phantoms' sequence
+/// numbers again to new, real records. So:
+///
+/// - every poll takes a fresh `AFTER_SEQUENCE_NUMBER` iterator from the
+///   shard's checkpoint (`TRIM_HORIZON` before the first record), so an
+///   iterator cannot go stale and no quiet iterator can hide records;
+/// - records a read returns are delivered only if a second read, through
+///   an iterator taken after the first read answered, returns the same
+///   records, event ids included: a rollback between taking the first
+///   iterator and reading it shows phantoms to the first read alone (and a
+///   phantom differs in event id from the real record that later takes its
+///   sequence number). A checkpoint is thus always a record that was
+///   really stored, and a rollback cannot remove it: the copy a rollback
+///   restores was taken after the record was read, since moto (as
+///   `scripts/moto_server.py` runs it) serves one request at a time.
+///
+/// Without that serialization a read could also see a transaction half
+/// done; this is the same limit as moto's missing isolation.
+///
+/// Against DynamoDB itself, where records never change, both reads agree.
+/// The cost: a GetShardIterator per GetRecords (one more call per idle
+/// poll), and a second read when a poll finds records.
 struct Poller {
     client: aws_sdk_dynamodbstreams::Client,
     stream_arn: String,
@@ -205,7 +249,7 @@ struct Poller {
 }
 
 impl Poller {
-    /// Finds shards not seen before and takes an iterator for each.
+    /// Finds shards not seen before and where to start reading each.
     async fn discover(&mut self, position: StartingPosition) -> Result<(), String> {
         let mut start: Option<String> = None;
         loop {
@@ -225,32 +269,122 @@ impl Poller {
                 if self.known.contains(&id) {
                     continue;
                 }
-                let kind = match position {
-                    StartingPosition::Latest => ShardIteratorType::Latest,
-                    StartingPosition::TrimHorizon => ShardIteratorType::TrimHorizon,
+                let mut shard = Shard {
+                    id: id.clone(),
+                    checkpoint: None,
+                    closed: false,
                 };
-                let iterator = self
-                    .client
-                    .get_shard_iterator()
-                    .stream_arn(&self.stream_arn)
-                    .shard_id(&id)
-                    .shard_iterator_type(kind)
-                    .send()
-                    .await
-                    .map_err(|e| format!("GetShardIterator: {}", DisplayErrorContext(&e)))?
-                    .shard_iterator;
-                self.known.insert(id.clone());
-                self.shards.push(Shard {
-                    id,
-                    iterator,
-                    last_sequence: None,
-                });
+                if position == StartingPosition::Latest {
+                    shard.checkpoint = self.end_of(&shard).await?;
+                }
+                self.known.insert(id);
+                self.shards.push(shard);
             }
             match desc.last_evaluated_shard_id {
                 Some(next) => start = Some(next),
                 None => return Ok(()),
             }
         }
+    }
+
+    /// The sequence number of a shard's last record (`LATEST` as a
+    /// checkpoint: a `LATEST` iterator would be a held iterator).
+    async fn end_of(&self, shard: &Shard) -> Result<Option<String>, String> {
+        let mut at = Shard {
+            id: shard.id.clone(),
+            checkpoint: None,
+            closed: false,
+        };
+        loop {
+            let read = self.read(&at, 1000).await.map_err(|(_, e)| e)?;
+            match read.records.last().and_then(sequence_of) {
+                Some(last) => at.checkpoint = Some(last),
+                None => return Ok(at.checkpoint),
+            }
+        }
+    }
+
+    /// One GetRecords from a fresh iterator at the shard's checkpoint.
+    /// Errors carry the service's error code.
+    async fn read_once(&self, shard: &Shard, limit: i32) -> Result<Read, (String, String)> {
+        let req = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(&shard.id);
+        let req = match &shard.checkpoint {
+            Some(seq) => req
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(seq),
+            None => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let iterator = req
+            .send()
+            .await
+            .map_err(|e| {
+                (
+                    e.code().unwrap_or_default().to_owned(),
+                    format!("GetShardIterator: {}", DisplayErrorContext(&e)),
+                )
+            })?
+            .shard_iterator;
+        let Some(iterator) = iterator else {
+            // No iterator: the shard is closed and read to its end.
+            return Ok(Read {
+                records: Vec::new(),
+                closed: true,
+            });
+        };
+        let out = self
+            .client
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| {
+                (
+                    e.code().unwrap_or_default().to_owned(),
+                    format!("GetRecords: {}", DisplayErrorContext(&e)),
+                )
+            })?;
+        let records = out.records.unwrap_or_default();
+        Ok(Read {
+            closed: records.is_empty() && out.next_shard_iterator.is_none(),
+            records,
+        })
+    }
+
+    /// The records after the shard's checkpoint that two reads agree on
+    /// (see `Poller`).
+    async fn read(&self, shard: &Shard, limit: i32) -> Result<Read, (String, String)> {
+        let first = self.read_once(shard, limit).await?;
+        if first.records.is_empty() {
+            return Ok(first);
+        }
+        let second = self.read_once(shard, limit).await?;
+        let agreed = first
+            .records
+            .iter()
+            .zip(second.records.iter())
+            // The whole record: a rolled-back write and the real record
+            // that later takes its sequence number differ in event id.
+            .take_while(|(a, b)| a == b && sequence_of(a).is_some())
+            .count();
+        if agreed < first.records.len() {
+            tracing::warn!(
+                shard = %shard.id,
+                read = first.records.len(),
+                kept = agreed,
+                "stream records gone on a second read (a rolled-back transaction); not delivered"
+            );
+        }
+        let mut records = first.records;
+        records.truncate(agreed);
+        Ok(Read {
+            records,
+            closed: false,
+        })
     }
 
     async fn run<H, Fut, R, E>(mut self, handler: H, mut shutdown: watch::Receiver<bool>)
@@ -272,7 +406,7 @@ impl Poller {
                 }
                 delivered |= self.poll_shard(i, &handler, &shutdown).await;
             }
-            self.shards.retain(|s| s.iterator.is_some());
+            self.shards.retain(|s| !s.closed);
             polls += 1;
             // New shards appear when DynamoDB splits or rolls them over.
             if polls.is_multiple_of(20) || self.shards.is_empty() {
@@ -289,7 +423,7 @@ impl Poller {
         }
     }
 
-    /// One GetRecords on one shard, and the delivery of what it returned.
+    /// One read of one shard, and the delivery of what it returned.
     /// True when records were delivered (poll again at once).
     async fn poll_shard<H, Fut, R, E>(
         &mut self,
@@ -303,49 +437,36 @@ impl Poller {
         R: Serialize + Send + 'static,
         E: Display + Send + 'static,
     {
-        let Some(iterator) = self.shards[i].iterator.clone() else {
-            return false;
-        };
-        let out = self
-            .client
-            .get_records()
-            .shard_iterator(iterator)
-            .limit(self.options.batch_size.clamp(1, 1000))
-            .send()
-            .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(e) => {
-                let code = e.code().unwrap_or_default().to_owned();
-                tracing::warn!(error = %DisplayErrorContext(&e), shard = %self.shards[i].id, "GetRecords failed");
-                if matches!(
-                    code.as_str(),
-                    "ExpiredIteratorException" | "TrimmedDataAccessException"
-                ) {
-                    self.renew_iterator(i).await;
-                } else if code == "ResourceNotFoundException" {
-                    self.shards[i].iterator = None;
+        let read = match self
+            .read(&self.shards[i], self.options.batch_size.clamp(1, 1000))
+            .await
+        {
+            Ok(read) => read,
+            Err((code, e)) => {
+                tracing::warn!(error = %e, shard = %self.shards[i].id, "reading the stream failed");
+                match code.as_str() {
+                    // Past the 24 h retention: read on from the oldest record, as Lambda does.
+                    "TrimmedDataAccessException" => self.shards[i].checkpoint = None,
+                    "ResourceNotFoundException" => self.shards[i].closed = true,
+                    _ => {}
                 }
                 return false;
             }
         };
-        let records = out.records.unwrap_or_default();
-        self.shards[i].iterator = out.next_shard_iterator;
-        if records.is_empty() {
+        if read.closed {
+            self.shards[i].closed = true;
+            return false;
+        }
+        if read.records.is_empty() {
             return false;
         }
         let region = self.options.region.clone();
-        let mut batch: Vec<Value> = records
+        let mut batch: Vec<Value> = read
+            .records
             .iter()
             .map(|r| record_json(r, &self.stream_arn, &region))
             .collect();
-        if let Some(last) = records
-            .last()
-            .and_then(|r| r.dynamodb.as_ref())
-            .and_then(|d| d.sequence_number.clone())
-        {
-            self.shards[i].last_sequence = Some(last);
-        }
+        let last = read.records.last().and_then(sequence_of);
         let mut attempt = 0;
         while !batch.is_empty() {
             if crate::is_stopped(shutdown) {
@@ -355,6 +476,7 @@ impl Poller {
                 Ok(ev) => ev,
                 Err(e) => {
                     tracing::error!(error = %e, "stream records do not make a DynamoDB event; batch skipped");
+                    self.shards[i].checkpoint = last;
                     return true;
                 }
             };
@@ -385,16 +507,28 @@ impl Poller {
                 }
             };
             match failed_from {
-                None => return true,
+                None => {
+                    self.shards[i].checkpoint = last;
+                    return true;
+                }
                 Some(_) if attempt >= self.options.max_retries => {
                     tracing::error!(
                         records = batch.len(),
                         retries = attempt,
                         "stream batch still failing after its retries; skipped"
                     );
+                    self.shards[i].checkpoint = last;
                     return true;
                 }
                 Some(from) => {
+                    // What precedes the failed record is done.
+                    if let Some(done) = from
+                        .checked_sub(1)
+                        .and_then(|d| batch.get(d))
+                        .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+                    {
+                        self.shards[i].checkpoint = Some(done.to_owned());
+                    }
                     batch.drain(..from);
                     attempt += 1;
                     let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(5)));
@@ -404,27 +538,13 @@ impl Poller {
         }
         true
     }
+}
 
-    async fn renew_iterator(&mut self, i: usize) {
-        let shard = &self.shards[i];
-        let req = self
-            .client
-            .get_shard_iterator()
-            .stream_arn(&self.stream_arn)
-            .shard_id(&shard.id);
-        let req = match &shard.last_sequence {
-            Some(seq) => req
-                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
-                .sequence_number(seq),
-            None => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
-        };
-        match req.send().await {
-            Ok(out) => self.shards[i].iterator = out.shard_iterator,
-            Err(e) => {
-                tracing::warn!(error = %DisplayErrorContext(&e), "GetShardIterator failed")
-            }
-        }
-    }
+fn sequence_of(record: &Record) -> Option<String> {
+    record
+        .dynamodb
+        .as_ref()
+        .and_then(|d| d.sequence_number.clone())
 }
 
 #[cfg(test)]
