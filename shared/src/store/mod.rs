@@ -20,12 +20,12 @@ use crate::error::ApiError;
 
 pub use attachments::{AttachmentRecord, PENDING_TTL_SECONDS};
 pub use attr::Item;
-pub use directory::AccountSnapshot;
+pub use directory::{AccountSnapshot, Applied};
 pub use messages::{
     read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext, SendOutcome,
 };
 pub use notifications::{NotificationState, CLAIM_LEASE_SECONDS, MAX_MESSAGES_PER_EMAIL};
-pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
+pub use threads::{CreateOutcome, InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
 
 /// The table, through one client.
 #[derive(Debug, Clone)]
