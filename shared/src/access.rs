@@ -37,6 +37,26 @@ pub fn requested_account(
     }
 }
 
+/// The caller's side in a thread of `account`, as the directory has it
+/// (the thread's participants, the caller's inbox row), if the token agrees
+/// with it: a client token acts only as a client user of its own account, a
+/// manager token only as a manager. Someone who is a client user of one
+/// account and a manager of another thus never acts (nor is labelled) as a
+/// client where they manage, nor as a manager where they are a client.
+pub fn side_in(caller: &Principal, account: &AccountId, directory: Role) -> Result<Role, ApiError> {
+    let agrees = match caller.role {
+        Role::Client => {
+            directory == Role::Client && caller.account_id.as_ref() == Some(account)
+        }
+        Role::Manager => directory == Role::Manager,
+    };
+    if agrees {
+        Ok(directory)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
 /// The account's profile, if the caller is in it on their own side.
 pub fn member_of(
     profile: Option<AccountProfile>,

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access;
 mod attachments;
 mod catalog;
 mod directory;

@@ -3,6 +3,7 @@
 //! Each attachment carries a fresh presigned download link (15 minutes).
 
 use lambda_http::{Body, Request, Response};
+use liaison::access::side_in;
 use liaison::attachments::Attachments;
 use liaison::http::{self, ApiResult, CursorCodec};
 use liaison::store::Store;
@@ -36,6 +37,7 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let Some(row) = row? else {
         return Err(ApiError::not_found());
     };
+    side_in(&caller, &row.thread.account_id, row.role)?;
     let page = page?;
     let mut messages = Vec::with_capacity(page.messages.len());
     for m in &page.messages {

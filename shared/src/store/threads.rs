@@ -29,6 +29,8 @@ pub struct InboxRow {
 pub struct ThreadQuery {
     pub user: UserId,
     pub account: Option<AccountId>,
+    /// Only the rows where the person is on this side.
+    pub role: Role,
     pub unread_only: bool,
     pub limit: i32,
 }
@@ -533,8 +535,11 @@ impl Store {
             .table_name(&self.table)
             .index_name(index.name)
             .key_condition_expression("#pk = :pk")
+            .filter_expression("#role = :role")
             .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_names("#role", "role")
             .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":role", s(q.role.as_str()))
             .scan_index_forward(false)
             .limit(q.limit)
             .set_exclusive_start_key(start)
@@ -550,9 +555,21 @@ impl Store {
         Ok(ThreadPage { threads, next })
     }
 
-    /// How many of a person's threads are unread: a COUNT over the sparse
-    /// unread index alone.
-    pub async fn count_unread(&self, user: &UserId) -> Result<u64, StoreError> {
+    /// How many of a person's threads are unread where they are on `role`'s
+    /// side (in `account`, if given): a COUNT over the sparse unread index.
+    pub async fn count_unread(
+        &self,
+        user: &UserId,
+        account: Option<&AccountId>,
+        role: Role,
+    ) -> Result<u64, StoreError> {
+        let (index, pk) = match account {
+            Some(a) => (
+                schema::UNREAD_BY_USER_ACCOUNT,
+                keys::unread_by_user_account(user, a),
+            ),
+            None => (schema::UNREAD_BY_USER, keys::unread_by_user(user)),
+        };
         let mut total = 0u64;
         let mut start = None;
         loop {
@@ -560,10 +577,13 @@ impl Store {
                 .db
                 .query()
                 .table_name(&self.table)
-                .index_name(schema::UNREAD_BY_USER.name)
+                .index_name(index.name)
                 .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", schema::UNREAD_BY_USER.pk)
-                .expression_attribute_values(":pk", s(keys::unread_by_user(user)))
+                .filter_expression("#role = :role")
+                .expression_attribute_names("#pk", index.pk)
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":role", s(role.as_str()))
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
