@@ -336,7 +336,7 @@ async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     // A call that runs out of time says so, with the directory stored and
     // its position saved; the same event again continues from there.
     let started = Instant::now();
-    let err = sync_directory::handle_within(&w.sync_directory, event.clone(), Duration::from_millis(500))
+    let err = sync_directory::handle_within(&w.sync_directory, event.clone(), Duration::from_millis(100))
         .await
         .unwrap_err();
     assert!(err.to_string().starts_with("incomplete"), "{err}");
@@ -345,7 +345,7 @@ async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     let first = started.elapsed();
     let remaining = rows_of(&w, "u_alex").await;
     assert!(remaining < THREADS as i32, "the first call made progress");
-    assert!(remaining > 0, "and did not finish in 0.5 s");
+    assert!(remaining > 0, "and did not finish in 0.1 s");
     let mut calls = 1;
     loop {
         calls += 1;
@@ -357,7 +357,7 @@ async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     }
     let total = started.elapsed();
     eprintln!(
-        "removed one person from {THREADS} threads in {total:?} ({calls} calls; the first, cut at 0.5 s, took {first:?})"
+        "removed one person from {THREADS} threads in {total:?} ({calls} calls; the first, cut at 0.1 s, took {first:?})"
     );
     assert_eq!(rows_of(&w, "u_alex").await, 0);
     assert_eq!(rows_of(&w, "u_chris").await, THREADS as i32);
