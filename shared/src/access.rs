@@ -45,9 +45,7 @@ pub fn requested_account(
 /// client where they manage, nor as a manager where they are a client.
 pub fn side_in(caller: &Principal, account: &AccountId, directory: Role) -> Result<Role, ApiError> {
     let agrees = match caller.role {
-        Role::Client => {
-            directory == Role::Client && caller.account_id.as_ref() == Some(account)
-        }
+        Role::Client => directory == Role::Client && caller.account_id.as_ref() == Some(account),
         Role::Manager => directory == Role::Manager,
     };
     if agrees {

@@ -72,7 +72,12 @@ async fn opens_racing_a_manager_swap_leave_the_old_manager_nothing() {
     erin_dir["accounts"][0]["managers"] = json!([person("u_erin", "Erin")]);
     let mut threads = Vec::new();
     for s in &scopes[..2] {
-        threads.push(w.open(&chris, None, s.clone()).await["id"].as_str().unwrap().to_owned());
+        threads.push(
+            w.open(&chris, None, s.clone()).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     // Two rounds: Dana → Erin while 15 scopes open, then Erin → Dana while
     // 15 more open.
@@ -82,7 +87,10 @@ async fn opens_racing_a_manager_swap_leave_the_old_manager_nothing() {
             let w = w.clone();
             opens.spawn(async move {
                 let who = client("u_chris", "acc_acme");
-                w.open(&who, None, s).await["id"].as_str().unwrap().to_owned()
+                w.open(&who, None, s).await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
             });
         }
         let ww = w.clone();
@@ -128,7 +136,12 @@ async fn two_concurrent_syncs_leave_rows_and_profile_agreeing() {
         json!({"kind": "client", "client_id": "cl_tonic"}),
         json!({"kind": "campaign", "client_id": "cl_glow", "campaign_id": "cp_spring"}),
     ] {
-        threads.push(w.open(&chris, None, scope).await["id"].as_str().unwrap().to_owned());
+        threads.push(
+            w.open(&chris, None, scope).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let mut small = directory();
     small["accounts"][0]["managers"] = json!([person("u_erin", "Erin")]);
@@ -251,16 +264,24 @@ async fn clone_thread(w: &World, account: &str, template: &str, count: usize) ->
             items.push(
                 item.iter()
                     .map(|(k, v)| match v {
-                        AttributeValue::S(s) => (k.clone(), AttributeValue::S(s.replace(template, &id))),
+                        AttributeValue::S(s) => {
+                            (k.clone(), AttributeValue::S(s.replace(template, &id)))
+                        }
                         other => (k.clone(), other.clone()),
                     })
                     .collect::<std::collections::HashMap<_, _>>(),
             );
         }
         items.push(std::collections::HashMap::from([
-            ("pk".to_owned(), AttributeValue::S(format!("ACCOUNT_THREADS#{account}"))),
+            (
+                "pk".to_owned(),
+                AttributeValue::S(format!("ACCOUNT_THREADS#{account}")),
+            ),
             ("sk".to_owned(), AttributeValue::S(format!("THREAD#{id}"))),
-            ("scope_key".to_owned(), AttributeValue::S(format!("seed#{i}"))),
+            (
+                "scope_key".to_owned(),
+                AttributeValue::S(format!("seed#{i}")),
+            ),
         ]));
         ids.push(id);
     }
@@ -269,7 +290,12 @@ async fn clone_thread(w: &World, account: &str, template: &str, count: usize) ->
             .iter()
             .map(|item| {
                 WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item.clone())).build().unwrap())
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .unwrap(),
+                    )
                     .build()
             })
             .collect();
@@ -336,9 +362,10 @@ async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     // A call that runs out of time says so, with the directory stored and
     // its position saved; the same event again continues from there.
     let started = Instant::now();
-    let err = sync_directory::handle_within(&w.sync_directory, event.clone(), Duration::from_millis(100))
-        .await
-        .unwrap_err();
+    let err =
+        sync_directory::handle_within(&w.sync_directory, event.clone(), Duration::from_millis(100))
+            .await
+            .unwrap_err();
     assert!(err.to_string().starts_with("incomplete"), "{err}");
     assert!(err.to_string().contains("acc_acme"), "{err}");
     assert_eq!(people(&w, "acc_acme").await, set(&["u_chris", "u_dana"]));
@@ -363,9 +390,14 @@ async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     assert_eq!(rows_of(&w, "u_chris").await, THREADS as i32);
     assert_in_step(&w, "acc_acme", &threads[..5]).await;
     assert_in_step(&w, "acc_acme", &threads[THREADS - 5..]).await;
-    w.call(&client("u_alex", "acc_acme"), "GET", &format!("/threads/{}", threads[42]), None)
-        .await
-        .problem(404, "not_found");
+    w.call(
+        &client("u_alex", "acc_acme"),
+        "GET",
+        &format!("/threads/{}", threads[42]),
+        None,
+    )
+    .await
+    .problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -381,7 +413,9 @@ async fn a_client_of_one_account_and_manager_of_another_acts_only_as_the_directo
         .push(person("u_pat", "Pat"));
     let w = World::empty().await;
     w.sync(dir).await;
-    let acme = w.open(&client("u_chris", "acc_acme"), None, general()).await["id"]
+    let acme = w
+        .open(&client("u_chris", "acc_acme"), None, general())
+        .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -389,7 +423,8 @@ async fn a_client_of_one_account_and_manager_of_another_acts_only_as_the_directo
         .as_str()
         .unwrap()
         .to_owned();
-    w.say(&client("u_chris", "acc_acme"), &acme, "for the managers").await;
+    w.say(&client("u_chris", "acc_acme"), &acme, "for the managers")
+        .await;
     let as_client = client("u_pat", "acc_beta");
     let as_manager = manager("u_pat");
 
@@ -407,7 +442,10 @@ async fn a_client_of_one_account_and_manager_of_another_acts_only_as_the_directo
             .await
             .problem(404, "not_found");
     }
-    let listed = w.call(&as_client, "GET", "/threads", None).await.expect(200);
+    let listed = w
+        .call(&as_client, "GET", "/threads", None)
+        .await
+        .expect(200);
     let ids: Vec<&str> = listed["threads"]
         .as_array()
         .unwrap()
@@ -423,9 +461,15 @@ async fn a_client_of_one_account_and_manager_of_another_acts_only_as_the_directo
 
     // With a manager token, Pat acts as Acme's manager, and is nobody in
     // Beta, where they are a client user.
-    let unread = w.call(&as_manager, "GET", "/unread", None).await.expect(200);
+    let unread = w
+        .call(&as_manager, "GET", "/unread", None)
+        .await
+        .expect(200);
     assert_eq!(unread["unread_threads"], 1);
-    let listed = w.call(&as_manager, "GET", "/threads", None).await.expect(200);
+    let listed = w
+        .call(&as_manager, "GET", "/threads", None)
+        .await
+        .expect(200);
     assert_eq!(listed["threads"][0]["id"], acme.as_str());
     assert_eq!(listed["threads"].as_array().unwrap().len(), 1);
     let sent = w.say(&as_manager, &acme, "on it").await;
@@ -461,9 +505,17 @@ async fn the_author_name_comes_from_the_directory_not_the_token() {
         .call(&manager("u_dana"), "GET", "/threads", None)
         .await
         .expect(200);
-    assert_eq!(listed["threads"][0]["last_message"]["author"]["name"], "Chris");
+    assert_eq!(
+        listed["threads"][0]["last_message"]["author"]["name"],
+        "Chris"
+    );
     let messages = w
-        .call(&manager("u_dana"), "GET", &format!("/threads/{t}/messages"), None)
+        .call(
+            &manager("u_dana"),
+            "GET",
+            &format!("/threads/{t}/messages"),
+            None,
+        )
         .await
         .expect(200);
     assert_eq!(messages["messages"][0]["author"]["name"], "Chris");

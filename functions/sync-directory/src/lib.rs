@@ -74,11 +74,7 @@ pub async fn handle(app: &App, event: Value) -> Result<Counts, SyncError> {
 }
 
 /// `handle` with a given time budget for bringing threads in step.
-pub async fn handle_within(
-    app: &App,
-    event: Value,
-    budget: Duration,
-) -> Result<Counts, SyncError> {
+pub async fn handle_within(app: &App, event: Value, budget: Duration) -> Result<Counts, SyncError> {
     let deadline = tokio::time::Instant::now() + budget;
     let accounts = parse_directory(&event).map_err(SyncError::Invalid)?;
     let mut counts = Counts::default();

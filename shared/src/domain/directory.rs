@@ -519,7 +519,10 @@ mod tests {
         assert!(!is_email("a@"));
         assert!(!is_email(&format!("{}@b.de", "a".repeat(65))));
         assert!(!is_email(&format!("a@{}.de", "b".repeat(64))));
-        assert!(!is_email(&format!("a@{}.de", vec!["b".repeat(60); 5].join("."))));
+        assert!(!is_email(&format!(
+            "a@{}.de",
+            vec!["b".repeat(60); 5].join(".")
+        )));
     }
 
     #[test]

@@ -13,14 +13,14 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, ReturnValue,
-    TransactWriteItem, Update, WriteRequest,
+    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
+    Update, WriteRequest,
 };
 
 use super::attr::{b, n, s, Item, Reader};
 use super::threads::{
-    inbox_item, is_conditional_failure, is_conflict, names_attr, participants_attr,
-    read_inbox_row, read_record, ThreadRecord,
+    inbox_item, is_conditional_failure, is_conflict, names_attr, participants_attr, read_inbox_row,
+    read_record, ThreadRecord,
 };
 use super::{key, keys, schema, Backoff, Store, StoreError};
 use crate::domain::{
@@ -152,7 +152,11 @@ pub(super) fn version_check(
             .expression_attribute_values(":v", n(version))
     };
     Ok(TransactWriteItem::builder()
-        .condition_check(check.build().map_err(|e| build_error("TransactWriteItems", e))?)
+        .condition_check(
+            check
+                .build()
+                .map_err(|e| build_error("TransactWriteItems", e))?,
+        )
         .build())
 }
 
@@ -435,10 +439,7 @@ impl Store {
                 .await?;
             match next {
                 Some(last) => {
-                    if !self
-                        .save_position(acc, owner, state.version, &last)
-                        .await?
-                    {
+                    if !self.save_position(acc, owner, state.version, &last).await? {
                         return Ok(PassEnd::Superseded);
                     }
                     start = Some(last);
