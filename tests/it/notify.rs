@@ -162,10 +162,7 @@ async fn each_person_on_the_other_side_once_and_never_the_author() {
         ])
     );
     let to_chris = mails.iter().find(|m| m.to == "chris@acme.example").unwrap();
-    assert_eq!(
-        to_chris.subject,
-        "[Urgent] New message from Dana — General"
-    );
+    assert_eq!(to_chris.subject, "[Urgent] New message from Dana — General");
     assert!(
         to_chris.text.contains("<script>alert('x')</script> on it"),
         "text keeps it as text"

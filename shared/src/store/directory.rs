@@ -409,8 +409,9 @@ impl Store {
             let end = self.membership_pass(acc, owner, &state, deadline).await;
             match end {
                 Ok(PassEnd::Done) => return Ok(Applied::Done),
-                Ok(PassEnd::Superseded) => continue,
-                Ok(PassEnd::OutOfTime) => {
+                // Start over with the newer version, unless out of time.
+                Ok(PassEnd::Superseded) if tokio::time::Instant::now() < deadline => continue,
+                Ok(PassEnd::Superseded | PassEnd::OutOfTime) => {
                     self.release_lease(acc, owner).await?;
                     return Ok(Applied::Pending);
                 }
