@@ -65,3 +65,40 @@ pub fn member_of(
         _ => Err(ApiError::not_found()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserId;
+
+    fn caller(role: Role, account: Option<&str>) -> Principal {
+        Principal {
+            user_id: UserId::parse("u_pat").unwrap(),
+            name: "Pat".into(),
+            email: None,
+            account_id: account.map(|a| AccountId::parse(a).unwrap()),
+            role,
+        }
+    }
+
+    #[test]
+    fn the_token_must_agree_with_the_directory() {
+        let acme = AccountId::parse("acc_acme").unwrap();
+        let beta = AccountId::parse("acc_beta").unwrap();
+        let client_of_beta = caller(Role::Client, Some("acc_beta"));
+        let manager = caller(Role::Manager, None);
+        assert_eq!(
+            side_in(&client_of_beta, &beta, Role::Client).unwrap(),
+            Role::Client
+        );
+        // A client token where the directory makes them a manager, or in
+        // another account: not theirs.
+        assert!(side_in(&client_of_beta, &acme, Role::Manager).is_err());
+        assert!(side_in(&client_of_beta, &acme, Role::Client).is_err());
+        assert_eq!(
+            side_in(&manager, &acme, Role::Manager).unwrap(),
+            Role::Manager
+        );
+        assert!(side_in(&manager, &beta, Role::Client).is_err());
+    }
+}
