@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access;
 mod attachments;
 mod attachments_fixed;
 mod catalog;

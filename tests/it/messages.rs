@@ -60,7 +60,7 @@ async fn a_send_is_stored_answered_and_updates_everyones_inbox() {
     assert_eq!(m["client_message_id"], "c-123");
     assert_eq!(
         m["author"],
-        json!({"id": "u_chris", "name": "u_chris", "role": "client"})
+        json!({"id": "u_chris", "name": "Chris", "role": "client"})
     );
     assert_eq!(m["body"], "The Hook scene needs a softer opening");
     assert_eq!(m["urgent"], true);

@@ -135,7 +135,7 @@ async fn each_person_on_the_other_side_once_and_never_the_author() {
         BTreeMap::from([("dana@agency.example".to_owned(), 1)])
     );
     let mail = &mails[0];
-    assert_eq!(mail.subject, "New message from u_chris — General");
+    assert_eq!(mail.subject, "New message from Chris — General");
     assert!(mail.text.contains("The Hook scene needs a softer opening"));
     assert!(mail.text.contains(&format!("{APP_URL}/messages/{t}")));
     assert!(mail.html.contains(&format!("{APP_URL}/messages/{t}")));
@@ -162,10 +162,7 @@ async fn each_person_on_the_other_side_once_and_never_the_author() {
         ])
     );
     let to_chris = mails.iter().find(|m| m.to == "chris@acme.example").unwrap();
-    assert_eq!(
-        to_chris.subject,
-        "[Urgent] New message from u_dana — General"
-    );
+    assert_eq!(to_chris.subject, "[Urgent] New message from Dana — General");
     assert!(
         to_chris.text.contains("<script>alert('x')</script> on it"),
         "text keeps it as text"
@@ -195,7 +192,7 @@ async fn messages_within_the_delay_go_out_together_and_reading_first_prevents_ma
         text.find("third thought").unwrap(),
     );
     assert!(p1 < p2 && p2 < p3, "oldest first");
-    assert_eq!(mails[0].subject, "New message from u_alex — General");
+    assert_eq!(mails[0].subject, "New message from Alex — General");
 
     // Dana replies; Alex reads it in the app before the delay ends.
     let reply = w.say(&dana(), &t, "noted").await;

@@ -3,6 +3,7 @@
 //! Each attachment carries a fresh presigned download link (15 minutes).
 
 use lambda_http::{Body, Request, Response};
+use liaison::access::side_in;
 use liaison::attachments::Attachments;
 use liaison::http::{self, ApiResult, CursorCodec};
 use liaison::store::{message_position, Store};
@@ -36,6 +37,7 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let Some(row) = row? else {
         return Err(ApiError::not_found());
     };
+    side_in(&caller, &row.thread.account_id, row.role)?;
     let page = page?;
     // A page ends early when its JSON would pass the Lambda response limit
     // (100 bodies of 10,000 escaped control characters are over 6 MB); the

@@ -5,10 +5,12 @@
 //! - `GET /threads/{thread_id}` — one thread;
 //! - `GET /unread` — how many of the caller's threads are unread.
 //!
-//! Each reads only the caller's inbox rows: one Query or GetItem.
+//! Each reads only the caller's inbox rows: one Query or GetItem. Only rows
+//! where the caller is on the side their token claims count (a client's only
+//! in their own account): see `access::side_in`.
 
 use lambda_http::{Body, Request, Response};
-use liaison::access::{member_of, requested_account};
+use liaison::access::{member_of, requested_account, side_in};
 use liaison::domain::Role;
 use liaison::http::{self, ApiResult, CursorCodec};
 use liaison::store::{Store, ThreadQuery};
@@ -36,8 +38,9 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let account = requested_account(&caller, http::query_param(req, "account_id"), false)?;
     let query = ThreadQuery {
         user: caller.user_id.clone(),
-        // A client's rows are all in their own account: no filter needed.
-        account: account.filter(|_| caller.role == Role::Manager),
+        // A client acts only in their own account (they may manage another).
+        account,
+        role: caller.role,
         unread_only: http::bool_param(req, "unread")?,
         limit: http::limit(req)?,
     };
@@ -48,7 +51,7 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let page = match &query.account {
         // A manager naming an account that is not theirs gets 404, as
         // everywhere; the check runs beside the listing, not before it.
-        Some(acc) => {
+        Some(acc) if caller.role == Role::Manager => {
             let (profile, page) = tokio::join!(
                 app.store.profile(acc),
                 app.store.list_threads(&query, start)
@@ -56,11 +59,11 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             member_of(profile?, &caller)?;
             page?
         }
-        None => app.store.list_threads(&query, start).await?,
+        _ => app.store.list_threads(&query, start).await?,
     };
+    // A page filtered by side may come back empty with more to read.
     let next_cursor = page
         .next
-        .filter(|_| !page.threads.is_empty())
         .map(|k| app.cursors.encode(caller.user_id.as_str(), &scope, k));
     Ok(http::json(
         200,
@@ -72,13 +75,23 @@ async fn get(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
     match app.store.inbox_row(&thread, &caller.user_id).await? {
-        Some(row) => Ok(http::json(200, &row.thread)),
+        Some(row) => {
+            side_in(&caller, &row.thread.account_id, row.role)?;
+            Ok(http::json(200, &row.thread))
+        }
         None => Err(ApiError::not_found()),
     }
 }
 
 async fn unread(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
-    let count = app.store.count_unread(&caller.user_id).await?;
+    let account = match caller.role {
+        Role::Client => caller.account_id.as_ref(),
+        Role::Manager => None,
+    };
+    let count = app
+        .store
+        .count_unread(&caller.user_id, account, caller.role)
+        .await?;
     Ok(http::json(200, &json!({"unread_threads": count})))
 }

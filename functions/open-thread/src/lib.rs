@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use liaison::access::{member_of, requested_account};
 use liaison::domain::{CatalogEntry, LabeledScope, Scope, Thread, ThreadId, Timestamp};
 use liaison::http::{self, ApiResult, Fields};
-use liaison::store::Store;
+use liaison::store::{CreateOutcome, Store};
 use liaison::ApiError;
 
 pub struct App {
@@ -33,41 +33,53 @@ async fn open(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let scope_key = scope.key();
     let thread_id = ThreadId::for_scope(&account, &scope_key);
 
-    let ctx = app
-        .store
-        .open_context(&account, &thread_id, &caller.user_id, &scope)
-        .await?;
-    let profile = member_of(ctx.profile, &caller)?;
-    if let Some(existing) = ctx.existing {
-        return Ok(http::json(200, &existing));
-    }
+    // The directory may change between reading it and creating the thread:
+    // creation is conditional on its version, and read again if it moved.
+    for _ in 0..5 {
+        let ctx = app
+            .store
+            .open_context(&account, &thread_id, &caller.user_id, &scope)
+            .await?;
+        let profile = member_of(ctx.profile, &caller)?;
+        if let Some(existing) = ctx.existing {
+            return Ok(http::json(200, &existing));
+        }
 
-    let labeled = label(&scope, &ctx.catalog)?;
-    let now = Timestamp::now();
-    let thread = Thread {
-        id: thread_id,
-        account_id: account,
-        scope: labeled,
-        created_at: now,
-        created_by: caller.user_id.clone(),
-        last_activity_at: now,
-        last_message: None,
-        message_count: 0,
-        unread: false,
-    };
-    if app
-        .store
-        .create_thread(&thread, &scope_key, &profile)
-        .await?
-    {
-        tracing::info!(thread_id = %thread.id, account_id = %thread.account_id, "thread opened");
-        return Ok(http::json(201, &thread));
+        let labeled = label(&scope, &ctx.catalog)?;
+        let now = Timestamp::now();
+        let thread = Thread {
+            id: thread_id.clone(),
+            account_id: account.clone(),
+            scope: labeled,
+            created_at: now,
+            created_by: caller.user_id.clone(),
+            last_activity_at: now,
+            last_message: None,
+            message_count: 0,
+            unread: false,
+        };
+        match app
+            .store
+            .create_thread(&thread, &scope_key, &profile, ctx.profile_version)
+            .await?
+        {
+            CreateOutcome::Created => {
+                tracing::info!(thread_id = %thread.id, account_id = %thread.account_id, "thread opened");
+                return Ok(http::json(201, &thread));
+            }
+            // Someone opened it between our read and our write: answer theirs.
+            CreateOutcome::Exists => {
+                return match app.store.inbox_row(&thread.id, &caller.user_id).await? {
+                    Some(row) => Ok(http::json(200, &row.thread)),
+                    None => Err(ApiError::not_found()),
+                };
+            }
+            CreateOutcome::DirectoryChanged => {
+                tracing::info!(account_id = %account, "directory changed while opening; reading it again");
+            }
+        }
     }
-    // Someone opened it between our read and our write: answer theirs.
-    match app.store.inbox_row(&thread.id, &caller.user_id).await? {
-        Some(row) => Ok(http::json(200, &row.thread)),
-        None => Err(ApiError::not_found()),
-    }
+    Err(ApiError::unavailable())
 }
 
 /// Checks each id on the scope's path against the account's catalog and

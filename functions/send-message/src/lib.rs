@@ -18,6 +18,7 @@
 use std::collections::HashSet;
 
 use lambda_http::{Body, Request, Response};
+use liaison::access::side_in;
 use liaison::attachments::{object_key, Attachments};
 use liaison::domain::{AttachmentId, AttachmentRef, Author, ClientMessageId, MessageBody};
 use liaison::http::{self, ApiResult, Fields};
@@ -55,11 +56,6 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             "must not be empty unless the message has attachments",
         ));
     }
-    let author = Author {
-        id: caller.user_id.clone(),
-        name: caller.name.clone(),
-        role: caller.role,
-    };
     let ids = attachment_ids
         .iter()
         .map(|raw| AttachmentId::parse(raw).ok_or_else(|| ApiError::attachment_not_uploaded(raw)))
@@ -69,6 +65,16 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let record = match ctx.record {
         Some(r) if r.participants.iter().any(|(u, _)| *u == caller.user_id) => r,
         _ => return Err(ApiError::not_found()),
+    };
+    // Side and name come from the directory (the thread's participants);
+    // the token's editable `name` only for someone it does not name.
+    let (role, name) = record
+        .member(&caller.user_id)
+        .ok_or_else(ApiError::not_found)?;
+    let author = Author {
+        id: caller.user_id.clone(),
+        name: name.map_or_else(|| caller.name.clone(), str::to_owned),
+        role: side_in(&caller, &record.thread.account_id, role)?,
     };
     let mut new = NewMessage {
         thread,

@@ -6,12 +6,20 @@
 //!
 //! The whole event is parsed before anything is written: a bad field fails
 //! the call, naming the field, and writes nothing.
+//!
+//! Each account's people are stored first, as a new directory version;
+//! then its threads are brought in step with them (see
+//! `Store::apply_membership`: one pass per account at a time, page by page,
+//! repairing any drift). A call that runs out of its time budget fails with
+//! `Incomplete` after saving its position: the directory is stored, and the
+//! same event sent again finishes bringing the threads in step.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use lambda_runtime::Diagnostic;
 use liaison::domain::{parse_directory, CatalogEntry, FieldError};
-use liaison::store::{Store, StoreError};
+use liaison::store::{Applied, Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -36,13 +44,23 @@ pub enum SyncError {
     Invalid(Vec<FieldError>),
     #[error("internal: the directory could not be stored; retry the call")]
     Store(#[from] StoreError),
+    #[error(
+        "incomplete: the directory is stored, but the threads of {} are still being brought in step with it; send the same event again to finish",
+        .0.join(", ")
+    )]
+    Incomplete(Vec<String>),
 }
+
+/// How long one call works on bringing threads in step before it saves its
+/// position and answers `Incomplete` (the function's timeout is 60 s).
+pub const TIME_BUDGET: Duration = Duration::from_secs(40);
 
 impl From<SyncError> for Diagnostic {
     fn from(e: SyncError) -> Self {
         let error_type = match &e {
             SyncError::Invalid(_) => "ValidationFailed",
             SyncError::Store(_) => "Internal",
+            SyncError::Incomplete(_) => "Incomplete",
         };
         Diagnostic {
             error_type: error_type.into(),
@@ -52,18 +70,25 @@ impl From<SyncError> for Diagnostic {
 }
 
 pub async fn handle(app: &App, event: Value) -> Result<Counts, SyncError> {
+    handle_within(app, event, TIME_BUDGET).await
+}
+
+/// `handle` with a given time budget for bringing threads in step.
+pub async fn handle_within(app: &App, event: Value, budget: Duration) -> Result<Counts, SyncError> {
+    let deadline = tokio::time::Instant::now() + budget;
     let accounts = parse_directory(&event).map_err(SyncError::Invalid)?;
     let mut counts = Counts::default();
+    // Every account's people and catalog first, so that whatever happens
+    // next, the directory is stored and access follows it.
     for account in &accounts {
         let before = app.store.account(&account.profile.id).await.map_err(log)?;
-        // People first, profile last: if anything fails midway, a retry of
-        // the same event still sees the old profile and redoes the diff.
-        app.store
-            .sync_membership(before.profile.as_ref(), &account.profile)
+        let version = app
+            .store
+            .write_profile(&account.profile)
             .await
             .map_err(log)?;
         app.store
-            .put_account(&account.profile, &account.catalog)
+            .put_catalog(&account.profile.id, &account.catalog)
             .await
             .map_err(log)?;
 
@@ -86,13 +111,34 @@ pub async fn handle(app: &App, event: Value) -> Result<Counts, SyncError> {
         }
         tracing::info!(
             account_id = %account.profile.id,
+            version,
             users = account.profile.users.len(),
             managers = account.profile.managers.len(),
             catalog = account.catalog.len(),
-            "account synced"
+            "account stored"
         );
     }
-    Ok(counts)
+    let mut pending = Vec::new();
+    for account in &accounts {
+        let id = &account.profile.id;
+        match app
+            .store
+            .apply_membership(id, deadline)
+            .await
+            .map_err(log)?
+        {
+            Applied::Done => tracing::info!(account_id = %id, "threads in step"),
+            Applied::Pending => {
+                tracing::warn!(account_id = %id, "out of time bringing threads in step");
+                pending.push(id.to_string());
+            }
+        }
+    }
+    if pending.is_empty() {
+        Ok(counts)
+    } else {
+        Err(SyncError::Incomplete(pending))
+    }
 }
 
 fn log(e: StoreError) -> SyncError {

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::{AccountId, CampaignId, ClientId, CreativeId, FieldError, IdError, Role, UserId};
+use super::{
+    clean_line, AccountId, CampaignId, ClientId, CreativeId, FieldError, IdError, Role, UserId,
+};
 
 /// The most people (users + managers) one account may have: a send updates
 /// every participant's inbox row in one DynamoDB transaction (100 items,
@@ -135,22 +137,24 @@ impl Parser {
         }
     }
 
+    /// A name others see: cleaned with [`clean_line`] (controls become
+    /// spaces, invisible format characters go), then required non-empty.
     fn name(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
         let field = format!("{path}.name");
         match o.get("name") {
             Some(Value::String(s)) => {
-                let t = s.trim();
+                let t = clean_line(s);
                 if t.is_empty() {
-                    self.err(field, "must not be empty");
+                    self.err(
+                        field,
+                        "must not be empty (after removing control and invisible characters)",
+                    );
                     None
                 } else if t.chars().count() > 200 {
                     self.err(field, "must be at most 200 characters");
                     None
-                } else if t.chars().any(char::is_control) {
-                    self.err(field, "must not contain control characters");
-                    None
                 } else {
-                    Some(t.to_owned())
+                    Some(t)
                 }
             }
             None | Some(Value::Null) => {
@@ -167,11 +171,21 @@ impl Parser {
     fn email(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
         let field = format!("{path}.email");
         match o.get("email") {
-            Some(Value::String(s)) if is_email(s.trim()) => Some(s.trim().to_owned()),
-            Some(Value::String(_)) => {
-                self.err(field, "must be an e-mail address");
-                None
-            }
+            Some(Value::String(s)) => match check_email(s.trim()) {
+                Ok(()) => Some(s.trim().to_owned()),
+                Err(why) => {
+                    let who = o
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .map(|id| format!(" for {}", clean_line(id)))
+                        .unwrap_or_default();
+                    self.err(
+                        field,
+                        format!("must be an e-mail address SES accepts{who}: {why}"),
+                    );
+                    None
+                }
+            },
             None | Some(Value::Null) => {
                 self.err(field, "is required");
                 None
@@ -218,20 +232,67 @@ impl Parser {
     }
 }
 
-/// A plausible single address: `local@domain.tld`, no spaces, ≤ 254 bytes.
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
+/// An address SES sends to without SMTPUTF8: `local@domain`, ASCII only,
+/// at most 254 bytes (64 before the `@`); the local part of RFC 5322 atom
+/// characters in dot-separated non-empty pieces; a domain of two or more
+/// labels of letters, digits and inner hyphens (1–63 bytes each), the last
+/// not all digits. The reason, when it is not one.
+fn check_email(s: &str) -> Result<(), &'static str> {
+    if !s.is_ascii() {
+        return Err("only ASCII characters (no SMTPUTF8)");
+    }
+    if s.len() > 254 {
+        return Err("at most 254 characters");
+    }
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return Err("no @");
     };
-    s.len() <= 254
-        && !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && !s.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
-        })
+    if local.is_empty() {
+        return Err("nothing before the @");
+    }
+    if local.len() > 64 {
+        return Err("at most 64 characters before the @");
+    }
+    if local.split('.').any(str::is_empty) {
+        return Err("a dot at either end of the part before the @, or two dots in a row");
+    }
+    let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if !local.chars().all(|c| c == '.' || atom(c)) {
+        return Err("a character not allowed before the @");
+    }
+    if domain.is_empty() {
+        return Err("no domain");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.iter().any(|l| l.is_empty()) {
+        return Err("a dot at either end of the domain, or two dots in a row");
+    }
+    if labels.len() < 2 {
+        return Err("the domain needs a dot");
+    }
+    for l in &labels {
+        if l.len() > 63 {
+            return Err("a domain label longer than 63 characters");
+        }
+        if !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err("a character not allowed in the domain");
+        }
+        if l.starts_with('-') || l.ends_with('-') {
+            return Err("a domain label starting or ending with a hyphen");
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err("the domain's last label is all digits");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+fn is_email(s: &str) -> bool {
+    check_email(s).is_ok()
 }
 
 /// Parses a whole `sync-directory` event; all problems or nothing.
@@ -436,9 +497,71 @@ mod tests {
     #[test]
     fn emails() {
         assert!(is_email("a@b.co"));
+        assert!(is_email("first.last+tag@mail.example.com"));
+        assert!(is_email("o'neil@x-y.example"));
         assert!(!is_email("a@b"));
         assert!(!is_email("a b@c.de"));
         assert!(!is_email("@c.de"));
         assert!(!is_email("a@@c.de"));
+        assert!(!is_email("a@b..c"));
+        assert!(!is_email("a@.b.c"));
+        assert!(!is_email("a@b.c."));
+        assert!(!is_email(".a@b.c"));
+        assert!(!is_email("a.@b.c"));
+        assert!(!is_email("a..b@c.de"));
+        assert!(!is_email("jos\u{e9}@b.com"));
+        assert!(!is_email("a@b\u{fc}cher.de"));
+        assert!(!is_email("a@-b.de"));
+        assert!(!is_email("a@b-.de"));
+        assert!(!is_email("a@b_c.de"));
+        assert!(!is_email("a@1.2"));
+        assert!(!is_email("a\"b@c.de"));
+        assert!(!is_email("a@"));
+        assert!(!is_email(&format!("{}@b.de", "a".repeat(65))));
+        assert!(!is_email(&format!("a@{}.de", "b".repeat(64))));
+        assert!(!is_email(&format!(
+            "a@{}.de",
+            vec!["b".repeat(60); 5].join(".")
+        )));
+    }
+
+    #[test]
+    fn a_bad_address_names_the_field_and_the_person() {
+        let mut e = acme();
+        e["accounts"][0]["managers"][0]["email"] = json!("dana@agency..example");
+        e["accounts"][0]["users"][0]["email"] = json!("chr\u{ef}s@acme.example");
+        let errors = parse_directory(&e).unwrap_err();
+        assert_eq!(errors.len(), 2, "every bad address is reported: {errors:?}");
+        assert_eq!(errors[0].field, "accounts[0].managers[0].email");
+        assert!(errors[0].to_string().contains("u_dana"), "{}", errors[0]);
+        assert!(errors[0].to_string().contains("two dots"), "{}", errors[0]);
+        assert_eq!(errors[1].field, "accounts[0].users[0].email");
+        assert!(errors[1].to_string().contains("u_chris"), "{}", errors[1]);
+        assert!(errors[1].to_string().contains("ASCII"), "{}", errors[1]);
+    }
+
+    #[test]
+    fn names_are_cleaned_or_refused() {
+        let mut e = acme();
+        e["accounts"][0]["users"][0]["name"] = json!("  Chris\u{202E}nosaM\n (client) ");
+        e["accounts"][0]["clients"][0]["name"] = json!("Glow\u{200B} Serum");
+        let a = &parse_directory(&e).unwrap()[0];
+        assert_eq!(a.profile.users[0].name, "ChrisnosaM (client)");
+        assert_eq!(a.catalog[0].name, "Glow Serum");
+        let mut e = acme();
+        e["accounts"][0]["managers"][0]["name"] = json!("\u{200B}\u{202E}\t");
+        e["accounts"][0]["clients"][0]["campaigns"][0]["name"] = json!("\n");
+        let fields: Vec<String> = parse_directory(&e)
+            .unwrap_err()
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                "accounts[0].managers[0].name",
+                "accounts[0].clients[0].campaigns[0].name"
+            ]
+        );
     }
 }

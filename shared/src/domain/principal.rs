@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use super::{AccountId, UserId};
+use super::{clean_line, AccountId, UserId};
 
 /// The Cognito group that makes a caller an account manager.
 pub const MANAGER_GROUP: &str = "account-managers";
@@ -40,7 +40,9 @@ impl Role {
 }
 
 /// The authenticated caller, built only from the JWT claims that API
-/// Gateway verified (never from headers or bodies).
+/// Gateway verified (never from headers or bodies). `role` and
+/// `account_id` are what the token claims; where the caller acts, the
+/// directory must agree (`access::side_in`, `access::member_of`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
@@ -71,9 +73,11 @@ impl Principal {
             .get("cognito:groups")
             .map(|g| parse_groups(g).iter().any(|g| g == MANAGER_GROUP))
             .unwrap_or(false);
+        // Only a fallback: the directory's name is the one others see
+        // (a user can edit this claim in Cognito).
         let name = claims
             .get("name")
-            .map(|n| n.trim())
+            .map(|n| clean_line(n))
             .filter(|n| !n.is_empty())
             .map(|n| n.chars().take(200).collect())
             .unwrap_or_else(|| user_id.to_string());

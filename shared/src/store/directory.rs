@@ -1,13 +1,28 @@
 //! The directory: account profiles (people) and catalogs, and keeping
-//! inbox rows in step when people join or leave an account.
+//! every thread's inbox rows in step with the account's people.
+//!
+//! The profile item carries a directory `version`, bumped (conditionally on
+//! the version read) whenever the people change. Opening a thread checks
+//! that version inside its transaction; a sync writes the version first and
+//! only then lists and reconciles the account's threads, under a lease so
+//! one pass at a time writes an account's rows. See `apply_membership`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
+    Update, WriteRequest,
+};
 
-use super::attr::{b, s, Item, Reader};
-use super::threads::{inbox_item, participants_attr, read_record, ThreadRecord};
-use super::{key, keys, schema, Store, StoreError};
+use super::attr::{b, n, s, Item, Reader};
+use super::threads::{
+    inbox_item, is_conditional_failure, is_conflict, names_attr, participants_attr, read_inbox_row,
+    read_record, ThreadRecord,
+};
+use super::{key, keys, schema, Backoff, Store, StoreError};
 use crate::domain::{
     AccountId, AccountProfile, CampaignId, CatalogEntry, ClientId, CreativeId, Person, Role,
     ThreadId, UserId,
@@ -53,16 +68,6 @@ pub(super) fn read_profile(item: &Item) -> Result<AccountProfile, StoreError> {
         users: read_people(&r, "users")?,
         managers: read_people(&r, "managers")?,
     })
-}
-
-fn profile_item(p: &AccountProfile) -> Item {
-    let mut item = key(keys::account(&p.id), keys::PROFILE);
-    item.insert("type".into(), s("account"));
-    item.insert("account_id".into(), s(p.id.as_str()));
-    item.insert("name".into(), s(&p.name));
-    item.insert("users".into(), people_attr(&p.users));
-    item.insert("managers".into(), people_attr(&p.managers));
-    item
 }
 
 pub(super) fn read_catalog_entry(item: &Item) -> Result<CatalogEntry, StoreError> {
@@ -124,6 +129,141 @@ fn delete(k: Item) -> Result<WriteRequest, StoreError> {
     Ok(WriteRequest::builder().delete_request(del).build())
 }
 
+/// The profile's directory version: 0 for a profile stored before versions.
+pub(super) fn read_version(item: &Item) -> Result<u64, StoreError> {
+    Ok(Reader::new(item).opt_n("version")?.unwrap_or(0).max(0) as u64)
+}
+
+/// A transaction item that holds only while the account's directory version
+/// is still `version`.
+pub(super) fn version_check(
+    table: &str,
+    acc: &AccountId,
+    version: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(keys::account(acc), keys::PROFILE)));
+    let check = if version == 0 {
+        check.condition_expression("attribute_not_exists(version)")
+    } else {
+        check
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(version))
+    };
+    Ok(TransactWriteItem::builder()
+        .condition_check(
+            check
+                .build()
+                .map_err(|e| build_error("TransactWriteItems", e))?,
+        )
+        .build())
+}
+
+fn build_error(op: &'static str, e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Aws {
+        op,
+        message: e.to_string(),
+    }
+}
+
+/// How long a sync may hold an account's membership lease without renewing
+/// it: longer than any page takes, so only a crashed holder loses it.
+const LEASE_MS: i64 = 60_000;
+
+/// Threads brought in step per page (and per saved position).
+const PAGE: i32 = 100;
+
+/// Threads whose own writes run at once within a page.
+const CONCURRENT_THREADS: usize = 16;
+
+/// Where bringing an account's threads in step with its people stands,
+/// as the profile item keeps it.
+struct Membership {
+    profile: AccountProfile,
+    version: u64,
+    /// Everyone removed since the last complete pass: their rows are looked
+    /// for in every thread even where the thread no longer lists them.
+    leavers: Vec<UserId>,
+    /// The last thread pointer done by the pass at `version`, if one is
+    /// under way.
+    cursor: Option<String>,
+}
+
+fn read_membership(item: &Item) -> Result<Membership, StoreError> {
+    let r = Reader::new(item);
+    let version = read_version(item)?;
+    let cursor = match r.opt_n("cursor_version")? {
+        Some(v) if v >= 0 && v as u64 == version => r.opt_s("cursor")?.map(str::to_owned),
+        _ => None,
+    };
+    let leavers = match item.get("leavers") {
+        None => Vec::new(),
+        Some(AttributeValue::Ss(ids)) => ids
+            .iter()
+            .map(|id| UserId::parse(id.clone()).map_err(|_| r.corrupt("leavers has a bad id")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(r.corrupt("leavers is not a string set")),
+    };
+    Ok(Membership {
+        profile: read_profile(item)?,
+        version,
+        leavers,
+        cursor,
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Whether bringing an account's threads in step finished within the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// Out of time: the position is saved; the next sync of the account
+    /// (the same event again) continues from it.
+    Pending,
+}
+
+enum PassEnd {
+    Done,
+    /// A newer directory version was written meanwhile: start over with it.
+    Superseded,
+    OutOfTime,
+}
+
+/// Who should be in every thread of the account, on which side, named how.
+struct Target {
+    sides: BTreeMap<UserId, Role>,
+    names: BTreeMap<UserId, String>,
+    participants: Vec<(UserId, Role)>,
+}
+
+impl Target {
+    fn of(profile: &AccountProfile) -> Self {
+        let sides: BTreeMap<UserId, Role> = profile
+            .participants()
+            .map(|(p, r)| (p.id.clone(), r))
+            .collect();
+        let names = profile
+            .participants()
+            .map(|(p, _)| (p.id.clone(), p.name.clone()))
+            .collect();
+        let mut participants: Vec<(UserId, Role)> =
+            sides.iter().map(|(u, r)| (u.clone(), *r)).collect();
+        participants.sort();
+        Self {
+            sides,
+            names,
+            participants,
+        }
+    }
+}
+
 /// An account as stored: its profile and whole catalog (archived included),
 /// catalog in path order (client, its campaigns, their creatives).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,24 +299,191 @@ impl Store {
             .transpose()
     }
 
-    /// Upserts the profile and catalog entries (catalog entries are never
-    /// deleted: threads refer to them).
-    pub async fn put_account(
+    /// Stores the account's name and people as its newest directory version,
+    /// unless they are what is stored already, and answers that version.
+    /// Conditional on the version read, so two syncs at once get two
+    /// versions, one after the other; whoever left is remembered as a leaver
+    /// until a pass over the threads has removed them everywhere.
+    pub async fn write_profile(&self, profile: &AccountProfile) -> Result<u64, StoreError> {
+        let profile_key = key(keys::account(&profile.id), keys::PROFILE);
+        let mut backoff = Backoff::new(10);
+        loop {
+            let stored = self.get(profile_key.clone()).await?;
+            let (before, version) = match &stored {
+                Some(item) => (Some(read_profile(item)?), read_version(item)?),
+                None => (None, 0),
+            };
+            if version > 0 && before.as_ref() == Some(profile) {
+                return Ok(version);
+            }
+            let left: Vec<String> = before
+                .iter()
+                .flat_map(|p| p.participants())
+                .filter(|(p, _)| profile.role_of(&p.id).is_none())
+                .map(|(p, _)| p.id.to_string())
+                .collect();
+            let next = version + 1;
+            let mut expr = "SET #type = :type, account_id = :acc, #name = :name, #users = :users, \
+                            managers = :managers, version = :next"
+                .to_owned();
+            let mut req = self
+                .db
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(profile_key.clone()))
+                .expression_attribute_names("#type", "type")
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_names("#users", "users")
+                .expression_attribute_values(":type", s("account"))
+                .expression_attribute_values(":acc", s(profile.id.as_str()))
+                .expression_attribute_values(":name", s(&profile.name))
+                .expression_attribute_values(":users", people_attr(&profile.users))
+                .expression_attribute_values(":managers", people_attr(&profile.managers))
+                .expression_attribute_values(":next", n(next));
+            if !left.is_empty() {
+                expr.push_str(" ADD leavers :left");
+                req = req.expression_attribute_values(":left", AttributeValue::Ss(left));
+            }
+            req = if version == 0 {
+                req.condition_expression("attribute_not_exists(version)")
+            } else {
+                req.condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(version))
+            };
+            match req.update_expression(expr).send().await {
+                Ok(_) => return Ok(next),
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                        if !backoff.wait().await {
+                            return Err(StoreError::Contention);
+                        }
+                    }
+                    _ => return Err(StoreError::aws("UpdateItem", err)),
+                },
+            }
+        }
+    }
+
+    /// Upserts catalog entries (never deleted: threads refer to them).
+    pub async fn put_catalog(
         &self,
-        profile: &AccountProfile,
+        acc: &AccountId,
         catalog: &[CatalogEntry],
     ) -> Result<(), StoreError> {
-        let mut writes = vec![put(profile_item(profile))?];
+        let mut writes = Vec::with_capacity(catalog.len());
         for e in catalog {
-            writes.push(put(catalog_item(&profile.id, e))?);
+            writes.push(put(catalog_item(acc, e))?);
         }
         self.batch_write(writes).await
     }
 
-    /// Every thread of an account (for membership changes, not requests).
-    pub async fn account_threads(&self, acc: &AccountId) -> Result<Vec<ThreadRecord>, StoreError> {
+    /// Brings every thread of the account in step with its newest directory
+    /// version: exactly its people have inbox rows, on their side, and the
+    /// thread lists them. One sync at a time per account holds the lease
+    /// for this (others wait for it); the holder goes page by page, saving
+    /// its position with each page, and starts over whenever a newer
+    /// version was written meanwhile. It reconciles rather than diffs: each
+    /// thread's rows are read and compared with the people, so a pass also
+    /// repairs any row lost or left over. Stops at `deadline` with the
+    /// position saved (`Pending`); the next call continues from it.
+    pub async fn apply_membership(
+        &self,
+        acc: &AccountId,
+        deadline: tokio::time::Instant,
+    ) -> Result<Applied, StoreError> {
+        let owner = ulid::Ulid::new().to_string();
+        let owner = owner.as_str();
+        loop {
+            let Some(state) = self.take_lease(acc, owner).await? else {
+                // Another sync of this account is applying a version: wait
+                // for it, then make a pass of our own.
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(Applied::Pending);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    50 + super::rand_below(100),
+                ))
+                .await;
+                continue;
+            };
+            let end = self.membership_pass(acc, owner, &state, deadline).await;
+            match end {
+                Ok(PassEnd::Done) => return Ok(Applied::Done),
+                // Start over with the newer version, unless out of time.
+                Ok(PassEnd::Superseded) if tokio::time::Instant::now() < deadline => continue,
+                Ok(PassEnd::Superseded | PassEnd::OutOfTime) => {
+                    self.release_lease(acc, owner).await?;
+                    return Ok(Applied::Pending);
+                }
+                Err(e) => {
+                    if let Err(release) = self.release_lease(acc, owner).await {
+                        tracing::warn!(error = %release, "membership lease not released");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    async fn membership_pass(
+        &self,
+        acc: &AccountId,
+        owner: &str,
+        state: &Membership,
+        deadline: tokio::time::Instant,
+    ) -> Result<PassEnd, StoreError> {
+        let target = Arc::new(Target::of(&state.profile));
+        let mut start = state.cursor.clone();
+        loop {
+            let (threads, next) = self.thread_pointers(acc, start.as_deref()).await?;
+            self.reconcile_threads(&threads, &target, &state.leavers)
+                .await?;
+            match next {
+                Some(last) => {
+                    if !self.save_position(acc, owner, state.version, &last).await? {
+                        return Ok(PassEnd::Superseded);
+                    }
+                    start = Some(last);
+                    // At least one page per call, so every call gets on.
+                    if tokio::time::Instant::now() >= deadline {
+                        return Ok(PassEnd::OutOfTime);
+                    }
+                }
+                None => {
+                    return Ok(if self.finish_pass(acc, owner, state.version).await? {
+                        PassEnd::Done
+                    } else {
+                        PassEnd::Superseded
+                    })
+                }
+            }
+        }
+    }
+
+    /// A page of the account's thread pointers after `after`, and the last
+    /// pointer's sort key if more may follow.
+    async fn thread_pointers(
+        &self,
+        acc: &AccountId,
+        after: Option<&str>,
+    ) -> Result<(Vec<ThreadId>, Option<String>), StoreError> {
+        let pk = keys::account_threads(acc);
+        let start = after.map(|sk| key(pk.clone(), sk));
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .consistent_read(true)
+            .limit(PAGE)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("Query", e))?;
         let mut ids = Vec::new();
-        for item in &self.partition(keys::account_threads(acc)).await? {
+        let mut last = None;
+        for item in out.items() {
             let r = Reader::new(item);
             let sk = r.s(schema::SK)?;
             let id = sk
@@ -184,65 +491,316 @@ impl Store {
                 .and_then(ThreadId::parse)
                 .ok_or_else(|| r.corrupt("sk is not a thread pointer"))?;
             ids.push(id);
+            last = Some(sk.to_owned());
+        }
+        let more = out.last_evaluated_key.is_some_and(|k| !k.is_empty());
+        Ok((ids, last.filter(|_| more)))
+    }
+
+    /// Brings a page of threads in step: reads each thread (META) and the
+    /// rows of everyone who should or might have one, then adds the missing
+    /// (with the thread, in one transaction), rewrites the thread's people,
+    /// and deletes the rows of everyone else, in that order, so a thread
+    /// never lists someone without a row.
+    async fn reconcile_threads(
+        &self,
+        threads: &[ThreadId],
+        target: &Arc<Target>,
+        leavers: &[UserId],
+    ) -> Result<(), StoreError> {
+        if threads.is_empty() {
+            return Ok(());
         }
         let metas = self
             .batch_get(
-                ids.iter()
+                threads
+                    .iter()
                     .map(|t| key(keys::thread(t), keys::META))
                     .collect(),
             )
             .await?;
-        metas.iter().map(read_record).collect()
-    }
-
-    /// Brings inbox rows in step with who is in the account now: newcomers
-    /// get a row in every thread, people who left lose theirs (and with
-    /// them access and e-mail).
-    pub async fn sync_membership(
-        &self,
-        before: Option<&AccountProfile>,
-        now: &AccountProfile,
-    ) -> Result<(), StoreError> {
-        let was: HashSet<(&UserId, Role)> = before
-            .map(|p| p.participants().map(|(p, r)| (&p.id, r)).collect())
-            .unwrap_or_default();
-        let is: HashSet<(&UserId, Role)> = now.participants().map(|(p, r)| (&p.id, r)).collect();
-        let joined: Vec<_> = is.difference(&was).copied().collect();
-        let left: Vec<_> = was
-            .difference(&is)
-            .copied()
-            .filter(|(u, _)| !is.iter().any(|(v, _)| v == u))
-            .collect();
-        if joined.is_empty() && left.is_empty() {
-            return Ok(());
+        let records: Vec<ThreadRecord> = metas.iter().map(read_record).collect::<Result<_, _>>()?;
+        let mut wanted = Vec::new();
+        for record in &records {
+            let mut users: HashSet<&UserId> = target.sides.keys().collect();
+            users.extend(record.participants.iter().map(|(u, _)| u));
+            users.extend(leavers);
+            wanted.extend(
+                users
+                    .into_iter()
+                    .map(|u| key(keys::thread(&record.thread.id), keys::inbox(u))),
+            );
         }
-        let threads = self.account_threads(&now.id).await?;
-        let people: Vec<(UserId, Role)> =
-            now.participants().map(|(p, r)| (p.id.clone(), r)).collect();
-        for record in &threads {
-            self.db
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::thread(&record.thread.id), keys::META)))
-                .update_expression("SET participants = :p")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":p", participants_attr(&people))
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("UpdateItem", e))?;
+        let mut rows: HashMap<ThreadId, BTreeMap<UserId, Role>> = HashMap::new();
+        for item in &self.batch_get(wanted).await? {
+            let row = read_inbox_row(item)?;
+            rows.entry(row.thread.id)
+                .or_default()
+                .insert(row.user, row.role);
         }
-        let mut writes = Vec::new();
-        for record in &threads {
-            for (user, _) in &left {
-                writes.push(delete(key(
+        let mut deletes = Vec::new();
+        let mut changes = Vec::new();
+        for record in records {
+            let have = rows.remove(&record.thread.id).unwrap_or_default();
+            let adds: Vec<(UserId, Role)> = target
+                .sides
+                .iter()
+                .filter(|(u, r)| have.get(*u) != Some(*r))
+                .map(|(u, r)| (u.clone(), *r))
+                .collect();
+            for user in have.keys().filter(|u| !target.sides.contains_key(*u)) {
+                deletes.push(delete(key(
                     keys::thread(&record.thread.id),
                     keys::inbox(user),
                 ))?);
             }
-            for (user, role) in &joined {
-                writes.push(put(inbox_item(record, user, *role))?);
+            if !adds.is_empty()
+                || record.participants != target.participants
+                || record.names != target.names
+            {
+                changes.push((record, adds));
             }
         }
-        self.batch_write(writes).await
+        // The threads' own writes, a few at a time (each is one call, or
+        // one transaction when someone joins).
+        for batch in changes.chunks(CONCURRENT_THREADS) {
+            let mut writes = tokio::task::JoinSet::new();
+            for (record, adds) in batch.iter().cloned() {
+                let store = self.clone();
+                let target = Arc::clone(target);
+                writes.spawn(async move {
+                    if adds.is_empty() {
+                        store.set_members(&record.thread.id, &target).await
+                    } else {
+                        store.add_members(record, &target, &adds).await
+                    }
+                });
+            }
+            while let Some(done) = writes.join_next().await {
+                done.map_err(|e| StoreError::Aws {
+                    op: "UpdateItem",
+                    message: format!("thread update task failed: {e}"),
+                })??;
+            }
+        }
+        self.batch_write(deletes).await
+    }
+
+    /// The thread's people and names, as the target has them.
+    async fn set_members(&self, thread: &ThreadId, target: &Target) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::thread(thread), keys::META)))
+            .update_expression("SET participants = :p, #names = :n")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#names", "names")
+            .expression_attribute_values(":p", participants_attr(&target.participants))
+            .expression_attribute_values(":n", names_attr(&target.names))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(StoreError::aws("UpdateItem", err)),
+            },
+        }
+    }
+
+    /// Gives newcomers (or people whose side changed) a row made from the
+    /// thread as it is, in one transaction with the thread's new people,
+    /// conditional on no message having landed since the thread was read,
+    /// so a row never misses a message. Retried with the thread read again.
+    async fn add_members(
+        &self,
+        mut record: ThreadRecord,
+        target: &Target,
+        adds: &[(UserId, Role)],
+    ) -> Result<(), StoreError> {
+        let mut backoff = Backoff::new(10);
+        loop {
+            let thread = record.thread.id.clone();
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::thread(&thread), keys::META)))
+                .update_expression("SET participants = :p, #names = :n")
+                .expression_attribute_names("#names", "names")
+                .expression_attribute_values(":p", participants_attr(&target.participants))
+                .expression_attribute_values(":n", names_attr(&target.names));
+            update = match &record.thread.last_message {
+                Some(m) => update
+                    .condition_expression("last_message_id = :lm")
+                    .expression_attribute_values(":lm", s(m.id.to_string())),
+                None => update.condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(last_message_id)",
+                ),
+            };
+            let mut items = vec![TransactWriteItem::builder()
+                .update(
+                    update
+                        .build()
+                        .map_err(|e| build_error("TransactWriteItems", e))?,
+                )
+                .build()];
+            for (user, role) in adds {
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(
+                            Put::builder()
+                                .table_name(&self.table)
+                                .set_item(Some(inbox_item(&record, user, *role)))
+                                .build()
+                                .map_err(|e| build_error("TransactWriteItems", e))?,
+                        )
+                        .build(),
+                );
+            }
+            let err = match self
+                .db
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let retry = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    let reasons = c.cancellation_reasons();
+                    is_conditional_failure(reasons, 0) || is_conflict(reasons)
+                }
+                _ => false,
+            };
+            if !retry {
+                return Err(StoreError::aws("TransactWriteItems", err));
+            }
+            if !backoff.wait().await {
+                return Err(StoreError::Contention);
+            }
+            match self.get(key(keys::thread(&thread), keys::META)).await? {
+                Some(item) => record = read_record(&item)?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Takes (or renews) the account's membership lease; the profile item
+    /// as it is then, or `None` while another sync holds it.
+    async fn take_lease(
+        &self,
+        acc: &AccountId,
+        owner: &str,
+    ) -> Result<Option<Membership>, StoreError> {
+        let now = now_ms();
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::account(acc), keys::PROFILE)))
+            .update_expression("SET lease_owner = :me, lease_until = :until")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(lease_owner) \
+                 OR lease_owner = :me OR lease_until < :now)",
+            )
+            .expression_attribute_values(":me", s(owner))
+            .expression_attribute_values(":until", n(now + LEASE_MS))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => match out.attributes {
+                Some(item) => Ok(Some(read_membership(&item)?)),
+                None => Ok(None),
+            },
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(StoreError::aws("UpdateItem", err)),
+            },
+        }
+    }
+
+    /// Saves the pass's position (and renews the lease); `false` if a newer
+    /// version was written or the lease was lost.
+    async fn save_position(
+        &self,
+        acc: &AccountId,
+        owner: &str,
+        version: u64,
+        cursor: &str,
+    ) -> Result<bool, StoreError> {
+        self.lease_update(
+            acc,
+            "SET #cursor = :c, cursor_version = :v, lease_until = :until",
+            owner,
+            Some(version),
+            Some(cursor),
+        )
+        .await
+    }
+
+    /// Records that the threads reflect `version` and gives the lease up;
+    /// `false` if a newer version was written meanwhile.
+    async fn finish_pass(
+        &self,
+        acc: &AccountId,
+        owner: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        self.lease_update(
+            acc,
+            "SET applied = :v REMOVE lease_owner, lease_until, #cursor, cursor_version, leavers",
+            owner,
+            Some(version),
+            None,
+        )
+        .await
+    }
+
+    async fn release_lease(&self, acc: &AccountId, owner: &str) -> Result<bool, StoreError> {
+        self.lease_update(acc, "REMOVE lease_owner, lease_until", owner, None, None)
+            .await
+    }
+
+    async fn lease_update(
+        &self,
+        acc: &AccountId,
+        expr: &str,
+        owner: &str,
+        version: Option<u64>,
+        cursor: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::account(acc), keys::PROFILE)))
+            .update_expression(expr)
+            .expression_attribute_values(":me", s(owner));
+        if expr.contains("#cursor") {
+            req = req.expression_attribute_names("#cursor", "cursor");
+        }
+        if expr.contains(":until") {
+            req = req.expression_attribute_values(":until", n(now_ms() + LEASE_MS));
+        }
+        if let Some(c) = cursor {
+            req = req.expression_attribute_values(":c", s(c));
+        }
+        req = match version {
+            Some(v) => req
+                .condition_expression("lease_owner = :me AND version = :v")
+                .expression_attribute_values(":v", n(v)),
+            None => req.condition_expression("lease_owner = :me"),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(StoreError::aws("UpdateItem", err)),
+            },
+        }
     }
 }

@@ -23,7 +23,7 @@ pub use attachments::{
     PENDING_TTL_SECONDS,
 };
 pub use attr::Item;
-pub use directory::AccountSnapshot;
+pub use directory::{AccountSnapshot, Applied};
 pub use messages::{
     message_position, read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext,
     SendOutcome,
@@ -31,7 +31,7 @@ pub use messages::{
 pub use notifications::{
     Completion, NotificationState, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
 };
-pub use threads::{InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
+pub use threads::{CreateOutcome, InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
 
 /// The table, through one client.
 #[derive(Debug, Clone)]

@@ -29,6 +29,8 @@ pub struct InboxRow {
 pub struct ThreadQuery {
     pub user: UserId,
     pub account: Option<AccountId>,
+    /// Only the rows where the person is on this side.
+    pub role: Role,
     pub unread_only: bool,
     pub limit: i32,
 }
@@ -70,6 +72,9 @@ pub struct ThreadPage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenContext {
     pub profile: Option<AccountProfile>,
+    /// The profile's directory version (0 for one stored before versions):
+    /// creating the thread is conditional on it being still the same.
+    pub profile_version: u64,
     /// The caller's view of the thread, if it exists.
     pub existing: Option<Thread>,
     /// The catalog entries on the scope's path that exist.
@@ -182,9 +187,32 @@ pub struct ThreadRecord {
     pub last_client_message: Option<MessageId>,
     pub last_manager_message: Option<MessageId>,
     pub participants: Vec<(UserId, Role)>,
+    /// The directory's name of each participant (empty for threads stored
+    /// before names were kept here).
+    pub names: BTreeMap<UserId, String>,
+}
+
+/// What `create_thread` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    /// Someone else created it first.
+    Exists,
+    /// The account's people changed since the profile was read: read again.
+    DirectoryChanged,
 }
 
 impl ThreadRecord {
+    /// The side and directory name of a participant.
+    pub fn member(&self, user: &UserId) -> Option<(Role, Option<&str>)> {
+        let role = self
+            .participants
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, r)| *r)?;
+        Some((role, self.names.get(user).map(String::as_str)))
+    }
+
     pub fn last_from(&self, role: Role) -> Option<MessageId> {
         match role {
             Role::Client => self.last_client_message,
@@ -214,11 +242,20 @@ pub(super) fn read_record(item: &Item) -> Result<ThreadRecord, StoreError> {
         participants.push((user, role));
     }
     participants.sort();
+    let mut names = BTreeMap::new();
+    for (user, name) in r.opt_map("names")?.into_iter().flatten() {
+        let user = UserId::parse(user.clone()).map_err(|_| r.corrupt("names has a bad id"))?;
+        match name {
+            AttributeValue::S(v) => names.insert(user, v.clone()),
+            _ => return Err(r.corrupt("names holds a non-string")),
+        };
+    }
     Ok(ThreadRecord {
         thread: read_thread(&r, false)?,
         last_client_message: msg("last_client_message")?,
         last_manager_message: msg("last_manager_message")?,
         participants,
+        names,
     })
 }
 
@@ -275,6 +312,15 @@ pub(super) fn participants_attr(people: &[(UserId, Role)]) -> AttributeValue {
     )
 }
 
+pub(super) fn names_attr(names: &BTreeMap<UserId, String>) -> AttributeValue {
+    AttributeValue::M(
+        names
+            .iter()
+            .map(|(u, name)| (u.to_string(), s(name)))
+            .collect(),
+    )
+}
+
 fn meta_item(record: &ThreadRecord, scope_key: &str) -> Item {
     let mut item = thread_attrs(&record.thread);
     item.extend(key(keys::thread(&record.thread.id), keys::META));
@@ -284,6 +330,7 @@ fn meta_item(record: &ThreadRecord, scope_key: &str) -> Item {
         "participants".into(),
         participants_attr(&record.participants),
     );
+    item.insert("names".into(), names_attr(&record.names));
     item
 }
 
@@ -342,6 +389,7 @@ impl Store {
         let items = self.batch_get(wanted).await?;
         let mut ctx = OpenContext {
             profile: None,
+            profile_version: 0,
             existing: None,
             catalog: Vec::new(),
         };
@@ -354,6 +402,7 @@ impl Store {
                 ctx.existing = Some(read_inbox_row(item)?.thread);
             } else if sk == keys::PROFILE {
                 ctx.profile = Some(super::directory::read_profile(item)?);
+                ctx.profile_version = super::directory::read_version(item)?;
             } else {
                 ctx.catalog
                     .push(super::directory::read_catalog_entry(item)?);
@@ -366,13 +415,18 @@ impl Store {
     }
 
     /// Creates the thread with an inbox row for every participant in one
-    /// transaction. `false` when someone else created it first.
+    /// transaction, conditional on the account's directory version still
+    /// being `version` (the one `profile` was read at): a sync that changes
+    /// the people bumps the version before it lists the account's threads,
+    /// so a thread either exists before that listing (and the sync brings it
+    /// in step) or is created with the new people.
     pub async fn create_thread(
         &self,
         thread: &Thread,
         scope_key: &str,
         profile: &AccountProfile,
-    ) -> Result<bool, StoreError> {
+        version: u64,
+    ) -> Result<CreateOutcome, StoreError> {
         let record = ThreadRecord {
             thread: thread.clone(),
             last_client_message: None,
@@ -380,6 +434,10 @@ impl Store {
             participants: profile
                 .participants()
                 .map(|(p, r)| (p.id.clone(), r))
+                .collect(),
+            names: profile
+                .participants()
+                .map(|(p, _)| (p.id.clone(), p.name.clone()))
                 .collect(),
         };
         let put = |item: Item, condition: Option<&str>| -> Result<TransactWriteItem, StoreError> {
@@ -410,6 +468,7 @@ impl Store {
                 },
                 None,
             )?,
+            super::directory::version_check(&self.table, &profile.id, version)?,
         ];
         for (person, role) in profile.participants() {
             items.push(put(inbox_item(&record, &person.id, role), None)?);
@@ -423,7 +482,7 @@ impl Store {
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(true),
+                Ok(_) => return Ok(CreateOutcome::Created),
                 Err(err) => {
                     if let Some(
                         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c),
@@ -431,7 +490,10 @@ impl Store {
                     {
                         let reasons = c.cancellation_reasons();
                         if is_conditional_failure(reasons, 0) {
-                            return Ok(false);
+                            return Ok(CreateOutcome::Exists);
+                        }
+                        if is_conditional_failure(reasons, 2) {
+                            return Ok(CreateOutcome::DirectoryChanged);
                         }
                         if is_conflict(reasons) {
                             if backoff.wait().await {
@@ -473,8 +535,11 @@ impl Store {
             .table_name(&self.table)
             .index_name(index.name)
             .key_condition_expression("#pk = :pk")
+            .filter_expression("#role = :role")
             .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_names("#role", "role")
             .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":role", s(q.role.as_str()))
             .scan_index_forward(false)
             .limit(q.limit)
             .set_exclusive_start_key(start)
@@ -490,9 +555,21 @@ impl Store {
         Ok(ThreadPage { threads, next })
     }
 
-    /// How many of a person's threads are unread: a COUNT over the sparse
-    /// unread index alone.
-    pub async fn count_unread(&self, user: &UserId) -> Result<u64, StoreError> {
+    /// How many of a person's threads are unread where they are on `role`'s
+    /// side (in `account`, if given): a COUNT over the sparse unread index.
+    pub async fn count_unread(
+        &self,
+        user: &UserId,
+        account: Option<&AccountId>,
+        role: Role,
+    ) -> Result<u64, StoreError> {
+        let (index, pk) = match account {
+            Some(a) => (
+                schema::UNREAD_BY_USER_ACCOUNT,
+                keys::unread_by_user_account(user, a),
+            ),
+            None => (schema::UNREAD_BY_USER, keys::unread_by_user(user)),
+        };
         let mut total = 0u64;
         let mut start = None;
         loop {
@@ -500,10 +577,13 @@ impl Store {
                 .db
                 .query()
                 .table_name(&self.table)
-                .index_name(schema::UNREAD_BY_USER.name)
+                .index_name(index.name)
                 .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", schema::UNREAD_BY_USER.pk)
-                .expression_attribute_values(":pk", s(keys::unread_by_user(user)))
+                .filter_expression("#role = :role")
+                .expression_attribute_names("#pk", index.pk)
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":role", s(role.as_str()))
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
