@@ -73,36 +73,37 @@ pub fn app_url() -> Result<String, ConfigError> {
 }
 
 /// The web app's origin, checked: `https://host[:port]`, or `http://` for
-/// this machine only (localhost, 127.0.0.1, [::1]) — e-mail links and CORS
+/// this machine only (localhost, 127.0.0.1) — e-mail links and CORS
 /// must never send people to a plain-http site. One trailing `/` is dropped.
 pub fn app_origin(raw: &str) -> Result<String, String> {
     let origin = raw.trim().trim_end_matches('/');
     let (scheme, authority) = origin
         .split_once("://")
         .ok_or_else(|| "must be an origin such as https://app.example.com".to_owned())?;
-    // host[:port], the host an IPv6 literal in brackets or a name.
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((addr, rest)) => (&authority[..addr.len() + 2], rest),
-            None => return Err("has an unclosed [".into()),
-        },
-        None => match authority.find(':') {
-            Some(i) => (&authority[..i], &authority[i..]),
-            None => (authority, ""),
-        },
+    let (host, port) = match authority.find(':') {
+        Some(i) => (&authority[..i], &authority[i..]),
+        None => (authority, ""),
     };
     let port_ok = port.is_empty()
         || port
             .strip_prefix(':')
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'));
+    // A DNS name: dot-separated labels of letters, digits and inner
+    // hyphens (the template's pattern is the same, less strict on labels).
+    let host_ok = host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
     if !port_ok || !host_ok {
         return Err("must be scheme://host[:port] with no path, query or credentials".into());
     }
-    let local = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    let local = matches!(host, "localhost" | "127.0.0.1");
     match scheme {
         "https" => Ok(origin.to_owned()),
         "http" if local => Ok(origin.to_owned()),
@@ -191,7 +192,6 @@ mod tests {
             "https://app.liaison.example:8443",
             "http://localhost:5173",
             "http://127.0.0.1:3000",
-            "http://[::1]:3000",
         ] {
             assert!(app_origin(ok).is_ok(), "{ok}");
         }
@@ -209,7 +209,12 @@ mod tests {
             "https://app.liaison.example:",
             "https://app.liaison.example:x",
             "https://",
-            "http://[::1",
+            "http://[::1]:3000",
+            "https://a[b]",
+            "https://-",
+            "https://..",
+            "https://a..b",
+            "https://-a.example",
         ] {
             assert!(app_origin(bad).is_err(), "{bad}");
         }

@@ -621,3 +621,84 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     mapping.shutdown_background();
 }
+
+/// A function that panics fails its batch, as on Lambda: the mapping
+/// retries it and goes on polling (a panic used to end the poller, and
+/// `make dev` e-mailed nothing more).
+#[tokio::test]
+async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let aws = support::aws().await;
+    let db = aws_sdk_dynamodb::Client::new(&aws);
+    let table = format!("pn{}-table", ulid::Ulid::new().to_string().to_lowercase());
+    let stream_arn = liaison::provision::table(&db, &table)
+        .await
+        .expect("a table")
+        .expect("with a stream");
+    let put = |pk: &str| {
+        db.put_item()
+            .table_name(&table)
+            .item("pk", A::S(pk.into()))
+            .item("sk", A::S("X".into()))
+            .send()
+    };
+    let delivered: Delivered = Arc::default();
+    let log = delivered.clone();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (_stopper, shutdown) = liaison_local::stopper();
+    let _task = liaison_local::stream::start(
+        aws_sdk_dynamodbstreams::Client::new(&aws),
+        stream_arn,
+        liaison_local::stream::StreamOptions {
+            starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        },
+        move |event: aws_lambda_events::event::dynamodb::Event| {
+            let log = log.clone();
+            let calls = calls.clone();
+            async move {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("the first invocation panics");
+                }
+                let mut log = log.lock().map_err(|e| e.to_string())?;
+                for r in &event.records {
+                    if let Some(serde_dynamo::AttributeValue::S(pk)) = r.change.keys.get("pk") {
+                        log.push((r.event_name.clone(), pk.clone()));
+                    }
+                }
+                Ok::<_, String>(json!({}))
+            }
+        },
+        shutdown,
+    )
+    .await
+    .expect("the mapping starts");
+    put("a").await.expect("put");
+    let start = Instant::now();
+    loop {
+        let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
+        if got.iter().any(|(_, pk)| pk == "a") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "a never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    put("b").await.expect("put");
+    let start = Instant::now();
+    loop {
+        let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
+        if got.iter().any(|(_, pk)| pk == "b") {
+            assert_eq!(
+                got,
+                [
+                    ("INSERT".to_owned(), "a".to_owned()),
+                    ("INSERT".to_owned(), "b".to_owned())
+                ]
+            );
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "b never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -218,7 +218,7 @@ async fn deliver<H, Fut, R, E>(
             return;
         }
     };
-    let failed = match handler(event).await {
+    let failed = match crate::stream::invoke(handler(event)).await {
         Ok(answer) => failed_ids(&serde_json::to_value(answer).unwrap_or(Value::Null), &ids),
         Err(e) => {
             tracing::warn!(error = %e, messages = ids.len(), "queue batch failed; it comes back after the visibility timeout");

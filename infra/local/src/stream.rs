@@ -177,6 +177,23 @@ struct Read {
     closed: bool,
 }
 
+/// Runs one invocation as Lambda would: in its own task, so a panic in
+/// the handler fails that batch (it is retried) instead of ending the
+/// mapping's poller, and with the error as text.
+pub(crate) async fn invoke<Fut, R, E>(fut: Fut) -> Result<R, String>
+where
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    R: Send + 'static,
+    E: Display + Send + 'static,
+{
+    match tokio::spawn(fut).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(join) if join.is_panic() => Err("the function panicked".into()),
+        Err(_) => Err("the invocation was cancelled".into()),
+    }
+}
+
 /// Starts the mapping: describes the stream and finds where to start on
 /// every shard before returning (so with `Latest`, whatever is written after
 /// this returns is delivered), then polls until `shutdown`.
@@ -480,7 +497,7 @@ impl Poller {
                     return true;
                 }
             };
-            let failed_from = match handler(event).await {
+            let failed_from = match invoke(handler(event)).await {
                 Ok(answer) => {
                     let answer = serde_json::to_value(answer).unwrap_or(Value::Null);
                     match reported_failures(&answer) {
