@@ -28,8 +28,13 @@ fn dana() -> Who {
     manager("u_dana")
 }
 
-/// Fails every SendMessageBatch while `refusing` is set, as an SQS that
-/// refuses the relay's sends would (counted in `refused`).
+/// Fails SendMessageBatch while `refusing` is set, as an SQS that refuses
+/// the relay's sends would (counted in `refused`), at most
+/// [`MAX_REFUSALS`] times: more than the old mapping's 3 retries, fewer than
+/// the 10 the mapping (and the template) allow, however slowly a loaded
+/// machine runs the test.
+const MAX_REFUSALS: usize = 6;
+
 #[derive(Debug, Clone, Default)]
 struct RefuseSends {
     refusing: Arc<AtomicBool>,
@@ -52,8 +57,15 @@ impl sqs_config::Intercept for RefuseSends {
             .headers()
             .get("x-amz-target")
             .unwrap_or_default();
-        if target.ends_with(".SendMessageBatch") && self.refusing.load(Ordering::SeqCst) {
-            self.refused.fetch_add(1, Ordering::SeqCst);
+        if target.ends_with(".SendMessageBatch")
+            && self.refusing.load(Ordering::SeqCst)
+            && self
+                .refused
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < MAX_REFUSALS).then_some(n + 1)
+                })
+                .is_ok()
+        {
             return Err("the queue refuses sends (test fault)".into());
         }
         Ok(())
@@ -240,10 +252,12 @@ async fn sqs_refusing_the_relays_sends_for_a_while_loses_and_duplicates_nothing(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        crate::notify::sent(&w).await.len() == 1,
-        "nothing got through while the queue refused"
-    );
+    if refuse.refused.load(Ordering::SeqCst) < MAX_REFUSALS {
+        assert!(
+            crate::notify::sent(&w).await.len() == 1,
+            "nothing got through while the queue refused"
+        );
+    }
     refuse.refusing.store(false, Ordering::SeqCst);
 
     mailbox(&w)
