@@ -547,8 +547,17 @@ impl Notifier {
         // delivery sends them again; after it, the redelivered job (SQS
         // brings it back after its visibility timeout, which is longer)
         // or a later message's job takes them over and e-mails this person
-        // about these messages a second time. So: at most one duplicate,
-        // only when the completion write is lost after SES accepted.
+        // about these messages a second time.
+        //
+        // The whole window, then: SES accepted the e-mail and no record of
+        // it landed, because the function died (or DynamoDB refused every
+        // completion attempt) between SES's answer and the write, or
+        // because SES's answer itself was unclear (a 5xx, a timeout, a
+        // connection lost after the request went out: the claims are kept,
+        // above). In both the claims stay `sending`; once their 120 s
+        // lease has run out, the next delivery sends this person these
+        // messages once more. At most one duplicate per such event, never
+        // within the lease, and never for a refusal SES answered clearly.
         if let Err(e) = self
             .store
             .complete_notifications(&person.id, &due_ids, &outcome)
