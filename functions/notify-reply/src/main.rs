@@ -8,9 +8,10 @@ async fn main() -> Result<(), Error> {
     let aws = liaison::config::aws().await;
     let app = notify_reply::App {
         notifier: Notifier {
-            store: Store::from_env(&aws)?,
+            // Bounded calls, one SES attempt: see `worst_case_for_one_recipient`.
+            store: Store::from_env(&notify_reply::db_config(&aws))?,
             mailer: Mailer {
-                ses: aws_sdk_sesv2::Client::new(&aws),
+                ses: aws_sdk_sesv2::Client::new(&notify_reply::ses_config(&aws)),
                 from: liaison::config::from_email()?,
                 app_url: liaison::config::app_url()?,
             },

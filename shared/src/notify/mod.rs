@@ -68,6 +68,10 @@ pub enum NotifyError {
     Build(String),
     #[error("notification claims kept changing")]
     Contention,
+    /// Some recipient's e-mail is being sent by another delivery (a live
+    /// claim): this job is not done until that one is settled.
+    #[error("another delivery is still sending some of these e-mails")]
+    InFlight,
     /// Too little of the invocation is left to send and record one more
     /// e-mail: the rest is left for the retry.
     #[error("out of time for this invocation")]
@@ -145,10 +149,16 @@ const SERVICE_WIDE_SES_ERRORS: &[&str] = &[
 pub enum SendFailure {
     /// For good, for this recipient (a code of [`PERMANENT_SES_ERRORS`]).
     Rejected { code: String },
-    /// Maybe not next time.
+    /// Maybe not next time, and SES certainly did not send it: a 4xx
+    /// refusal (throttling included), a request that never left (it could
+    /// not be built, no connection was made). The claims are freed.
     Failed(NotifyError),
+    /// Maybe not next time, and SES may have sent it: a 5xx, a timeout, a
+    /// connection lost or a response unreadable after the request went
+    /// out. The claims are kept until their lease runs out (see
+    /// `Notifier::notify_person`).
+    Unclear(NotifyError),
 }
-
 /// The log field (`fields.notification` in Lambda's JSON log format) and
 /// value that mark a recipient SES refused for good; the template's metric
 /// filter counts them.
@@ -157,8 +167,10 @@ pub const REJECTED_LOG_VALUE: &str = "rejected";
 
 /// Logs a permanent rejection: the user id and SES's code, never the
 /// address. `notification = "rejected"` is what the metric filter counts.
+/// At ERROR: the template lets operators set `LogLevel=ERROR`, and the
+/// metric filter and alarm must still see these.
 pub fn log_rejection(thread: &ThreadId, recipient: &UserId, ses_error: &str, messages: usize) {
-    tracing::warn!(
+    tracing::error!(
         notification = REJECTED_LOG_VALUE,
         thread_id = %thread,
         recipient_id = %recipient,
@@ -197,49 +209,129 @@ impl Mailer {
             .content(content)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(e, &self.from))?;
         Ok(out.message_id.unwrap_or_default())
     }
 }
 
 /// What a failed `SendEmail` means (see [`PERMANENT_SES_ERRORS`]). SES
-/// error messages can quote addresses: only the code is kept.
-fn classify(e: aws_sdk_sesv2::error::SdkError<SendEmailError, HttpResponse>) -> SendFailure {
-    use aws_sdk_sesv2::error::SdkError;
-    let everyone = |code: &str| {
-        SendFailure::Failed(NotifyError::Ses {
-            code: code.to_owned(),
-            affects: Affects::Everyone,
-        })
+/// error messages can quote addresses: only the code is kept (the text is
+/// read by [`names_the_sender`], never logged or stored).
+///
+/// The SES client makes one attempt per call (notify-reply's `main.rs`):
+/// an SDK retry would send the e-mail again inside one call. Whether SES
+/// may have accepted it decides what happens to the claims:
+///
+/// - a service error with a 4xx status (429 included), a request that
+///   could not be built, a connection that was never made (refused, DNS,
+///   connect timeout): SES did not send it, [`SendFailure::Failed`];
+/// - a 5xx, an attempt or operation timeout, a connection lost or a
+///   response unreadable after the request was written, anything else:
+///   SES may have sent it, [`SendFailure::Unclear`].
+fn classify(
+    e: aws_sdk_sesv2::error::SdkError<SendEmailError, HttpResponse>,
+    from: &str,
+) -> SendFailure {
+    use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+    let ses = |code: &str, affects: Affects| NotifyError::Ses {
+        code: code.to_owned(),
+        affects,
     };
+    let everyone = |code: &str| SendFailure::Failed(ses(code, Affects::Everyone));
+    let unclear = |code: &str| SendFailure::Unclear(ses(code, Affects::Everyone));
     match &e {
         SdkError::ServiceError(s) => {
             let code = s.err().meta().code().unwrap_or("service error");
             let status = s.raw().status().as_u16();
-            if PERMANENT_SES_ERRORS.contains(&code) {
-                SendFailure::Rejected {
-                    code: code.to_owned(),
+            if status >= 500 {
+                unclear(code)
+            } else if PERMANENT_SES_ERRORS.contains(&code) {
+                if names_the_sender(s.err().message().unwrap_or(""), from) {
+                    // The sender is the problem (an unverified From
+                    // address or domain, the sandbox): every e-mail
+                    // fails, none is this recipient's fault.
+                    everyone(code)
+                } else {
+                    SendFailure::Rejected {
+                        code: code.to_owned(),
+                    }
                 }
-            } else if status >= 500 || status == 429 || SERVICE_WIDE_SES_ERRORS.contains(&code) {
+            } else if status == 429 || SERVICE_WIDE_SES_ERRORS.contains(&code) {
                 everyone(code)
             } else {
-                SendFailure::Failed(NotifyError::Ses {
-                    code: code.to_owned(),
-                    affects: Affects::Recipient,
-                })
+                SendFailure::Failed(ses(code, Affects::Recipient))
             }
         }
-        SdkError::DispatchFailure(_) => everyone("dispatch failure"),
-        SdkError::TimeoutError(_) => everyone("timeout"),
-        SdkError::ResponseError(_) => everyone("unreadable response"),
-        _ => everyone("request failed"),
+        SdkError::ConstructionFailure(_) => everyone("request not built"),
+        SdkError::DispatchFailure(d) if never_connected(d) => everyone("connect failure"),
+        SdkError::DispatchFailure(_) => unclear("dispatch failure"),
+        SdkError::TimeoutError(_) => unclear("timeout"),
+        SdkError::ResponseError(_) => unclear("unreadable response"),
+        _ => unclear("request failed"),
     }
 }
 
-/// How much of an invocation one more recipient needs: an SES send (with
-/// the SDK's retries) and the completion write (with its own). With less
-/// left the job stops before claiming, so a Lambda timeout rarely falls
-/// between SES accepting and the record of it.
+/// Whether a dispatch failure happened before any byte of the request
+/// reached SES: the connection was never made (hyper's connect error:
+/// refused, unreachable, TLS handshake, connect timeout) or the name did
+/// not resolve.
+fn never_connected(d: &aws_smithy_runtime_api::client::result::DispatchFailure) -> bool {
+    let Some(connector) = d.as_connector_error() else {
+        return false;
+    };
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(connector);
+    while let Some(err) = next {
+        if err
+            .downcast_ref::<hyper_util::client::legacy::Error>()
+            .is_some_and(|h| h.is_connect())
+            || err
+                .downcast_ref::<aws_smithy_runtime_api::client::dns::ResolveDnsError>()
+                .is_some()
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// Whether SES's error text names our sender: the From address, or its
+/// domain as an identity of its own (not as the end of some other
+/// address). SES answers `MessageRejected` also for an unverified sender
+/// ("Email address is not verified. The following identities failed the
+/// check in region ...: <identities>"), which is not the recipient's fault.
+fn names_the_sender(text: &str, from: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    let from = from.to_ascii_lowercase();
+    let address = match (from.rfind('<'), from.rfind('>')) {
+        (Some(a), Some(b)) if a < b => from[a + 1..b].trim(),
+        _ => from.trim(),
+    };
+    if address.is_empty() {
+        return false;
+    }
+    if text.contains(address) {
+        return true;
+    }
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let identity = |c: char| c.is_ascii_alphanumeric() || "@.-_+".contains(c);
+    text.match_indices(domain).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + domain.len()..].chars().next();
+        !before.is_some_and(identity)
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+    })
+}
+
+/// How much of an invocation one more recipient needs: an SES send (one
+/// attempt, bounded by its client's timeouts) and the completion write
+/// ([`COMPLETE_ATTEMPTS`](crate::store::COMPLETE_ATTEMPTS) tries, each
+/// bounded by the DynamoDB client's timeouts); notify-reply's `main.rs`
+/// sets those timeouts so both fit in this. With less left the job stops
+/// before claiming, so a Lambda timeout rarely falls between SES accepting
+/// and the record of it.
 pub const TIME_FOR_ONE_RECIPIENT: Duration = Duration::from_secs(10);
 
 pub struct Notifier {
@@ -250,10 +342,18 @@ pub struct Notifier {
 /// What happened for one recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Delivered {
-    /// Nothing due (read, sent already, or being sent by another delivery).
+    /// Nothing due (read, or settled already).
     Nothing,
     Sent,
     Rejected,
+}
+
+/// [`Delivered`], and whether some of the recipient's messages were left
+/// to another delivery that holds a live claim on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PersonOutcome {
+    delivered: Delivered,
+    in_flight: bool,
 }
 
 /// What a job did.
@@ -269,8 +369,13 @@ impl Notifier {
     /// Handles one job. Each recipient is sent to and recorded on their
     /// own: one SES refuses for good is recorded as rejected and the others
     /// still get their e-mail. An error means some recipient is left (the
-    /// retry does only them: everyone settled is skipped); their claims
-    /// are released for it.
+    /// retry does only them: everyone settled is skipped). Claims are
+    /// released when SES certainly did not send; they are kept when it may
+    /// have (see [`SendFailure::Unclear`]), and when another delivery holds
+    /// a live claim on someone's messages the job fails too
+    /// ([`NotifyError::InFlight`]): the retry, after SQS's visibility
+    /// timeout (longer than the lease), finds them settled or takes the
+    /// claim over, so a delivery that died before SES loses no e-mail.
     pub async fn process(&self, job: &CheckedJob) -> Result<Report, NotifyError> {
         self.process_until(job, None).await
     }
@@ -316,6 +421,7 @@ impl Notifier {
         let recent = self.store.messages_after(&job.thread, oldest_read).await?;
         let mut report = Report::default();
         let mut left_over = None;
+        let mut in_flight = false;
         for person in recipients {
             let Some(row) = rows.iter().find(|r| r.user == person.id) else {
                 continue;
@@ -336,9 +442,14 @@ impl Notifier {
                 .notify_person(job, &record.thread, person, &unread)
                 .await
             {
-                Ok(Delivered::Sent) => report.sent += 1,
-                Ok(Delivered::Rejected) => report.rejected += 1,
-                Ok(Delivered::Nothing) => {}
+                Ok(outcome) => {
+                    in_flight |= outcome.in_flight;
+                    match outcome.delivered {
+                        Delivered::Sent => report.sent += 1,
+                        Delivered::Rejected => report.rejected += 1,
+                        Delivered::Nothing => {}
+                    }
+                }
                 Err(e) if e.stops_the_job() => return Err(e),
                 Err(e) => {
                     // This recipient alone: the others still get theirs,
@@ -350,6 +461,10 @@ impl Notifier {
         }
         match left_over {
             Some(e) => Err(e),
+            None if in_flight => {
+                tracing::info!(thread_id = %job.thread, sent = report.sent, "another delivery holds a claim; retrying the job after it");
+                Err(NotifyError::InFlight)
+            }
             None => Ok(report),
         }
     }
@@ -361,25 +476,32 @@ impl Notifier {
         thread: &crate::domain::Thread,
         person: &Person,
         unread: &[&Message],
-    ) -> Result<Delivered, NotifyError> {
+    ) -> Result<PersonOutcome, NotifyError> {
         let unread_ids: Vec<MessageId> = unread.iter().map(|m| m.id).collect();
         let mut attempts = 0;
+        let mut in_flight;
         let (due, due_ids) = loop {
             attempts += 1;
             let states = self
                 .store
                 .notification_states(&person.id, &unread_ids)
                 .await?;
-            // Sent, rejected, or being sent by another delivery of this job
-            // (theirs to finish: should that one crash, its SQS message
-            // comes back after its lease ran out).
+            // Sent, rejected, or being sent by another delivery (theirs to
+            // finish; but should that one die before SES, only a retry of
+            // this job brings them back: see `in_flight`).
+            in_flight = states
+                .values()
+                .any(|s| *s == crate::store::NotificationState::Sending);
             let due: Vec<Message> = unread
                 .iter()
                 .filter(|m| !states.contains_key(&m.id))
                 .map(|m| (*m).clone())
                 .collect();
             if due.is_empty() {
-                return Ok(Delivered::Nothing);
+                return Ok(PersonOutcome {
+                    delivered: Delivered::Nothing,
+                    in_flight,
+                });
             }
             let due_ids: Vec<MessageId> = due.iter().map(|m| m.id).collect();
             if self.store.claim_notifications(&person.id, &due_ids).await? {
@@ -394,9 +516,23 @@ impl Notifier {
             Ok(ses_message_id) => Completion::Sent { ses_message_id },
             Err(SendFailure::Rejected { code }) => Completion::Rejected { ses_error: code },
             Err(SendFailure::Failed(e)) => {
+                // SES certainly did not send it: free the claims, so the
+                // retry need not wait for the lease.
                 self.store
                     .release_notifications(&person.id, &due_ids)
                     .await?;
+                return Err(e);
+            }
+            Err(SendFailure::Unclear(e)) => {
+                // SES may have accepted it: the claims are KEPT. Within
+                // their lease (CLAIM_LEASE_SECONDS, 120 s) no delivery
+                // sends these messages to this person; the job fails, and
+                // SQS redelivers it after its visibility timeout (180 s,
+                // longer than the lease), which takes the claims over and
+                // sends once more. So an unclear answer costs this person
+                // at most one duplicate, and only if SES had in fact
+                // accepted: the same window as a crash below.
+                tracing::warn!(error = %e, thread_id = %job.thread, recipient_id = %person.id, "SES's answer is unclear; claim kept until its lease runs out");
                 return Err(e);
             }
         };
@@ -411,8 +547,17 @@ impl Notifier {
         // delivery sends them again; after it, the redelivered job (SQS
         // brings it back after its visibility timeout, which is longer)
         // or a later message's job takes them over and e-mails this person
-        // about these messages a second time. So: at most one duplicate,
-        // only when the completion write is lost after SES accepted.
+        // about these messages a second time.
+        //
+        // The whole window, then: SES accepted the e-mail and no record of
+        // it landed, because the function died (or DynamoDB refused every
+        // completion attempt) between SES's answer and the write, or
+        // because SES's answer itself was unclear (a 5xx, a timeout, a
+        // connection lost after the request went out: the claims are kept,
+        // above). In both the claims stay `sending`; once their 120 s
+        // lease has run out, the next delivery sends this person these
+        // messages once more. At most one duplicate per such event, never
+        // within the lease, and never for a refusal SES answered clearly.
         if let Err(e) = self
             .store
             .complete_notifications(&person.id, &due_ids, &outcome)
@@ -438,11 +583,17 @@ impl Notifier {
                     ses_message_id,
                     "notification e-mailed"
                 );
-                Ok(Delivered::Sent)
+                Ok(PersonOutcome {
+                    delivered: Delivered::Sent,
+                    in_flight,
+                })
             }
             Completion::Rejected { ses_error } => {
                 log_rejection(&job.thread, &person.id, &ses_error, due.len());
-                Ok(Delivered::Rejected)
+                Ok(PersonOutcome {
+                    delivered: Delivered::Rejected,
+                    in_flight,
+                })
             }
         }
     }
@@ -455,13 +606,20 @@ mod tests {
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
 
+    const FROM: &str = "notify@liaison.example";
+
     fn refusal(status: u16, code: &str) -> SendFailure {
+        refusal_saying(status, code, "refused")
+    }
+
+    fn refusal_saying(status: u16, code: &str, text: &str) -> SendFailure {
         let raw = HttpResponse::new(
             StatusCode::try_from(status).expect("status"),
             SdkBody::empty(),
         );
-        let err = SendEmailError::generic(ErrorMetadata::builder().code(code).build());
-        classify(SdkError::service_error(err, raw))
+        let err =
+            SendEmailError::generic(ErrorMetadata::builder().code(code).message(text).build());
+        classify(SdkError::service_error(err, raw), FROM)
     }
 
     fn affects(f: &SendFailure) -> Option<Affects> {
@@ -486,10 +644,12 @@ mod tests {
             (400, "AccountSuspendedException"),
             (400, "MailFromDomainNotVerifiedException"),
             (404, "NotFoundException"),
-            (500, "InternalFailure"),
-            (503, "ServiceUnavailable"),
             (429, "SomethingNew"),
         ] {
+            assert!(
+                matches!(refusal(status, code), SendFailure::Failed(_)),
+                "{code}: SES did not send it, the claims are freed"
+            );
             assert_eq!(
                 affects(&refusal(status, code)),
                 Some(Affects::Everyone),
@@ -503,5 +663,60 @@ mod tests {
         };
         assert!(!e.stops_the_job());
         assert!(NotifyError::OutOfTime.stops_the_job());
+    }
+
+    #[test]
+    fn a_5xx_or_a_lost_answer_is_unclear_and_stops_the_job() {
+        for (status, code) in [
+            (500, "InternalFailure"),
+            (503, "ServiceUnavailable"),
+            (502, "MessageRejected"),
+        ] {
+            let SendFailure::Unclear(e) = refusal(status, code) else {
+                panic!("{code} should be unclear")
+            };
+            assert!(e.stops_the_job());
+        }
+        let timeout: SdkError<SendEmailError, HttpResponse> =
+            SdkError::timeout_error("attempt timed out");
+        assert!(matches!(classify(timeout, FROM), SendFailure::Unclear(_)));
+        let lost: SdkError<SendEmailError, HttpResponse> = SdkError::dispatch_failure(
+            aws_smithy_runtime_api::client::result::ConnectorError::io("connection reset".into()),
+        );
+        assert!(matches!(classify(lost, FROM), SendFailure::Unclear(_)));
+        let unbuilt: SdkError<SendEmailError, HttpResponse> =
+            SdkError::construction_failure("no region");
+        assert!(matches!(classify(unbuilt, FROM), SendFailure::Failed(_)));
+    }
+
+    #[test]
+    fn a_refusal_naming_the_sender_concerns_everyone() {
+        for text in [
+            "Email address is not verified. The following identities failed the check in region EU-WEST-1: notify@liaison.example",
+            "Email address is not verified. The following identities failed the check in region EU-WEST-1: NOTIFY@Liaison.Example, chris@acme.example",
+            "Domain liaison.example is not verified.",
+            "Identity <liaison.example> is not verified",
+        ] {
+            assert_eq!(
+                affects(&refusal_saying(400, "MessageRejected", text)),
+                Some(Affects::Everyone),
+                "{text}"
+            );
+        }
+        for text in [
+            "Email address is not verified. The following identities failed the check in region EU-WEST-1: chris@acme.example",
+            "Illegal address",
+            "someone@liaison.example is not verified",
+            "",
+        ] {
+            assert!(
+                matches!(refusal_saying(400, "MessageRejected", text), SendFailure::Rejected { .. }),
+                "{text}"
+            );
+        }
+        assert!(names_the_sender(
+            "failed: notify@liaison.example",
+            "Liaison <notify@liaison.example>"
+        ));
     }
 }
