@@ -17,3 +17,4 @@ mod notify_faults;
 mod pipeline;
 mod relay_faults;
 mod threads;
+mod wiring;
