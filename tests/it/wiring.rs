@@ -223,3 +223,41 @@ fn the_cargo_lambda_env_is_what_make_dev_gives_the_functions() {
         );
     }
 }
+
+/// The bench provisions through `liaison::provision` too, its table
+/// without the stream (`Stream::Off`); everything else as the tests have it.
+#[tokio::test]
+async fn provisioning_makes_the_stream_only_when_asked() {
+    use liaison::provision::{self, Stream};
+    let aws = crate::support::aws().await;
+    let names = Names::with_prefix(&format!(
+        "t{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    ));
+    let off = provision::all_with(&aws, &names, Stream::Off)
+        .await
+        .expect("provisioned without a stream");
+    assert_eq!(off.stream_arn, None);
+    assert!(off.queue_url.ends_with(&names.queue), "{}", off.queue_url);
+    let db = aws_sdk_dynamodb::Client::new(&aws);
+    let described = db
+        .describe_table()
+        .table_name(&names.table)
+        .send()
+        .await
+        .expect("the table exists");
+    let table = described.table.expect("a table description");
+    assert!(table
+        .stream_specification()
+        .is_none_or(|s| !s.stream_enabled()));
+    assert_eq!(
+        table.global_secondary_indexes().len(),
+        liaison::store::schema::INDEXES.len()
+    );
+
+    let other = Names::with_prefix(&format!("{}-on", names.table));
+    let on = provision::table(&db, &other.table)
+        .await
+        .expect("the table");
+    assert!(on.is_some(), "provision::table makes the stream");
+}
