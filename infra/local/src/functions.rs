@@ -149,7 +149,7 @@ pub struct Functions {
 
 impl Functions {
     /// The functions hosted here, by crate (and binary) name.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: &'static [&'static str] = &[
         "open-thread",
         "list-threads",
         "get-catalog",
