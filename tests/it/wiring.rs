@@ -80,8 +80,9 @@ fn the_wiring_hosts_every_function_crate() {
 }
 
 /// Every route reaches its function's handler through the one dispatch,
-/// and only HTTP functions answer HTTP. Without claims each handler
-/// answers 401 before it would touch AWS.
+/// only HTTP functions answer HTTP, and the others are invoked by name.
+/// Without claims each HTTP handler answers 401, and each other function
+/// refuses a payload that is not its event, before it would touch AWS.
 #[tokio::test]
 async fn every_route_dispatches_to_its_hosted_handler() {
     let aws = aws_config::SdkConfig::builder().build();
@@ -129,6 +130,12 @@ async fn every_route_dispatches_to_its_hosted_handler() {
         assert!(
             functions.http(name, req).await.is_none(),
             "{name} has no route but answers HTTP"
+        );
+        // Not its event: the function refuses it, as Lambda would report.
+        let answer = functions.invoke(name, Value::Null).await;
+        assert!(
+            matches!(answer, Some(Err(_))),
+            "{name} is not dispatched by Functions::invoke: {answer:?}"
         );
     }
 }

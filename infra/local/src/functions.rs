@@ -14,8 +14,9 @@
 //! [`Functions::http`] (HTTP functions, whose routes go in
 //! [`crate::routes::ROUTES`]) or [`Functions::invoke`]; elsewhere, only
 //! this crate's `Cargo.toml` and, for routes, the `cargo lambda watch`
-//! router in the workspace `Cargo.toml`. `tests/it/infra.rs` fails until
-//! the names, routes, router and environment agree with the template.
+//! router in the workspace `Cargo.toml`. `tests/it/wiring.rs` and
+//! `tests/it/infra.rs` fail until the names, dispatch, routes, router and
+//! environment agree with the function crates and the template.
 
 use std::time::Duration;
 
