@@ -20,18 +20,8 @@ use report::{Measured, Run};
 use stub::{Proc, Stub};
 use world::{BoxError, World, EVENTS_THREAD};
 
-const FUNCTIONS: [&str; 10] = [
-    "open-thread",
-    "list-threads",
-    "get-catalog",
-    "sync-directory",
-    "send-message",
-    "list-messages",
-    "mark-read",
-    "presign-attachment",
-    "relay-messages",
-    "notify-reply",
-];
+/// Every function, in the local gateway's order.
+const FUNCTIONS: &[&str] = liaison_local::Functions::NAMES;
 const INIT_TIMEOUT: Duration = Duration::from_secs(20);
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Warm invocations right after each process's first: the warm median its

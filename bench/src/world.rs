@@ -1,16 +1,19 @@
 //! The bench's own resources on the local AWS, the demo directory and
-//! thread the sample events name, and the handlers in-process (as
-//! tests/it/support.rs wires them) for counting round trips per API call.
+//! thread the sample events name, and the handlers in-process (wired as
+//! the local gateway and the tests wire them) for counting round trips per
+//! API call.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
-use liaison::http::{CursorCodec, GatewayRequest};
-use liaison::provision::{Names, Provisioned};
-use liaison::store::Store;
+use liaison::http::GatewayRequest;
+use liaison::provision::{Names, Stream};
+use liaison_local::routes::{self, Resolved};
+use liaison_local::{Clients, FunctionEnv, Functions};
 use serde_json::{json, Map, Value};
 
 pub const CURSOR_SECRET: &str = "liaison-bench-cursor-secret";
@@ -22,17 +25,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub struct World {
     db: aws_sdk_dynamodb::Client,
-    pub names: Names,
-    pub provisioned: Provisioned,
+    /// What the functions' processes are given (as `function_env`).
+    pub env: FunctionEnv,
     pub trips: RoundTrips,
     pub thread: String,
-    open_thread: open_thread::App,
-    list_threads: list_threads::App,
-    get_catalog: get_catalog::App,
-    send_message: send_message::App,
-    list_messages: list_messages::App,
-    mark_read: mark_read::App,
-    presign_attachment: presign_attachment::App,
+    functions: Functions,
 }
 
 /// Who calls: verified JWT claims as API Gateway passes them on.
@@ -52,80 +49,33 @@ pub struct Resp {
 }
 
 impl World {
-    /// Provisions everything under `prefix`, loads the sample directory
-    /// (events/sync-directory.json) and opens the sample events' thread.
+    /// Provisions everything under `prefix` (the table without its stream:
+    /// see [`Stream::Off`]; relay-messages gets its events from the
+    /// harness), loads the sample directory (events/sync-directory.json)
+    /// and opens the sample events' thread.
     pub async fn new(aws: &SdkConfig, prefix: &str, directory: Value) -> Result<Self, BoxError> {
         let names = Names::with_prefix(prefix);
-        table_without_stream(&aws_sdk_dynamodb::Client::new(aws), &names.table).await?;
-        liaison::provision::bucket(
-            &liaison::attachments_s3_client(aws),
-            &names.bucket,
-            &liaison::provision::LOCAL_CORS_ORIGINS,
-        )
-        .await?;
-        let (queue_url, dead_letter_queue_url) =
-            liaison::provision::queues(&aws_sdk_sqs::Client::new(aws), &names).await?;
-        liaison::provision::sender(&aws_sdk_sesv2::Client::new(aws), &names.from_email).await?;
-        let provisioned = Provisioned {
-            queue_url,
-            dead_letter_queue_url,
-            stream_arn: None,
+        let provisioned = liaison::provision::all_with(aws, &names, Stream::Off).await?;
+        let env = FunctionEnv {
+            names,
+            queue_url: provisioned.queue_url,
+            dead_letter_queue_url: provisioned.dead_letter_queue_url,
+            app_url: APP_URL.to_owned(),
+            cursor_secret: CURSOR_SECRET.as_bytes().to_vec(),
+            notify_delay: Duration::ZERO,
         };
         let trips = RoundTrips::new();
-        let db = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(aws)
-                .interceptor(trips.clone())
-                .build(),
-        );
-        let store = Store::new(db, &names.table);
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(aws)
-                .force_path_style(aws.endpoint_url().is_some())
-                .interceptor(trips.clone())
-                .build(),
-        );
-        let attachments = liaison::attachments::Attachments::new(s3, &names.bucket);
-        let cursors = || CursorCodec::new(CURSOR_SECRET.as_bytes());
-        sync_directory::handle(
-            &sync_directory::App {
-                store: store.clone(),
-            },
-            directory,
-        )
-        .await
-        .map_err(|e| format!("sync directory: {e}"))?;
+        let functions = Functions::new(&Clients::counted(aws, &trips), &env);
+        functions
+            .sync_directory(directory)
+            .await
+            .map_err(|e| format!("sync directory: {}", e.error_message))?;
         let mut w = Self {
             db: aws_sdk_dynamodb::Client::new(aws),
-            names,
-            provisioned,
+            env,
             trips,
             thread: String::new(),
-            open_thread: open_thread::App {
-                store: store.clone(),
-            },
-            list_threads: list_threads::App {
-                store: store.clone(),
-                cursors: cursors(),
-            },
-            get_catalog: get_catalog::App {
-                store: store.clone(),
-            },
-            send_message: send_message::App {
-                store: store.clone(),
-                attachments: attachments.clone(),
-            },
-            list_messages: list_messages::App {
-                store: store.clone(),
-                cursors: cursors(),
-                attachments: attachments.clone(),
-            },
-            mark_read: mark_read::App {
-                store: store.clone(),
-            },
-            presign_attachment: presign_attachment::App {
-                store: store.clone(),
-                attachments,
-            },
+            functions,
         };
         let opened = w
             .call(
@@ -150,7 +100,7 @@ impl World {
             let out = self
                 .db
                 .scan()
-                .table_name(&self.names.table)
+                .table_name(&self.env.names.table)
                 .projection_expression("pk, sk")
                 .set_exclusive_start_key(start)
                 .send()
@@ -193,7 +143,7 @@ impl World {
         for chunk in extra.chunks(25) {
             self.db
                 .batch_write_item()
-                .request_items(&self.names.table, chunk.to_vec())
+                .request_items(&self.env.names.table, chunk.to_vec())
                 .send()
                 .await?;
         }
@@ -203,22 +153,11 @@ impl World {
     /// The environment Lambda would give the functions (less the AWS
     /// endpoint and credentials, which the caller adds).
     pub fn function_env(&self) -> Vec<(String, String)> {
-        [
-            ("LIAISON_TABLE", self.names.table.clone()),
-            ("LIAISON_BUCKET", self.names.bucket.clone()),
-            ("LIAISON_QUEUE_URL", self.provisioned.queue_url.clone()),
-            (
-                "LIAISON_DEAD_LETTER_QUEUE_URL",
-                self.provisioned.dead_letter_queue_url.clone(),
-            ),
-            ("LIAISON_FROM_EMAIL", self.names.from_email.clone()),
-            ("LIAISON_APP_URL", APP_URL.to_owned()),
-            ("LIAISON_CURSOR_SECRET", CURSOR_SECRET.to_owned()),
-            ("LIAISON_NOTIFY_DELAY_SECONDS", "0".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+        self.env
+            .vars()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
     }
 
     /// Calls the route's handler in-process, as API Gateway would.
@@ -232,39 +171,13 @@ impl World {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let mut params = BTreeMap::new();
-        let route = match (method, segments.as_slice()) {
-            ("GET", ["catalog"]) => "GET /catalog",
-            ("POST", ["threads"]) => "POST /threads",
-            ("GET", ["threads"]) => "GET /threads",
-            ("GET", ["unread"]) => "GET /unread",
-            ("GET", ["threads", id]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "GET /threads/{thread_id}"
-            }
-            ("POST", ["threads", id, "messages"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "POST /threads/{thread_id}/messages"
-            }
-            ("GET", ["threads", id, "messages"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "GET /threads/{thread_id}/messages"
-            }
-            ("POST", ["threads", id, "attachments"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "POST /threads/{thread_id}/attachments"
-            }
-            ("GET", ["threads", id, "attachments", att]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                params.insert("attachment_id".to_owned(), att.to_string());
-                "GET /threads/{thread_id}/attachments/{attachment_id}"
-            }
-            ("POST", ["threads", id, "read"]) => {
-                params.insert("thread_id".to_owned(), id.to_string());
-                "POST /threads/{thread_id}/read"
-            }
-            other => return Err(format!("no route for {other:?}").into()),
+        // Routed by the local gateway's route table, as API Gateway would.
+        let (route, params) = match routes::resolve(method, path) {
+            Resolved::Route {
+                route,
+                path_parameters,
+            } => (route, path_parameters),
+            other => return Err(format!("no route for {method} {path}: {other:?}").into()),
         };
         let mut headers = BTreeMap::new();
         if body.is_some() {
@@ -272,7 +185,7 @@ impl World {
         }
         let req = GatewayRequest {
             method: method.to_owned(),
-            route_key: route.to_owned(),
+            route_key: route.key(),
             raw_path: path.to_owned(),
             raw_query: query.to_owned(),
             headers,
@@ -281,22 +194,11 @@ impl World {
             body: body.map(|b| b.to_string()),
         }
         .to_request()?;
-        let resp = match route {
-            "GET /catalog" => get_catalog::handle(&self.get_catalog, req).await,
-            "POST /threads" => open_thread::handle(&self.open_thread, req).await,
-            "POST /threads/{thread_id}/messages" => {
-                send_message::handle(&self.send_message, req).await
-            }
-            "GET /threads/{thread_id}/messages" => {
-                list_messages::handle(&self.list_messages, req).await
-            }
-            "POST /threads/{thread_id}/read" => mark_read::handle(&self.mark_read, req).await,
-            "POST /threads/{thread_id}/attachments"
-            | "GET /threads/{thread_id}/attachments/{attachment_id}" => {
-                presign_attachment::handle(&self.presign_attachment, req).await
-            }
-            _ => list_threads::handle(&self.list_threads, req).await,
-        };
+        let resp = self
+            .functions
+            .http(route.function, req)
+            .await
+            .ok_or_else(|| format!("{} is not an HTTP function", route.function))?;
         let status = resp.status().as_u16();
         let body = match resp.body() {
             Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
@@ -321,56 +223,6 @@ impl World {
             .map(str::to_owned)
             .ok_or_else(|| format!("send: {} {}", r.status, r.body).into())
     }
-}
-
-/// The table of `liaison::store::schema`, as `liaison::provision::table`
-/// creates it but without the stream: moto keeps every stream record in
-/// the table and copies the whole table for each item of a transaction, so
-/// sends would slow down as a run goes on. Nothing here reads the stream
-/// (relay-messages gets its events from the harness); on DynamoDB a
-/// stream costs a writer nothing.
-async fn table_without_stream(db: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), BoxError> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType,
-    };
-    use liaison::store::schema;
-    let key = |attr: &str, kt: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attr)
-            .key_type(kt)
-            .build()
-    };
-    let mut req = db
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(schema::PK, KeyType::Hash)?)
-        .key_schema(key(schema::SK, KeyType::Range)?);
-    for attr in schema::key_attributes() {
-        req = req.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attr)
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        );
-    }
-    for index in schema::INDEXES {
-        req = req.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(index.name)
-                .key_schema(key(index.pk, KeyType::Hash)?)
-                .key_schema(key(index.sk, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()?,
-        );
-    }
-    req.send().await?;
-    Ok(())
 }
 
 /// One API call's round trips against DESIGN.md's target.

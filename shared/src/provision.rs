@@ -93,11 +93,33 @@ fn already_exists(code: Option<&str>) -> bool {
     )
 }
 
+/// Whether the table gets its stream (as the template declares it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stream {
+    /// New images, which `relay-messages` reads.
+    #[default]
+    On,
+    /// None: for a harness that hands `relay-messages` its events itself
+    /// (the bench). moto keeps every stream record in the table and copies
+    /// the whole table for each item of a transaction, so writes slow down
+    /// as records pile up; on DynamoDB a stream costs a writer nothing.
+    Off,
+}
+
 /// The table: on-demand, stream with new images, the indexes of
-/// `store::schema`, TTL on `expires_at`.
+/// `store::schema`, TTL on `expires_at`; the stream's ARN.
 pub async fn table(
     db: &aws_sdk_dynamodb::Client,
     name: &str,
+) -> Result<Option<String>, ProvisionError> {
+    table_with(db, name, Stream::On).await
+}
+
+/// [`table`], with or without its stream.
+pub async fn table_with(
+    db: &aws_sdk_dynamodb::Client,
+    name: &str,
+    stream: Stream,
 ) -> Result<Option<String>, ProvisionError> {
     let key = |attr: &str, kt: KeyType| {
         KeySchemaElement::builder()
@@ -111,14 +133,16 @@ pub async fn table(
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(schema::PK, KeyType::Hash)?)
-        .key_schema(key(schema::SK, KeyType::Range)?)
-        .stream_specification(
+        .key_schema(key(schema::SK, KeyType::Range)?);
+    if stream == Stream::On {
+        req = req.stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
                 .stream_view_type(StreamViewType::from(schema::STREAM_VIEW))
                 .build()
                 .map_err(build_fail("stream"))?,
         );
+    }
     for attr in schema::key_attributes() {
         req = req.attribute_definitions(
             AttributeDefinition::builder()
@@ -327,9 +351,18 @@ pub async fn sender(ses: &aws_sdk_sesv2::Client, from: &str) -> Result<(), Provi
     }
 }
 
-/// Everything, for `make dev` and end-to-end tests.
+/// Everything, for `make dev` and the tests.
 pub async fn all(aws: &SdkConfig, names: &Names) -> Result<Provisioned, ProvisionError> {
-    let stream_arn = table(&aws_sdk_dynamodb::Client::new(aws), &names.table).await?;
+    all_with(aws, names, Stream::On).await
+}
+
+/// [`all`], the table with or without its stream.
+pub async fn all_with(
+    aws: &SdkConfig,
+    names: &Names,
+    stream: Stream,
+) -> Result<Provisioned, ProvisionError> {
+    let stream_arn = table_with(&aws_sdk_dynamodb::Client::new(aws), &names.table, stream).await?;
     bucket(
         &crate::attachments_s3_client(aws),
         &names.bucket,

@@ -362,10 +362,13 @@ async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     // A call that runs out of time says so, with the directory stored and
     // its position saved; the same event again continues from there.
     let started = Instant::now();
-    let err =
-        sync_directory::handle_within(&w.sync_directory, event.clone(), Duration::from_millis(100))
-            .await
-            .unwrap_err();
+    let err = sync_directory::handle_within(
+        &w.functions.sync_directory,
+        event.clone(),
+        Duration::from_millis(100),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().starts_with("incomplete"), "{err}");
     assert!(err.to_string().contains("acc_acme"), "{err}");
     assert_eq!(people(&w, "acc_acme").await, set(&["u_chris", "u_dana"]));
@@ -376,7 +379,7 @@ async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     let mut calls = 1;
     loop {
         calls += 1;
-        match sync_directory::handle(&w.sync_directory, event.clone()).await {
+        match sync_directory::handle(&w.functions.sync_directory, event.clone()).await {
             Ok(_) => break,
             Err(e) if e.to_string().starts_with("incomplete") && calls < 10 => continue,
             Err(e) => panic!("{e}"),

@@ -9,16 +9,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn chris() -> Who {
-    client("u_chris", "acc_acme")
-}
-fn alex() -> Who {
-    client("u_alex", "acc_acme")
-}
-fn dana() -> Who {
-    manager("u_dana")
-}
-
 async fn thread(w: &World) -> String {
     w.open(&chris(), None, general()).await["id"]
         .as_str()
@@ -524,7 +514,7 @@ async fn a_send_whose_binding_fails_in_s3_writes_nothing_and_its_retry_binds() {
     assert_eq!(put(&p, b"%PDF").await, 200);
 
     let working = std::mem::replace(
-        &mut w.send_message,
+        &mut w.functions.send_message,
         send_message::App {
             store: w.store.clone(),
             attachments: liaison::attachments::Attachments::new(
@@ -550,7 +540,7 @@ async fn a_send_whose_binding_fails_in_s3_writes_nothing_and_its_retry_binds() {
     assert!(expirable(&w, &object_key(&t, &id)).await);
 
     // S3 is back: the client's retry of the same send binds it.
-    w.send_message = working;
+    w.functions.send_message = working;
     let sent = w
         .call(&chris(), "POST", &path, Some(body))
         .await

@@ -44,7 +44,7 @@ async fn a_bad_field_is_named_and_nothing_is_written() {
     let w = World::empty().await;
     let mut event = directory();
     event["accounts"][1]["users"][0]["email"] = json!("bea-at-beta");
-    let err = sync_directory::handle(&w.sync_directory, event)
+    let err = sync_directory::handle(&w.functions.sync_directory, event)
         .await
         .unwrap_err();
     let message = err.to_string();
@@ -69,7 +69,7 @@ async fn a_bad_field_is_named_and_nothing_is_written() {
             "accounts[0].clients[0].campaigns[0].id",
         ),
     ] {
-        let err = sync_directory::handle(&w.sync_directory, mutate)
+        let err = sync_directory::handle(&w.functions.sync_directory, mutate)
             .await
             .unwrap_err()
             .to_string();

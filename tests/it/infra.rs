@@ -20,7 +20,7 @@ const NOT_YET_BUILT: &[&str] = &[];
 /// The SQS event source guidance: visibility ≥ 6 × the consumer's timeout.
 const VISIBILITY_FACTOR: u64 = 6;
 
-fn repo() -> PathBuf {
+pub(super) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate sits in the repository")
@@ -44,7 +44,7 @@ fn plain(v: &Value) -> &Value {
 
 /// A mapping entry, through CloudFormation tags (`!Ref`, `!GetAtt`, ...).
 #[track_caller]
-fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+pub(super) fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
     plain(v)
         .get(key)
         .unwrap_or_else(|| panic!("missing `{key}` in {v:?}"))
@@ -74,7 +74,7 @@ fn list(v: &Value) -> &[Value] {
 }
 
 #[track_caller]
-fn entries(v: &Value) -> Vec<(&str, &Value)> {
+pub(super) fn entries(v: &Value) -> Vec<(&str, &Value)> {
     plain(v)
         .as_mapping()
         .unwrap_or_else(|| panic!("expected a mapping, got {v:?}"))
@@ -104,10 +104,10 @@ fn referenced(v: &Value) -> &str {
     }
 }
 
-struct Template(Value);
+pub(super) struct Template(Value);
 
 impl Template {
-    fn load() -> Self {
+    pub(super) fn load() -> Self {
         Self(load("infra/template.yaml"))
     }
 
@@ -128,7 +128,7 @@ impl Template {
     }
 
     /// Serverless functions by crate name (the directory `CodeUri` names).
-    fn functions(&self) -> BTreeMap<String, (&str, &Value)> {
+    pub(super) fn functions(&self) -> BTreeMap<String, (&str, &Value)> {
         self.of_type("AWS::Serverless::Function")
             .into_iter()
             .map(|(id, r)| {
@@ -142,7 +142,11 @@ impl Template {
     }
 
     /// A function property, or its `Globals.Function` default.
-    fn function_property<'a>(&'a self, function: &'a Value, key: &str) -> Option<&'a Value> {
+    pub(super) fn function_property<'a>(
+        &'a self,
+        function: &'a Value,
+        key: &str,
+    ) -> Option<&'a Value> {
         plain(field(function, "Properties")).get(key).or_else(|| {
             self.0
                 .get("Globals")

@@ -5,10 +5,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn chris() -> Who {
-    client("u_chris", "acc_acme")
-}
-
 /// JSON text of `s` with every UTF-16 unit escaped, as Python's
 /// `json.dumps` writes non-ASCII text (an emoji is `\ud83d\ude00`).
 fn ascii_json_string(s: &str) -> String {

@@ -18,3 +18,4 @@ mod notify_faults;
 mod pipeline;
 mod relay_faults;
 mod threads;
+mod wiring;

@@ -7,16 +7,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn chris() -> Who {
-    client("u_chris", "acc_acme")
-}
-fn alex() -> Who {
-    client("u_alex", "acc_acme")
-}
-fn dana() -> Who {
-    manager("u_dana")
-}
-
 async fn thread(w: &World) -> String {
     w.open(&chris(), None, general()).await["id"]
         .as_str()

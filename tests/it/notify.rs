@@ -10,16 +10,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn chris() -> Who {
-    client("u_chris", "acc_acme")
-}
-fn alex() -> Who {
-    client("u_alex", "acc_acme")
-}
-fn dana() -> Who {
-    manager("u_dana")
-}
-
 #[derive(Debug, Clone)]
 pub struct Sent {
     pub to: String,
@@ -106,7 +96,7 @@ pub(crate) fn record(message: &Value, id: &str) -> SqsMessage {
 pub(crate) async fn deliver(w: &World, records: Vec<SqsMessage>) -> Vec<String> {
     let mut event = SqsEvent::default();
     event.records = records;
-    notify_reply::handle(&w.notify_reply, event)
+    notify_reply::handle(&w.functions.notify_reply, event)
         .await
         .batch_item_failures
         .into_iter()
@@ -372,7 +362,7 @@ async fn the_relay_queues_one_job_per_new_message_and_ignores_the_rest() {
     records.push(stream_record(&w, "NOTIFY#u_dana", &format!("NOTIFIED#{first}"), 202).await);
     let mut event = Event::default();
     event.records = records.clone();
-    let response = relay_messages::handle(&w.relay_messages, event).await;
+    let response = relay_messages::handle(&w.functions.relay_messages, event).await;
     assert!(response.batch_item_failures.is_empty());
 
     let sqs = aws_sdk_sqs::Client::new(&w.aws);

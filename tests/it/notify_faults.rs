@@ -31,10 +31,6 @@ const CHRIS: &str = "chris@acme.example";
 const ALEX: &str = "alex@acme.example";
 const SAM: &str = "sam@acme.example";
 
-fn dana() -> Who {
-    manager("u_dana")
-}
-
 /// The demo directory with a third client user at Acme: a reply from Dana
 /// goes to Chris, Alex and Sam, in that (directory) order.
 async fn three_recipients() -> (World, String) {
@@ -657,7 +653,8 @@ async fn near_the_deadline_no_email_is_started_and_the_retry_sends_them_all() {
     let mut event = SqsEvent::default();
     event.records = vec![record(&m, "r1")];
     let deadline = std::time::Instant::now() + liaison::notify::TIME_FOR_ONE_RECIPIENT / 2;
-    let response = notify_reply::handle_until(&w.notify_reply, event, Some(deadline)).await;
+    let response =
+        notify_reply::handle_until(&w.functions.notify_reply, event, Some(deadline)).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert!(sent(&w).await.is_empty());
     for user in ["u_chris", "u_alex", "u_sam"] {

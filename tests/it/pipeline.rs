@@ -267,7 +267,7 @@ impl Pipeline {
     fn mailbox(&self) -> Mailbox<'_> {
         let env = self.gateway.env();
         Mailbox {
-            aws: &env.aws,
+            aws: self.gateway.aws(),
             from: &self.from,
             queue_url: &env.queue_url,
             dead_letter_queue_url: &env.dead_letter_queue_url,

@@ -21,13 +21,6 @@ const DANA: &str = "dana@agency.example";
 const CHRIS: &str = "chris@acme.example";
 const ALEX: &str = "alex@acme.example";
 
-fn chris() -> Who {
-    client("u_chris", "acc_acme")
-}
-fn dana() -> Who {
-    manager("u_dana")
-}
-
 /// Fails SendMessageBatch while `refusing` is set, as an SQS that refuses
 /// the relay's sends would (counted in `refused`), at most
 /// [`MAX_REFUSALS`] times: more than the old mapping's 3 retries, fewer than
@@ -364,7 +357,7 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
     for run in [&records, &reversed, &shuffled] {
         for batch in run.chunks(7) {
             let event: Event = liaison_local::stream::event(batch).expect("an event");
-            let answer = relay_messages::handle(&w.relay_messages, event).await;
+            let answer = relay_messages::handle(&w.functions.relay_messages, event).await;
             assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
         }
     }

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
-use liaison::http::{CursorCodec, GatewayRequest};
+use liaison::http::GatewayRequest;
 use liaison::store::Store;
+use liaison_local::{Clients, FunctionEnv, Functions};
 use serde_json::{json, Map, Value};
 
 pub const CURSOR_SECRET: &[u8] = b"test-cursor-secret-0123456789";
@@ -36,6 +37,20 @@ pub fn manager(user: &str) -> Who {
         .cloned()
         .unwrap_or_default(),
     )
+}
+
+/// The demo directory's people (see [`directory`]): Acme's client users
+/// Chris and Alex, and its manager Dana.
+pub fn chris() -> Who {
+    client("u_chris", "acc_acme")
+}
+
+pub fn alex() -> Who {
+    client("u_alex", "acc_acme")
+}
+
+pub fn dana() -> Who {
+    manager("u_dana")
 }
 
 /// A caller with no usable identity.
@@ -89,16 +104,8 @@ pub struct World {
     pub names: liaison::provision::Names,
     pub store: Store,
     pub trips: RoundTrips,
-    pub open_thread: open_thread::App,
-    pub list_threads: list_threads::App,
-    pub get_catalog: get_catalog::App,
-    pub sync_directory: sync_directory::App,
-    pub send_message: send_message::App,
-    pub list_messages: list_messages::App,
-    pub mark_read: mark_read::App,
-    pub presign_attachment: presign_attachment::App,
-    pub relay_messages: relay_messages::App,
-    pub notify_reply: notify_reply::App,
+    /// Every function's `App`, wired as the local gateway wires them.
+    pub functions: Functions,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
     #[allow(dead_code)]
@@ -113,107 +120,40 @@ impl World {
         w
     }
 
-    /// A world with its own, empty table.
+    /// A world with its own, empty table (and bucket, queues, sender).
     pub async fn empty() -> Self {
         let aws = aws().await;
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
         let mut names = liaison::provision::Names::with_prefix(&prefix);
         // A sender of its own, so this test finds its e-mails among all sent.
         names.from_email = format!("{prefix}@agency.example");
-        let db = aws_sdk_dynamodb::Client::new(&aws);
-        liaison::provision::table(&db, &names.table)
+        let provisioned = liaison::provision::all(&aws, &names)
             .await
-            .expect("create table");
+            .expect("create the table, bucket, queues and sender");
         let trips = RoundTrips::new();
-        let counted = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&aws)
-                .interceptor(trips.clone())
-                .build(),
-        );
-        let store = Store::new(counted, &names.table);
-        liaison::provision::bucket(
-            &liaison::attachments_s3_client(&aws),
-            &names.bucket,
-            &liaison::provision::LOCAL_CORS_ORIGINS,
-        )
-        .await
-        .expect("create bucket");
-        let local = aws.endpoint_url().is_some();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&aws)
-                .force_path_style(local)
-                .interceptor(trips.clone())
-                .build(),
-        );
-        let attachments = liaison::attachments::Attachments::new(s3, &names.bucket);
-        let sqs = aws_sdk_sqs::Client::new(&aws);
-        let (queue_url, dead_letter_queue_url) = liaison::provision::queues(&sqs, &names)
-            .await
-            .expect("create queues");
-        let ses = aws_sdk_sesv2::Client::new(&aws);
-        liaison::provision::sender(&ses, &names.from_email)
-            .await
-            .expect("create sender");
+        let clients = Clients::counted(&aws, &trips);
+        let env = FunctionEnv {
+            names: names.clone(),
+            queue_url: provisioned.queue_url.clone(),
+            dead_letter_queue_url: provisioned.dead_letter_queue_url.clone(),
+            app_url: APP_URL.to_owned(),
+            cursor_secret: CURSOR_SECRET.to_vec(),
+            notify_delay: std::time::Duration::ZERO,
+        };
         Self {
-            open_thread: open_thread::App {
-                store: store.clone(),
-            },
-            list_threads: list_threads::App {
-                store: store.clone(),
-                cursors: CursorCodec::new(CURSOR_SECRET),
-            },
-            get_catalog: get_catalog::App {
-                store: store.clone(),
-            },
-            sync_directory: sync_directory::App {
-                store: store.clone(),
-            },
-            send_message: send_message::App {
-                store: store.clone(),
-                attachments: attachments.clone(),
-            },
-            list_messages: list_messages::App {
-                store: store.clone(),
-                cursors: CursorCodec::new(CURSOR_SECRET),
-                attachments: attachments.clone(),
-            },
-            presign_attachment: presign_attachment::App {
-                store: store.clone(),
-                attachments: attachments.clone(),
-            },
-            mark_read: mark_read::App {
-                store: store.clone(),
-            },
-            relay_messages: relay_messages::App {
-                sqs: sqs.clone(),
-                queue_url: queue_url.clone(),
-                delay: std::time::Duration::ZERO,
-                attachments: attachments.clone(),
-            },
-            notify_reply: notify_reply::App {
-                notifier: liaison::notify::Notifier {
-                    store: store.clone(),
-                    mailer: liaison::notify::Mailer {
-                        ses,
-                        from: names.from_email.clone(),
-                        app_url: APP_URL.to_owned(),
-                    },
-                },
-                sqs,
-                dead_letter_queue_url: dead_letter_queue_url.clone(),
-            },
-            queue_url,
-            dead_letter_queue_url,
-            attachments,
+            functions: Functions::new(&clients, &env),
+            store: Store::new(clients.dynamodb, &names.table),
+            attachments: liaison::attachments::Attachments::new(clients.s3, &names.bucket),
+            queue_url: provisioned.queue_url,
+            dead_letter_queue_url: provisioned.dead_letter_queue_url,
             aws,
             names,
-            store,
             trips,
         }
     }
 
     pub async fn sync(&self, event: Value) -> sync_directory::Counts {
-        sync_directory::handle(&self.sync_directory, event)
+        sync_directory::handle(&self.functions.sync_directory, event)
             .await
             .expect("sync")
     }
@@ -268,16 +208,11 @@ impl World {
         }
         .to_request()
         .expect("request");
-        let resp = match route.function {
-            "get-catalog" => get_catalog::handle(&self.get_catalog, req).await,
-            "open-thread" => open_thread::handle(&self.open_thread, req).await,
-            "list-threads" => list_threads::handle(&self.list_threads, req).await,
-            "send-message" => send_message::handle(&self.send_message, req).await,
-            "list-messages" => list_messages::handle(&self.list_messages, req).await,
-            "mark-read" => mark_read::handle(&self.mark_read, req).await,
-            "presign-attachment" => presign_attachment::handle(&self.presign_attachment, req).await,
-            other => panic!("{other} is not an HTTP function"),
-        };
+        let resp = self
+            .functions
+            .http(route.function, req)
+            .await
+            .unwrap_or_else(|| panic!("{} is not an HTTP function", route.function));
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()

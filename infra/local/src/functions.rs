@@ -1,31 +1,105 @@
-//! The functions this gateway hosts, each built once from explicit
-//! resource names (as its `main.rs` builds it from the environment), and
-//! the three ways AWS invokes them: an HTTP route, a direct invocation,
-//! an event source mapping.
+//! The functions this gateway hosts, wired once for every process that
+//! runs them in-process (the gateway, the tests' `World`, the bench):
+//! [`Clients`] are the SDK clients they share, built by the caller (tests
+//! and the bench attach the round-trip counter, fault tests their own
+//! interceptors); [`FunctionEnv`] is what each function's `main.rs` reads
+//! from the environment, given directly; [`Functions::new`] builds every
+//! `App` from the two, and [`Functions::http`] / [`Functions::invoke`] are
+//! the one dispatch from a function's name to its handler. The three ways
+//! AWS invokes them: an HTTP route ([`crate::routes::ROUTES`]), a direct
+//! invocation, an event source mapping.
 //!
 //! Wiring a new function crate in means, here: its `App` in [`Functions`]
-//! and [`Functions::new`], its name in [`Functions::hosts`], and a match arm
-//! in [`Functions::http`] (HTTP functions) or [`Functions::relay_messages`]
-//! / [`Functions::notify_reply`]. Each place is marked `WIRE`.
+//! and [`Functions::new`], its name in [`Functions::NAMES`], and an arm in
+//! [`Functions::http`] (HTTP functions, whose routes go in
+//! [`crate::routes::ROUTES`]) or [`Functions::invoke`]; elsewhere, only
+//! this crate's `Cargo.toml` and, for routes, the `cargo lambda watch`
+//! router in the workspace `Cargo.toml`. `tests/it/wiring.rs` and
+//! `tests/it/infra.rs` fail until the names, dispatch, routes, router and
+//! environment agree with the function crates and the template.
 
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::Diagnostic;
 use liaison::attachments::Attachments;
+use liaison::aws::RoundTrips;
 use liaison::http::CursorCodec;
 use liaison::notify::{Mailer, Notifier};
 use liaison::provision::Names;
 use liaison::store::Store;
 use serde_json::{json, Value};
 
-/// What a function's `main.rs` reads from the environment, given directly.
+/// The SDK clients the functions use, one of each, shared by all of them.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Path-style when an endpoint override (a local AWS) is configured.
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub ses: aws_sdk_sesv2::Client,
+}
+
+impl Clients {
+    /// The clients a function's `main.rs` builds from this configuration.
+    pub fn new(aws: &SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(aws),
+            s3: liaison::attachments_s3_client(aws),
+            sqs: aws_sdk_sqs::Client::new(aws),
+            ses: aws_sdk_sesv2::Client::new(aws),
+        }
+    }
+
+    /// The same clients with `interceptor` on every one of them.
+    pub fn intercepted(self, interceptor: impl Intercept + Clone + 'static) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                self.dynamodb
+                    .config()
+                    .to_builder()
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            s3: aws_sdk_s3::Client::from_conf(
+                self.s3
+                    .config()
+                    .to_builder()
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                self.sqs
+                    .config()
+                    .to_builder()
+                    .interceptor(interceptor.clone())
+                    .build(),
+            ),
+            ses: aws_sdk_sesv2::Client::from_conf(
+                self.ses
+                    .config()
+                    .to_builder()
+                    .interceptor(interceptor)
+                    .build(),
+            ),
+        }
+    }
+
+    /// [`Clients::new`], every request any of them puts on the wire counted
+    /// by `trips` (DESIGN.md's round trips per call).
+    pub fn counted(aws: &SdkConfig, trips: &RoundTrips) -> Self {
+        Self::new(aws).intercepted(trips.clone())
+    }
+}
+
+/// What a function's `main.rs` reads from the environment (besides the AWS
+/// configuration), given directly.
 #[derive(Debug, Clone)]
 pub struct FunctionEnv {
-    pub aws: SdkConfig,
     pub names: Names,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
@@ -36,7 +110,9 @@ pub struct FunctionEnv {
 
 impl FunctionEnv {
     /// The same values as the environment variables a deployed function
-    /// gets (for printing, and for `cargo lambda watch`).
+    /// gets: the bench gives them to the functions' processes, and
+    /// `tests/it/infra.rs` holds `[workspace.metadata.lambda.env]` (for
+    /// `cargo lambda watch`) to `make dev`'s.
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         use liaison::config as c;
         vec![
@@ -58,25 +134,39 @@ impl FunctionEnv {
     }
 }
 
+/// Every function's `App`, built once.
 pub struct Functions {
-    open_thread: open_thread::App,
-    list_threads: list_threads::App,
-    get_catalog: get_catalog::App,
-    sync_directory: sync_directory::App,
-    send_message: send_message::App,
-    list_messages: list_messages::App,
-    mark_read: mark_read::App,
-    presign_attachment: presign_attachment::App,
-    relay_messages: relay_messages::App,
-    notify_reply: notify_reply::App,
+    pub open_thread: open_thread::App,
+    pub list_threads: list_threads::App,
+    pub get_catalog: get_catalog::App,
+    pub sync_directory: sync_directory::App,
+    pub send_message: send_message::App,
+    pub list_messages: list_messages::App,
+    pub mark_read: mark_read::App,
+    pub presign_attachment: presign_attachment::App,
+    pub relay_messages: relay_messages::App,
+    pub notify_reply: notify_reply::App,
 }
 
 impl Functions {
-    pub fn new(env: &FunctionEnv) -> Self {
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&env.aws), &env.names.table);
-        let attachments =
-            Attachments::new(liaison::attachments_s3_client(&env.aws), &env.names.bucket);
-        let sqs = aws_sdk_sqs::Client::new(&env.aws);
+    /// The functions hosted here, by crate (and binary) name.
+    pub const NAMES: &'static [&'static str] = &[
+        "open-thread",
+        "list-threads",
+        "get-catalog",
+        "sync-directory",
+        "send-message",
+        "list-messages",
+        "mark-read",
+        "presign-attachment",
+        "relay-messages",
+        "notify-reply",
+    ];
+
+    /// Every `App` as its `main.rs` builds it, from these clients and values.
+    pub fn new(clients: &Clients, env: &FunctionEnv) -> Self {
+        let store = Store::new(clients.dynamodb.clone(), &env.names.table);
+        let attachments = Attachments::new(clients.s3.clone(), &env.names.bucket);
         Self {
             open_thread: open_thread::App {
                 store: store.clone(),
@@ -108,7 +198,7 @@ impl Functions {
                 attachments: attachments.clone(),
             },
             relay_messages: relay_messages::App {
-                sqs: sqs.clone(),
+                sqs: clients.sqs.clone(),
                 queue_url: env.queue_url.clone(),
                 delay: env.notify_delay,
                 attachments,
@@ -117,12 +207,12 @@ impl Functions {
                 notifier: Notifier {
                     store,
                     mailer: Mailer {
-                        ses: aws_sdk_sesv2::Client::new(&env.aws),
+                        ses: clients.ses.clone(),
                         from: env.names.from_email.clone(),
                         app_url: env.app_url.clone(),
                     },
                 },
-                sqs,
+                sqs: clients.sqs.clone(),
                 dead_letter_queue_url: env.dead_letter_queue_url.clone(),
             },
         }
@@ -131,19 +221,7 @@ impl Functions {
     /// Whether this gateway hosts the function (for the Invoke API and the
     /// event source mappings; HTTP routes of a missing one answer 501).
     pub fn hosts(name: &str) -> bool {
-        matches!(
-            name,
-            "open-thread"
-                | "list-threads"
-                | "get-catalog"
-                | "sync-directory"
-                | "send-message"
-                | "list-messages"
-                | "mark-read"
-                | "presign-attachment"
-                | "relay-messages"
-                | "notify-reply"
-        )
+        Self::NAMES.contains(&name)
     }
 
     /// An HTTP function's answer to an API Gateway request; `None` if the

@@ -26,7 +26,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use functions::{FunctionEnv, Functions};
+pub use functions::{Clients, FunctionEnv, Functions};
 
 /// Where `make dev` serves.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -104,6 +104,19 @@ impl Config {
             print_mail: true,
         }
     }
+
+    /// What the hosted functions are given: these settings, with the
+    /// queues' URLs (which only the local AWS knows).
+    pub fn function_env(&self, queue_url: String, dead_letter_queue_url: String) -> FunctionEnv {
+        FunctionEnv {
+            names: self.names.clone(),
+            queue_url,
+            dead_letter_queue_url,
+            app_url: self.app_url.trim_end_matches('/').to_owned(),
+            cursor_secret: self.cursor_secret.clone().into_bytes(),
+            notify_delay: self.notify_delay,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +141,7 @@ pub enum StartError {
 /// is dropped.
 pub struct Gateway {
     addr: SocketAddr,
+    aws: SdkConfig,
     env: FunctionEnv,
     stream_arn: Option<String>,
     stopper: Stopper,
@@ -148,16 +162,8 @@ impl Gateway {
         } else {
             existing(&config.aws, &config.names).await?
         };
-        let env = FunctionEnv {
-            aws: config.aws.clone(),
-            names: config.names.clone(),
-            queue_url: queue_url.clone(),
-            dead_letter_queue_url,
-            app_url: config.app_url.trim_end_matches('/').to_owned(),
-            cursor_secret: config.cursor_secret.clone().into_bytes(),
-            notify_delay: config.notify_delay,
-        };
-        let functions = Arc::new(Functions::new(&env));
+        let env = config.function_env(queue_url.clone(), dead_letter_queue_url);
+        let functions = Arc::new(Functions::new(&Clients::new(&config.aws), &env));
         if let Some(dir) = &config.directory {
             functions
                 .sync_directory(dir.clone())
@@ -237,6 +243,7 @@ impl Gateway {
         tracing::info!(%addr, table = %env.names.table, "local gateway serving");
         Ok(Gateway {
             addr,
+            aws: config.aws,
             env,
             stream_arn,
             stopper,
@@ -257,6 +264,11 @@ impl Gateway {
     /// What the hosted functions were given.
     pub fn env(&self) -> &FunctionEnv {
         &self.env
+    }
+
+    /// The AWS configuration their clients were built from.
+    pub fn aws(&self) -> &SdkConfig {
+        &self.aws
     }
 
     /// The table's stream, if it has one.
