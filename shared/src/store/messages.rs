@@ -11,9 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use sha2::{Digest, Sha256};
 
-use super::attachments::{
-    attachment_key, read_attachment, AttachmentRecord, BIND_MARGIN_SECONDS,
-};
+use super::attachments::{attachment_key, read_attachment, AttachmentRecord, BIND_MARGIN_SECONDS};
 use super::attr::{b, n, s, Item, Reader};
 use super::threads::{
     is_conditional_failure, last_message_attr, opt_message_id, read_record, ThreadRecord,
