@@ -76,14 +76,6 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         Some(r) if r.participants.iter().any(|(u, _)| *u == caller.user_id) => r,
         _ => return Err(ApiError::not_found()),
     };
-    // A used key answers the original message or 409 before any upload is
-    // checked or tagged: a replay or a conflict never touches S3, so it
-    // cannot leave a tagged upload that no message lists.
-    if let Some(claim) = &ctx.claim {
-        let fingerprint = send_fingerprint(&body, urgent, &ids);
-        let outcome = app.store.answer_claim(&thread, claim, &fingerprint).await?;
-        return answer(app, &record.thread.account_id, outcome).await;
-    }
     // Side and name come from the directory (the thread's participants);
     // the token's editable `name` only for someone it does not name.
     let (role, name) = record
@@ -94,6 +86,14 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         name: name.map_or_else(|| caller.name.clone(), str::to_owned),
         role: side_in(&caller, &record.thread.account_id, role)?,
     };
+    // A used key answers the original message or 409 before any upload is
+    // checked or tagged: a replay or a conflict never touches S3, so it
+    // cannot leave a tagged upload that no message lists.
+    if let Some(claim) = &ctx.claim {
+        let fingerprint = send_fingerprint(&body, urgent, &ids);
+        let outcome = app.store.answer_claim(&thread, claim, &fingerprint).await?;
+        return answer(app, &record.thread.account_id, outcome).await;
+    }
     let mut new = NewMessage {
         thread,
         author,
