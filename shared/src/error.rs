@@ -146,6 +146,20 @@ impl ApiError {
         )
     }
 
+    /// The upload is too close to (or past) its expiry to be sent: it must
+    /// be uploaded again.
+    pub fn attachment_expired(id: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "attachment_expired",
+            "Attachment expired",
+            format!(
+                "Attachment {id} was uploaded too long ago to be sent. Upload the file again \
+                 and send the new attachment."
+            ),
+        )
+    }
+
     /// A person's unsent uploads from today reached the cap (count or
     /// bytes); sending or the next UTC day frees room.
     pub fn too_many_pending_uploads(max_uploads: u64, max_bytes: u64) -> Self {

@@ -551,7 +551,7 @@ async fn a_send_whose_binding_fails_in_s3_writes_nothing_and_its_retry_binds() {
 }
 
 #[tokio::test]
-async fn a_send_refused_after_the_retag_leaves_the_upload_sendable() {
+async fn a_reused_client_message_id_is_refused_before_any_upload_is_tagged() {
     let w = World::new().await;
     let t = thread(&w).await;
     let path = format!("/threads/{t}/messages");
@@ -566,9 +566,9 @@ async fn a_send_refused_after_the_retag_leaves_the_upload_sendable() {
     let p = presign(&w, &chris(), &t, "cut.webm", "video/webm", 4).await;
     let id = id_of(&p);
     assert_eq!(put(&p, b"webm").await, 200);
-    // The key was used for another message: the transaction is refused
-    // after the upload was retagged. The known cost: the object is kept
-    // (never a listed file lost), and the record stays pending, so...
+    // The key was used for another message: 409, answered from the one
+    // read, before the upload is checked or retagged — no S3 call at all.
+    w.trips.take();
     w.call(
         &chris(),
         "POST",
@@ -577,10 +577,129 @@ async fn a_send_refused_after_the_retag_leaves_the_upload_sendable() {
     )
     .await
     .problem(409, "idempotency_conflict");
+    assert_eq!(w.trips.take(), 1, "the batch read only");
+    // So the upload is exactly as before: pending, still left to the
+    // expiry rule (no object kept without a message)...
     assert_eq!(attachment_state(&w, &t, &id).await, "pending");
-    // ...the corrected send binds it.
+    assert!(expirable(&w, &object_key(&t, &id)).await);
+    // ...and the corrected send binds it.
     send(&w, &chris(), &t, "other", &[&id]).await.expect(201);
     assert_eq!(attachment_state(&w, &t, &id).await, "bound");
     assert!(!expirable(&w, &object_key(&t, &id)).await);
     assert_eq!(w.thread(&dana(), &t).await["message_count"], 2);
+}
+
+#[tokio::test]
+async fn a_replayed_send_with_attachments_touches_no_upload() {
+    let w = World::new().await;
+    let t = thread(&w).await;
+    let p = presign(&w, &chris(), &t, "a.gif", "image/gif", 3).await;
+    let id = id_of(&p);
+    assert_eq!(put(&p, b"GIF").await, 200);
+    let path = format!("/threads/{t}/messages");
+    let body = json!({"body": "gif", "attachment_ids": [id], "client_message_id": "once"});
+    let sent = w
+        .call(&chris(), "POST", &path, Some(body.clone()))
+        .await
+        .expect(201);
+    w.trips.take();
+    let again = w
+        .call(&chris(), "POST", &path, Some(body))
+        .await
+        .expect(200);
+    assert_eq!(again["id"], sent["id"]);
+    assert_eq!(
+        w.trips.take(),
+        2,
+        "the batch read (with the claim), the original message; no S3 call"
+    );
+}
+
+/// Sets the pending record's `expires_at` (what DynamoDB's TTL reads) to
+/// `at` (unix seconds): an upload presigned long ago, without waiting.
+async fn age_record(w: &World, t: &str, id: &str, at: i64) {
+    use liaison::store::sdk::AttributeValue;
+    w.store
+        .client()
+        .update_item()
+        .table_name(&w.names.table)
+        .key("pk", AttributeValue::S(format!("THREAD#{t}")))
+        .key("sk", AttributeValue::S(format!("ATT#{id}")))
+        .update_expression("SET expires_at = :at")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+        .send()
+        .await
+        .expect("age the record");
+}
+
+#[tokio::test]
+async fn an_upload_near_or_past_its_expiry_is_refused_and_left_untouched() {
+    let w = World::new().await;
+    let t = thread(&w).await;
+    let now = liaison::domain::Timestamp::now().unix_seconds();
+    let margin = liaison::store::BIND_MARGIN_SECONDS;
+    // Within the margin of its expiry, and past it (the TTL deletes late).
+    for at in [now + margin - 60, now - 3600] {
+        let p = presign(&w, &chris(), &t, "old.pdf", "application/pdf", 4).await;
+        let id = id_of(&p);
+        assert_eq!(put(&p, b"%PDF").await, 200);
+        age_record(&w, &t, &id, at).await;
+        let refused = send(&w, &chris(), &t, "late", &[&id])
+            .await
+            .problem(422, "attachment_expired");
+        assert!(refused["detail"].as_str().unwrap().contains(&id));
+        // Refused before the retag: nothing kept, nothing written.
+        assert_eq!(attachment_state(&w, &t, &id).await, "pending");
+        assert!(expirable(&w, &object_key(&t, &id)).await);
+    }
+    assert_eq!(w.thread(&dana(), &t).await["message_count"], 0);
+    // A fresh upload (a full margin left) still sends.
+    let p = presign(&w, &chris(), &t, "new.pdf", "application/pdf", 4).await;
+    assert_eq!(put(&p, b"%PDF").await, 200);
+    age_record(&w, &t, &id_of(&p), now + margin + 600).await;
+    send(&w, &chris(), &t, "fresh", &[&id_of(&p)])
+        .await
+        .expect(201);
+}
+
+#[tokio::test]
+async fn the_send_transaction_never_binds_an_upload_near_its_expiry() {
+    use liaison::domain::{AttachmentId, Author, ClientMessageId, MessageBody, Role, ThreadId};
+    use liaison::store::{NewMessage, SendOutcome};
+    let w = World::new().await;
+    let t = thread(&w).await;
+    let p = presign(&w, &chris(), &t, "old.pdf", "application/pdf", 4).await;
+    let id = id_of(&p);
+    assert_eq!(put(&p, b"%PDF").await, 200);
+    let thread_id = ThreadId::parse(&t).unwrap();
+    let aid = AttachmentId::parse(&id).unwrap();
+    let ctx = w
+        .store
+        .send_context(&thread_id, &[aid], None)
+        .await
+        .unwrap();
+    // Checked while fresh; the margin is crossed before the transaction.
+    let now = liaison::domain::Timestamp::now().unix_seconds();
+    age_record(&w, &t, &id, now + liaison::store::BIND_MARGIN_SECONDS - 1).await;
+    let new = NewMessage {
+        thread: thread_id,
+        author: Author {
+            id: liaison::domain::UserId::parse("u_chris").unwrap(),
+            name: "Chris".into(),
+            role: Role::Client,
+        },
+        client_message_id: ClientMessageId::parse("late-1").unwrap(),
+        body: MessageBody::parse("late").unwrap(),
+        urgent: false,
+        attachments: vec![ctx.attachments[0].file.clone()],
+    };
+    let outcome = w
+        .store
+        .send_message(&new, ctx.record.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(outcome, SendOutcome::AttachmentTaken(aid));
+    assert_eq!(attachment_state(&w, &t, &id).await, "pending");
+    assert_eq!(w.thread(&dana(), &t).await["message_count"], 0);
 }

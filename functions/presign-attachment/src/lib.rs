@@ -63,6 +63,7 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         thread,
         author: caller.user_id.clone(),
         message: None,
+        expires_at: None,
     };
     match app.store.create_attachment(&record).await? {
         NewAttachment::Recorded => {}

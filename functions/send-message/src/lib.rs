@@ -5,11 +5,14 @@
 //! participant's inbox row: the author's becomes read, the other side's
 //! unread. E-mail follows from the table's stream; it never fails a send.
 //! The same `client_message_id` again answers the original message (`200`),
-//! or `409` if the content differs. Unknown body fields are ignored.
+//! or `409` if the content differs; the claim is read with the thread, and
+//! answered before any attachment is checked or tagged. Unknown body
+//! fields are ignored.
 //!
 //! Each attachment must have been presigned by the author for this thread,
 //! uploaded with the declared size and type (checked with HeadObject), and
-//! not yet belong to a message; binding it is part of the transaction, so
+//! not yet belong to a message, and not be within a day of its record's
+//! expiry (`attachment_expired`); binding it is part of the transaction, so
 //! of two sends racing for one attachment exactly one wins. Once checked,
 //! each upload is tagged bound in S3 *before* the transaction, so no file a
 //! stored message lists is ever left to the cleanup rule (see
@@ -20,9 +23,11 @@ use std::collections::HashSet;
 use lambda_http::{Body, Request, Response};
 use liaison::access::side_in;
 use liaison::attachments::{object_key, Attachments};
-use liaison::domain::{AttachmentId, AttachmentRef, Author, ClientMessageId, MessageBody};
+use liaison::domain::{
+    AttachmentId, AttachmentRef, Author, ClientMessageId, MessageBody, Timestamp,
+};
 use liaison::http::{self, ApiResult, Fields};
-use liaison::store::{AttachmentRecord, NewMessage, SendOutcome, Store};
+use liaison::store::{send_fingerprint, AttachmentRecord, NewMessage, SendOutcome, Store};
 use liaison::ApiError;
 use serde_json::Value;
 
@@ -61,7 +66,12 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         .map(|raw| AttachmentId::parse(raw).ok_or_else(|| ApiError::attachment_not_uploaded(raw)))
         .collect::<ApiResult<Vec<_>>>()?;
 
-    let ctx = app.store.send_context(&thread, &ids).await?;
+    // One read: the thread, the attachments, and whether this
+    // client_message_id was used already.
+    let ctx = app
+        .store
+        .send_context(&thread, &ids, Some((&caller.user_id, &client_message_id)))
+        .await?;
     let record = match ctx.record {
         Some(r) if r.participants.iter().any(|(u, _)| *u == caller.user_id) => r,
         _ => return Err(ApiError::not_found()),
@@ -76,6 +86,14 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         name: name.map_or_else(|| caller.name.clone(), str::to_owned),
         role: side_in(&caller, &record.thread.account_id, role)?,
     };
+    // A used key answers the original message or 409 before any upload is
+    // checked or tagged: a replay or a conflict never touches S3, so it
+    // cannot leave a tagged upload that no message lists.
+    if let Some(claim) = &ctx.claim {
+        let fingerprint = send_fingerprint(&body, urgent, &ids);
+        let outcome = app.store.answer_claim(&thread, claim, &fingerprint).await?;
+        return answer(app, &record.thread.account_id, outcome).await;
+    }
     let mut new = NewMessage {
         thread,
         author,
@@ -85,15 +103,20 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         attachments: Vec::new(),
     };
     let mut files: Vec<&AttachmentRecord> = Vec::with_capacity(ids.len());
+    let now = Timestamp::now().unix_seconds();
     for id in &ids {
         let found = ctx
             .attachments
             .iter()
             .find(|a| a.file.id == *id && a.author == caller.user_id);
         match found {
+            Some(a) if a.message.is_none() && !a.bindable_at(now) => {
+                return Err(ApiError::attachment_expired(&a.file.id.to_string()))
+            }
             Some(a) if a.message.is_none() => files.push(a),
             Some(a) => {
-                // Already bound: a replay of this very send answers as one.
+                // Already bound: the same send, racing this one, may have
+                // committed after the claim was read; it answers as a replay.
                 new.attachments = ids_as_refs(&ids, &ctx.attachments);
                 if let Some(outcome) = app.store.replay_of(&new).await? {
                     return answer(app, &record.thread.account_id, outcome).await;

@@ -37,15 +37,39 @@
 //!
 //! The trade-off, written down: S3's lifecycle sees only S3, and an object
 //! tagged bound for a send that then failed looks exactly like one of a send
-//! that committed; one must be kept, so both are. Such an upload stays
-//! pending in the table, so the client's retry of the send (same
-//! `client_message_id`) binds it; only one abandoned after a failed send is
-//! kept without a message. The alternative order (bind, then retag) loses a
-//! listed file whenever the retag fails for good, which is the bug this
-//! replaces. Undoing the tag after a failed send is not safe either: the
-//! same author's concurrent send may have bound the upload meanwhile, and
-//! tags have no condition. The leak is bounded by the pending-upload cap
-//! ([`crate::store::MAX_PENDING_UPLOADS`]).
+//! that committed; one must be kept, so both are. So send-message refuses
+//! everything it can *before* tagging: a `client_message_id` already used
+//! (the idempotency claim is read in the same BatchGetItem as the thread and
+//! the uploads) answers the original message or `409` without looking at
+//! any upload, and an upload not the author's, already bound, of the wrong
+//! size or type, or near its expiry is refused before the retag. What is
+//! left are true races, where the transaction refuses after the retag: two
+//! sends with one `client_message_id` at once (the loser's uploads, if they
+//! differ), a send losing an upload to a concurrent send, a thread change
+//! making the author no longer a participant, an upload crossing the expiry
+//! margin within the send, or contention outlasting the retries. Such an
+//! upload stays pending in the table, so the client's retry of the send
+//! binds it; only one abandoned after such a failed send is kept without a
+//! message. The alternative order (bind, then retag) loses a listed file
+//! whenever the retag fails for good, which is the bug this replaces.
+//! Undoing the tag after a failed send is not safe either: the same
+//! author's concurrent send may have bound the upload meanwhile, and tags
+//! have no condition. The leak is bounded by the pending-upload cap
+//! ([`crate::store::MAX_PENDING_UPLOADS`] uploads and
+//! [`crate::store::MAX_PENDING_UPLOAD_BYTES`] per person per UTC day): an
+//! upload leaked this way was never bound in the table, so it still counts
+//! against its day's cap (its slot is never freed).
+//!
+//! # Late binds
+//!
+//! DynamoDB's TTL deletes an expired pending record up to ~48 h late, and
+//! the bucket deletes a pending object about [`UNBOUND_EXPIRY_DAYS`] after
+//! its upload. A send therefore binds an upload only while its record has
+//! at least [`crate::store::BIND_MARGIN_SECONDS`] (a day) left; otherwise it
+//! answers `422 attachment_expired` before checking or tagging the object,
+//! and the transaction's bind condition says the same (`expires_at >
+//! now + margin`), so a bound object is never one the lifecycle rule is
+//! about to delete.
 
 mod policy;
 

@@ -22,6 +22,14 @@ use crate::domain::{
 /// How long an upload may stay unsent before its record expires.
 pub const PENDING_TTL_SECONDS: i64 = 2 * 24 * 3600;
 
+/// A send binds an upload only while its record has at least this long
+/// left before it expires (`expires_at`): DynamoDB deletes expired records
+/// up to ~48 h late, and the bucket's rule deletes the pending object about
+/// as long after its upload as the record lives, so an upload bound late
+/// could be deleted before (or while) it is retagged. A day of margin keeps
+/// every bound object a day clear of its lifecycle expiry.
+pub const BIND_MARGIN_SECONDS: i64 = 24 * 3600;
+
 /// At most this many of one person's uploads presigned on one UTC day may
 /// be unsent: five messages' worth at the 10-attachment limit, far above
 /// what a person stages by hand, low enough that a script is stopped early.
@@ -108,6 +116,18 @@ pub struct AttachmentRecord {
     pub author: UserId,
     /// The message it belongs to, once sent.
     pub message: Option<MessageId>,
+    /// When the pending record expires (unix seconds; `None` once bound).
+    /// Read only: [`Store::create_attachment`] sets its own.
+    pub expires_at: Option<i64>,
+}
+
+impl AttachmentRecord {
+    /// Whether a send may still bind it at `now` (unix seconds): at least
+    /// [`BIND_MARGIN_SECONDS`] before its record expires.
+    pub fn bindable_at(&self, now: i64) -> bool {
+        self.expires_at
+            .is_some_and(|e| e > now.saturating_add(BIND_MARGIN_SECONDS))
+    }
 }
 
 pub(super) fn attachment_key(thread: &ThreadId, id: &AttachmentId) -> Item {
@@ -127,6 +147,7 @@ pub(super) fn read_attachment(item: &Item) -> Result<AttachmentRecord, StoreErro
         account: r.parse("account_id", |v| AccountId::parse(v))?,
         author: r.parse("author_id", |v| UserId::parse(v))?,
         message: opt_message_id(&r, "message_id")?,
+        expires_at: r.opt_n(schema::TTL_ATTRIBUTE)?,
     })
 }
 

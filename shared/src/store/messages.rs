@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 use sha2::{Digest, Sha256};
 
-use super::attachments::{attachment_key, read_attachment, AttachmentRecord};
+use super::attachments::{attachment_key, read_attachment, AttachmentRecord, BIND_MARGIN_SECONDS};
 use super::attr::{b, n, s, Item, Reader};
 use super::threads::{
     is_conditional_failure, last_message_attr, opt_message_id, read_record, ThreadRecord,
@@ -36,15 +36,30 @@ pub struct NewMessage {
 impl NewMessage {
     /// What makes two sends with one key the same send.
     fn fingerprint(&self) -> String {
-        let mut ids: Vec<String> = self.attachments.iter().map(|a| a.id.to_string()).collect();
-        ids.sort();
-        let mut h = Sha256::new();
-        h.update(self.body.as_str().as_bytes());
-        h.update([0, self.urgent as u8, 0]);
-        h.update(ids.join(",").as_bytes());
-        let digest = h.finalize();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        send_fingerprint(
+            &self.body,
+            self.urgent,
+            self.attachments.iter().map(|a| &a.id),
+        )
     }
+}
+
+/// What makes two sends with one `client_message_id` the same send: the
+/// body, the urgency and the attachment ids (in any order). Needs only the
+/// request, so a replay is recognised before any attachment is looked at.
+pub fn send_fingerprint<'a>(
+    body: &MessageBody,
+    urgent: bool,
+    attachments: impl IntoIterator<Item = &'a AttachmentId>,
+) -> String {
+    let mut ids: Vec<String> = attachments.into_iter().map(|a| a.to_string()).collect();
+    ids.sort();
+    let mut h = Sha256::new();
+    h.update(body.as_str().as_bytes());
+    h.update([0, urgent as u8, 0]);
+    h.update(ids.join(",").as_bytes());
+    let digest = h.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +71,9 @@ pub enum SendOutcome {
     Conflict,
     /// No such thread, or the author is not in it.
     NotFound,
-    /// The attachment was bound to another message meanwhile.
+    /// The attachment was bound to another message meanwhile, or came
+    /// within [`BIND_MARGIN_SECONDS`] of its expiry since the caller
+    /// checked it (see [`AttachmentRecord::bindable_at`]).
     AttachmentTaken(AttachmentId),
 }
 
@@ -102,10 +119,12 @@ fn message_key(thread: &ThreadId, id: &MessageId) -> Item {
     )
 }
 
+const CLAIM_PREFIX: &str = "IDEM#";
+
 fn claim_key(thread: &ThreadId, author: &UserId, cmid: &ClientMessageId) -> Item {
     key(
         keys::thread(thread),
-        format!("IDEM#{author}#{}", cmid.as_str()),
+        format!("{CLAIM_PREFIX}{author}#{}", cmid.as_str()),
     )
 }
 
@@ -198,34 +217,81 @@ fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue>
 }
 
 /// What a send needs, read in one BatchGetItem: the thread (with its
-/// participants) and the attachments the message names.
+/// participants), the attachments the message names, and the author's
+/// idempotency claim for its `client_message_id` (if that was used).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendContext {
     pub record: Option<ThreadRecord>,
     pub attachments: Vec<AttachmentRecord>,
+    pub claim: Option<Claim>,
+}
+
+/// An idempotency claim: a `client_message_id` already used by its author
+/// in a thread, for the message it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    fingerprint: String,
+    message_id: MessageId,
+}
+
+fn read_claim(item: &Item) -> Result<Claim, StoreError> {
+    let r = Reader::new(item);
+    Ok(Claim {
+        fingerprint: r.s("fingerprint")?.to_owned(),
+        message_id: r.parse_opt("message_id", MessageId::parse)?,
+    })
 }
 
 impl Store {
+    /// The thread, the named attachments and (if `claim` is given) the
+    /// author's idempotency claim for that key: one BatchGetItem.
     pub async fn send_context(
         &self,
         thread: &ThreadId,
         attachments: &[AttachmentId],
+        claim: Option<(&UserId, &ClientMessageId)>,
     ) -> Result<SendContext, StoreError> {
         let mut wanted = vec![key(keys::thread(thread), keys::META)];
         wanted.extend(attachments.iter().map(|a| attachment_key(thread, a)));
+        wanted.extend(claim.map(|(author, cmid)| claim_key(thread, author, cmid)));
         let items = self.batch_get(wanted).await?;
         let mut ctx = SendContext {
             record: None,
             attachments: Vec::new(),
+            claim: None,
         };
         for item in &items {
-            if Reader::new(item).s(schema::SK)? == keys::META {
+            let sk = Reader::new(item).s(schema::SK)?;
+            if sk == keys::META {
                 ctx.record = Some(read_record(item)?);
+            } else if sk.starts_with(CLAIM_PREFIX) {
+                ctx.claim = Some(read_claim(item)?);
             } else {
                 ctx.attachments.push(read_attachment(item)?);
             }
         }
         Ok(ctx)
+    }
+
+    /// What a send whose key is already claimed answers: the original
+    /// message if `fingerprint` (see [`send_fingerprint`]) matches, else a
+    /// conflict. One GetItem for the replay, none for the conflict.
+    pub async fn answer_claim(
+        &self,
+        thread: &ThreadId,
+        claim: &Claim,
+        fingerprint: &str,
+    ) -> Result<SendOutcome, StoreError> {
+        if claim.fingerprint != fingerprint {
+            return Ok(SendOutcome::Conflict);
+        }
+        match self.message(thread, &claim.message_id).await? {
+            Some(m) => Ok(SendOutcome::Replayed(m)),
+            None => Err(StoreError::Corrupt {
+                key: keys::thread(thread),
+                what: "an idempotency claim names a message that does not exist".into(),
+            }),
+        }
     }
 
     /// Stores a message in one transaction with its idempotency claim, the
@@ -298,7 +364,7 @@ impl Store {
             if !backoff.wait().await {
                 return Err(StoreError::Contention);
             }
-            match self.send_context(&new.thread, &[]).await?.record {
+            match self.send_context(&new.thread, &[], None).await?.record {
                 Some(r) => record = r,
                 None => return Ok(SendOutcome::NotFound),
             }
@@ -417,19 +483,29 @@ impl Store {
                 values(vals),
             )?);
         }
+        // Bound only while pending, the author's, and a margin short of
+        // the record's expiry (DynamoDB deletes expired items late; the
+        // object's lifecycle expiry is about as far off).
+        let bindable = Timestamp::now()
+            .unix_seconds()
+            .saturating_add(BIND_MARGIN_SECONDS);
         for a in &m.attachments {
             items.push(update(
                 attachment_key(&thread.id, &a.id),
                 format!(
-                    "SET attachment_state = :bound, message_id = :id REMOVE {}",
-                    schema::TTL_ATTRIBUTE
+                    "SET attachment_state = :bound, message_id = :id REMOVE {ttl}",
+                    ttl = schema::TTL_ATTRIBUTE
                 ),
-                "attachment_state = :pending AND author_id = :author",
+                &format!(
+                    "attachment_state = :pending AND author_id = :author AND {ttl} > :bindable",
+                    ttl = schema::TTL_ATTRIBUTE
+                ),
                 values(vec![
                     (":bound", s("bound")),
                     (":pending", s("pending")),
                     (":id", s(&id)),
                     (":author", s(m.author.id.as_str())),
+                    (":bindable", n(bindable)),
                 ]),
             )?);
         }

@@ -19,14 +19,14 @@ use aws_sdk_dynamodb::Client;
 use crate::error::ApiError;
 
 pub use attachments::{
-    AttachmentRecord, NewAttachment, MAX_PENDING_UPLOADS, MAX_PENDING_UPLOAD_BYTES,
-    PENDING_TTL_SECONDS,
+    AttachmentRecord, NewAttachment, BIND_MARGIN_SECONDS, MAX_PENDING_UPLOADS,
+    MAX_PENDING_UPLOAD_BYTES, PENDING_TTL_SECONDS,
 };
 pub use attr::Item;
 pub use directory::{AccountSnapshot, Applied};
 pub use messages::{
-    message_position, read_message, MessagePage, NewMessage, ReadOutcome, ReadState, SendContext,
-    SendOutcome,
+    message_position, read_message, send_fingerprint, Claim, MessagePage, NewMessage, ReadOutcome,
+    ReadState, SendContext, SendOutcome,
 };
 pub use notifications::{
     Completion, NotificationState, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
