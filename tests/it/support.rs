@@ -375,18 +375,9 @@ pub fn wide_acme(creatives: usize) -> (Value, Vec<Value>) {
     (directory, scopes)
 }
 
-/// A small deterministic generator, so a failing run reproduces.
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    /// A number below `n`.
-    pub fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
+/// A seeded generator, so a failing run reproduces.
+pub fn seeded(seed: u64) -> fastrand::Rng {
+    fastrand::Rng::with_seed(seed)
 }
 
 pub fn general() -> Value {
