@@ -24,6 +24,8 @@ export LIAISON_NOTIFY_DELAY_SECONDS=${LIAISON_NOTIFY_DELAY_SECONDS:-3}
 export LIAISON_APP_URL=${LIAISON_APP_URL:-http://localhost:5173}
 export LIAISON_CURSOR_SECRET=${LIAISON_CURSOR_SECRET:-liaison-dev-cursor-secret}
 export LIAISON_FROM_EMAIL=${LIAISON_FROM_EMAIL:-liaison@agency.example}
+# Dev tokens (the gateway's and `make token`'s): LIAISON_DEV_JWT_SECRET,
+# LIAISON_DEV_JWT_ISSUER and LIAISON_DEV_JWT_AUDIENCE, or their defaults.
 addr=${LIAISON_LOCAL_ADDR:-127.0.0.1:3000}
 
 # Build before starting anything, so a first (long) build holds nothing up.

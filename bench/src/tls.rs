@@ -5,17 +5,24 @@
 //!
 //! moto answers every request with `Connection: close`; AWS keeps
 //! connections alive, so a warm function pays no handshake there. The
-//! front keeps the client's TLS connection alive and forwards each request
-//! on a fresh upstream connection, re-framing the answer with a length.
+//! front (hyper over tokio-rustls) keeps the client's TLS connection alive
+//! and forwards each request on a fresh upstream connection, re-framing the
+//! answer with a length.
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use http::{header, HeaderMap, Request, Response, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+type Upstream = Client<HttpConnector, Full<Bytes>>;
 
 pub struct TlsFront {
     /// `https://localhost:{port}`: a name resolved as Lambda resolves AWS's.
@@ -56,6 +63,13 @@ pub async fn start(upstream: SocketAddr) -> Result<TlsFront, BoxError> {
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
+    // A fresh upstream connection per request: moto closes each one.
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Upstream = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector);
+
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
     tokio::spawn(async move {
@@ -63,12 +77,17 @@ pub async fn start(upstream: SocketAddr) -> Result<TlsFront, BoxError> {
             let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
-            let acceptor = acceptor.clone();
+            let (acceptor, client) = (acceptor.clone(), client.clone());
             tokio::spawn(async move {
                 let _ = tcp.set_nodelay(true);
-                if let Ok(tls) = acceptor.accept(tcp).await {
-                    let _ = serve(tls, upstream).await;
-                }
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service =
+                    hyper::service::service_fn(move |req| forward(client.clone(), upstream, req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
             });
         }
     });
@@ -78,188 +97,123 @@ pub async fn start(upstream: SocketAddr) -> Result<TlsFront, BoxError> {
     })
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// A message head's lines after the first, as (lower-case name, value).
-fn headers(head: &str) -> Vec<(String, String)> {
-    head.split("\r\n")
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect()
-}
-
-/// Reads until `buf` holds `n` bytes.
-async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
-    let mut chunk = [0u8; 16 * 1024];
-    while buf.len() < n {
-        let got = r.read(&mut chunk).await?;
-        if got == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..got]);
+/// Drops the headers that frame one hop (each side frames its own).
+fn drop_framing(headers: &mut HeaderMap) {
+    for name in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        headers.remove(name);
     }
-    Ok(())
+    headers.remove("keep-alive");
 }
 
-/// Decodes a chunked body at the start of `buf`, reading more as needed;
-/// the body and how many bytes of `buf` it took.
-async fn dechunk<R: AsyncRead + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-) -> io::Result<(Vec<u8>, usize)> {
-    let mut body = Vec::new();
-    let mut at = 0;
-    loop {
-        let eol = loop {
-            if let Some(i) = find(&buf[at..], b"\r\n") {
-                break at + i;
-            }
-            let want = buf.len() + 1;
-            fill(r, buf, want).await?;
-        };
-        let size_text = String::from_utf8_lossy(&buf[at..eol]).into_owned();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        let start = eol + 2;
-        if size == 0 {
-            // Trailers (none expected) end with an empty line.
-            loop {
-                if let Some(i) = find(&buf[start..], b"\r\n") {
-                    if i == 0 {
-                        return Ok((body, start + 2));
-                    }
-                    let rest = buf.split_off(start + i + 2);
-                    buf.truncate(start);
-                    buf.extend_from_slice(&rest);
-                    continue;
-                }
-                let want = buf.len() + 1;
-                fill(r, buf, want).await?;
-            }
-        }
-        fill(r, buf, start + size + 2).await?;
-        body.extend_from_slice(&buf[start..start + size]);
-        at = start + size + 2;
-    }
-}
-
-/// One client connection: requests in, each on a fresh upstream
-/// connection, answers out with keep-alive framing.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    mut client: S,
+/// One request: its body read whole and sent upstream with a length (its
+/// `host` unchanged, as signed), the answer read whole and sent back with
+/// a length (a HEAD answer's length is the object's, kept as it came).
+async fn forward(
+    client: Upstream,
     upstream: SocketAddr,
-) -> io::Result<()> {
-    let mut buf: Vec<u8> = Vec::new();
-    loop {
-        let end = loop {
-            if let Some(i) = find(&buf, b"\r\n\r\n") {
-                break i;
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            let got = client.read(&mut chunk).await?;
-            if got == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..got]);
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        let mut rest = buf.split_off(end + 4);
-        buf.clear();
-        let method = head.split(' ').next().unwrap_or("").to_owned();
-        let fields = headers(&head);
-        let chunked = fields
-            .iter()
-            .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
-        let (body, used) = if chunked {
-            dechunk(&mut client, &mut rest).await?
-        } else {
-            let n = fields
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            fill(&mut client, &mut rest, n).await?;
-            (rest[..n].to_vec(), n)
-        };
-        buf.extend_from_slice(&rest[used..]);
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, BoxError> {
+    let (mut parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = Uri::try_from(format!("http://{upstream}{path}"))?;
+    drop_framing(&mut parts.headers);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let answer = client
+        .request(Request::from_parts(parts, Full::new(body)))
+        .await?;
+    let (mut parts, body) = answer.into_parts();
+    let body = body.collect().await?.to_bytes();
+    drop_framing(&mut parts.headers);
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
 
-        // Upstream: the same request, closed after its answer.
-        let mut out = head.lines().next().unwrap_or("").to_owned();
-        out.push_str("\r\n");
-        for (k, v) in &fields {
-            if k != "connection" && k != "transfer-encoding" && k != "content-length" {
-                out.push_str(&format!("{k}: {v}\r\n"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An upstream that answers like moto: one request per connection,
+    /// `Connection: close`; a length, a chunked body, or a HEAD's length.
+    async fn moto_like() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && tcp.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let answer = if head.starts_with("HEAD") {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 42\r\nconnection: close\r\n\r\n".to_owned()
+                } else if head.starts_with("GET /chunked") {
+                    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".to_owned()
+                } else {
+                    let host = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("host: "))
+                        .unwrap_or("");
+                    format!("HTTP/1.1 201 Created\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{host}", host.len())
+                };
+                let _ = tcp.write_all(answer.as_bytes()).await;
             }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn the_front_keeps_one_tls_connection_for_many_requests() {
+        let front = start(moto_like().await).await.expect("the front starts");
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(front.ca_pem.as_bytes()).expect("the CA"))
+            .expect("a root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let port = front.endpoint.rsplit(':').next().expect("a port");
+        let tcp = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+            .await
+            .expect("connect");
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").expect("a name"), tcp)
+            .await
+            .expect("the certificate verifies");
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        for (method, path, status, body, length) in [
+            ("PUT", "/put", 201, "localhost:1", "11"),
+            ("GET", "/chunked", 200, "abcde", "5"),
+            ("HEAD", "/object", 200, "", "42"),
+            ("GET", "/again", 201, "localhost:1", "11"),
+        ] {
+            let req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "localhost:1")
+                .body(Full::new(Bytes::from_static(b"xyz")))
+                .expect("a request");
+            let resp = send
+                .send_request(req)
+                .await
+                .expect("an answer on the same connection");
+            assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+            assert_eq!(resp.headers()["content-length"], length, "{method} {path}");
+            let got = resp.into_body().collect().await.expect("a body").to_bytes();
+            assert_eq!(got, body.as_bytes(), "{method} {path}");
         }
-        out.push_str(&format!(
-            "content-length: {}\r\nconnection: close\r\n\r\n",
-            body.len()
-        ));
-        let mut up = TcpStream::connect(upstream).await?;
-        up.set_nodelay(true)?;
-        up.write_all(out.as_bytes()).await?;
-        up.write_all(&body).await?;
-        // Framed by its length: moto takes milliseconds to close after
-        // answering, which no client of AWS waits for.
-        let mut answer = Vec::new();
-        let split = loop {
-            if let Some(i) = find(&answer, b"\r\n\r\n") {
-                break i;
-            }
-            let want = answer.len() + 1;
-            fill(&mut up, &mut answer, want).await?;
-        };
-        let rhead = String::from_utf8_lossy(&answer[..split]).into_owned();
-        let mut raw = answer.split_off(split + 4);
-        let rfields = headers(&rhead);
-        let status: u16 = rhead
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let length = rfields
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<usize>().ok());
-        let response_chunked = rfields
-            .iter()
-            .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
-        let rbody = if method == "HEAD" || status == 204 || status == 304 || status < 200 {
-            Vec::new()
-        } else if response_chunked {
-            dechunk(&mut up, &mut raw).await?.0
-        } else if let Some(n) = length {
-            fill(&mut up, &mut raw, n).await?;
-            raw.truncate(n);
-            raw
-        } else {
-            up.read_to_end(&mut raw).await?;
-            raw
-        };
-        drop(up);
-        // A HEAD answer's length is the object's, not this body's.
-        let bodiless = method == "HEAD" || status == 204 || status == 304 || status < 200;
-        let mut back = rhead.lines().next().unwrap_or("").to_owned();
-        back.push_str("\r\n");
-        for (k, v) in &rfields {
-            let framing = k == "connection" || k == "transfer-encoding" || k == "keep-alive";
-            if framing || (k == "content-length" && !bodiless) {
-                continue;
-            }
-            back.push_str(&format!("{k}: {v}\r\n"));
-        }
-        if !bodiless {
-            back.push_str(&format!("content-length: {}\r\n", rbody.len()));
-        }
-        back.push_str("\r\n");
-        let mut msg = back.into_bytes();
-        if !bodiless {
-            msg.extend_from_slice(&rbody);
-        }
-        client.write_all(&msg).await?;
-        client.flush().await?;
     }
 }

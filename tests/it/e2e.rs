@@ -180,11 +180,23 @@ async fn bad_tokens_are_401_before_any_function() {
     let good = token("u_chris");
     let payload = good.split('.').nth(1).unwrap_or_default().to_owned();
     let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let mut not_yet = claims_of("u_chris");
-    not_yet.insert("exp".into(), json!(now + 3600));
-    not_yet.insert("nbf".into(), json!(now + 600));
-    let mut no_exp = claims_of("u_chris");
-    no_exp.insert("iat".into(), json!(now));
+    // As minted (iss, aud, exp), then with one thing changed.
+    let (issuer, audience) = jwt::expected();
+    let mut minted = claims_of("u_chris");
+    minted.insert("iss".into(), json!(issuer));
+    minted.insert("aud".into(), json!(audience));
+    minted.insert("exp".into(), json!(now + 3600));
+    let with = |claim: &str, value: Value| {
+        let mut c = minted.clone();
+        c.insert(claim.into(), value);
+        jwt::sign(SECRET.as_bytes(), &c)
+    };
+    let without = |claim: &str| {
+        let mut c = minted.clone();
+        c.remove(claim);
+        jwt::sign(SECRET.as_bytes(), &c)
+    };
+    let not_yet = with("nbf", json!(now + 600));
 
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing header", None),
@@ -207,14 +219,21 @@ async fn bad_tokens_are_401_before_any_function() {
                 jwt::mint(SECRET.as_bytes(), &claims_of("u_chris"), -60)
             )),
         ),
+        ("not yet valid", Some(format!("Bearer {not_yet}"))),
+        ("no exp", Some(format!("Bearer {}", without("exp")))),
         (
-            "not yet valid",
-            Some(format!("Bearer {}", jwt::sign(SECRET.as_bytes(), &not_yet))),
+            "wrong iss",
+            Some(format!(
+                "Bearer {}",
+                with("iss", json!("https://elsewhere.example"))
+            )),
         ),
+        ("no iss", Some(format!("Bearer {}", without("iss")))),
         (
-            "no exp",
-            Some(format!("Bearer {}", jwt::sign(SECRET.as_bytes(), &no_exp))),
+            "wrong aud",
+            Some(format!("Bearer {}", with("aud", json!("another-client")))),
         ),
+        ("no aud", Some(format!("Bearer {}", without("aud")))),
     ];
     for (what, auth) in &cases {
         for (method, path) in [
@@ -236,6 +255,9 @@ async fn bad_tokens_are_401_before_any_function() {
             assert_eq!(r.header("www-authenticate"), "Bearer");
         }
     }
+    // The control: the claims they were made from are accepted.
+    let control = format!("Bearer {}", jwt::sign(SECRET.as_bytes(), &minted));
+    expect(&l.call("GET", "/threads", Some(&control), None).await, 200);
     // Nothing ran: no thread was opened by any of those POSTs.
     let list = expect(&l.as_user("u_chris", "GET", "/threads", None).await, 200);
     assert_eq!(list["threads"], json!([]));

@@ -337,11 +337,11 @@ async fn unread_counts_across_30_threads_match_a_model() {
     // Model: per thread, the messages (id, role, author); per (user, thread), the read position.
     let mut messages: HashMap<String, Vec<(String, &str, &str)>> = HashMap::new();
     let mut read: BTreeMap<(&str, String), String> = BTreeMap::new();
-    let mut rng = Lcg(7);
+    let mut rng = seeded(7);
     for _ in 0..90 {
-        let t = threads[rng.next(30) as usize].clone();
-        let (uid, who, role) = &people[rng.next(3) as usize];
-        if rng.next(3) == 0 {
+        let t = threads[rng.usize(..30)].clone();
+        let (uid, who, role) = &people[rng.usize(..3)];
+        if rng.usize(..3) == 0 {
             let s = w.read(who, &t, None).await;
             if let Some(id) = s["last_read_message_id"].as_str() {
                 read.insert((uid, t.clone()), id.to_owned());

@@ -431,23 +431,23 @@ async fn two_hundred_messages_in_twenty_threads_match_a_model() {
         ("alex@acme.example", alex(), "client"),
         ("dana@agency.example", dana(), "manager"),
     ];
-    let mut rng = Lcg(42);
+    let mut rng = seeded(42);
     // (thread, id, body, role) of every message; read position per (person, thread).
     let mut messages: Vec<(String, String, String, &str)> = Vec::new();
     let mut read: HashMap<(usize, String), String> = HashMap::new();
     let mut records = Vec::new();
     for n in 0..200 {
-        let t = threads[rng.next(20) as usize].clone();
-        let p = rng.next(3) as usize;
+        let t = threads[rng.usize(..20)].clone();
+        let p = rng.usize(..3);
         let body = format!("token-{n:03}-end");
         let m = w.say(&people[p].1, &t, &body).await;
         let id = m["id"].as_str().unwrap().to_owned();
         read.insert((p, t.clone()), id.clone());
         messages.push((t.clone(), id, body, people[p].2));
         records.push(record(&m, &format!("rec-{n}")));
-        if rng.next(4) == 0 {
-            let reader = rng.next(3) as usize;
-            let rt = threads[rng.next(20) as usize].clone();
+        if rng.usize(..4) == 0 {
+            let reader = rng.usize(..3);
+            let rt = threads[rng.usize(..20)].clone();
             let s = w.read(&people[reader].1, &rt, None).await;
             if let Some(pos) = s["last_read_message_id"].as_str() {
                 read.insert((reader, rt), pos.to_owned());
@@ -456,9 +456,7 @@ async fn two_hundred_messages_in_twenty_threads_match_a_model() {
     }
     // Every record delivered twice, in a shuffled order, in batches of 10.
     let mut all: Vec<SqsMessage> = records.iter().chain(records.iter()).cloned().collect();
-    for i in (1..all.len()).rev() {
-        all.swap(i, rng.next(i as u64 + 1) as usize);
-    }
+    rng.shuffle(&mut all);
     for batch in all.chunks(10) {
         assert!(deliver(&w, batch.to_vec()).await.is_empty());
     }

@@ -17,7 +17,7 @@ use liaison_local::client::{HttpClient, HttpResponse};
 use liaison_local::{demo, jwt, Config, Gateway};
 use serde_json::{json, Value};
 
-use crate::support::{self, Lcg};
+use crate::support::{self, seeded};
 
 const DANA: &str = "dana@agency.example";
 const CHRIS: &str = "chris@acme.example";
@@ -341,26 +341,26 @@ async fn a_long_run_of_mixed_traffic_emails_every_message_once() {
             expected.insert(((*r).to_owned(), token.to_owned()));
         }
     };
-    let mut rng = Lcg(11);
+    let mut rng = seeded(13);
     let mut used: Vec<(String, String, String, String)> = Vec::new(); // user, thread, key, body
     let (mut sends, mut conflicts, mut replays, mut races) = (0, 0, 0, 0);
     for n in 0..45 {
-        let (user, thread) = match rng.next(3) {
+        let (user, thread) = match rng.usize(..3) {
             0 => ("u_chris", &general),
             1 => ("u_alex", &general),
             _ => ("u_dana", &campaign),
         };
-        match rng.next(6) {
+        match rng.usize(..6) {
             0 if !used.is_empty() => {
                 // A used key with another body: 409, nothing stored.
-                let (u, t, k, _) = &used[rng.next(used.len() as u64) as usize];
+                let (u, t, k, _) = &used[rng.usize(..used.len())];
                 let r = p.send(u, t, &format!("tok-no{n}"), k, &[]).await;
                 assert_eq!(r.status, 409, "{}", r.text());
                 conflicts += 1;
             }
             1 if !used.is_empty() => {
                 // A replay of a send: the same message again, nothing new.
-                let (u, t, k, b) = &used[rng.next(used.len() as u64) as usize];
+                let (u, t, k, b) = &used[rng.usize(..used.len())];
                 let r = p.send(u, t, b, k, &[]).await;
                 assert_eq!(r.status, 200, "{}", r.text());
                 replays += 1;

@@ -348,11 +348,9 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
 
     // The whole stream in order, then again reversed, then again shuffled
     // with every record twice, in batches of 7: each batch relayed whole.
-    let mut rng = Lcg(7);
+    let mut rng = seeded(7);
     let mut shuffled: Vec<Value> = records.iter().chain(records.iter()).cloned().collect();
-    for i in (1..shuffled.len()).rev() {
-        shuffled.swap(i, rng.next(i as u64 + 1) as usize);
-    }
+    rng.shuffle(&mut shuffled);
     let reversed: Vec<Value> = records.iter().rev().cloned().collect();
     for run in [&records, &reversed, &shuffled] {
         for batch in run.chunks(7) {

@@ -310,18 +310,9 @@ pub fn wide_acme(creatives: usize) -> (Value, Vec<Value>) {
     (directory, scopes)
 }
 
-/// A small deterministic generator, so a failing run reproduces.
-pub struct Lcg(pub u64);
-
-impl Lcg {
-    /// A number below `n`.
-    pub fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
+/// A seeded generator, so a failing run reproduces.
+pub fn seeded(seed: u64) -> fastrand::Rng {
+    fastrand::Rng::with_seed(seed)
 }
 
 pub fn general() -> Value {
@@ -392,70 +383,32 @@ impl World {
 }
 
 /// A plain HTTP/1.1 exchange (the local AWS speaks plain HTTP), for
-/// following presigned URLs as a browser would.
+/// following presigned URLs as a browser would, by the gateway's client;
+/// as patient as a browser (moto's data.json can take long on a busy box).
 pub async fn http(
     method: &str,
     url: &str,
     headers: &[(String, String)],
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("plain http url");
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .expect("connect");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\n");
-    let mut has_length = false;
-    for (k, v) in headers {
-        has_length |= k.eq_ignore_ascii_case("content-length");
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !has_length {
-        req.push_str(&format!("content-length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).await.expect("write");
-    stream.write_all(body).await.expect("write body");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers end");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
+    let headers: Vec<(&str, &str)> = headers
         .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    (status, headers, body)
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size =
-            usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[eol + 2..eol + 2 + size]);
-        data = &data[eol + 2 + size + 2..];
-    }
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = liaison_local::client::HttpClient::new()
+        .with_timeout(std::time::Duration::from_secs(600))
+        .send(method, url, &headers, Some(body.to_vec()))
+        .await
+        .expect("an HTTP exchange");
+    let headers = r
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    (r.status, headers, r.body.to_vec())
 }

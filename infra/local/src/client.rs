@@ -65,6 +65,12 @@ impl HttpClient {
         }
     }
 
+    /// The same client, giving up on an exchange after `timeout` (30 s by
+    /// default).
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
     pub async fn send(
         &self,
         method: &str,

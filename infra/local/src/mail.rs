@@ -7,6 +7,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use mail_parser::decoders::html::html_to_text;
+use mail_parser::MessageParser;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -14,7 +16,7 @@ use crate::client::HttpClient;
 use crate::Shutdown;
 
 /// One accepted e-mail, as printed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mail {
     pub id: String,
     pub to: String,
@@ -96,200 +98,38 @@ pub fn mails(data: &Value) -> Vec<Mail> {
     out
 }
 
-/// Just enough MIME: the To and Subject headers (RFC 2047 words decoded
-/// when they are UTF-8 base64 or Q), and the first text/plain part
-/// (quoted-printable or base64 decoded).
+/// The To and Subject headers and the first text part (HTML turned into
+/// text) of a raw MIME message, as `mail-parser` reads them.
 pub fn parse_mime(raw: &str) -> Mail {
-    let raw = raw.replace("\r\n", "\n");
-    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
-    let headers = unfold(head);
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| decode_words(v))
-            .unwrap_or_default()
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return Mail::default();
     };
-    let text = text_part(&headers, body);
+    let to = message
+        .to()
+        .map(|list| {
+            list.iter()
+                .map(|a| match (a.name(), a.address()) {
+                    (Some(name), Some(addr)) => format!("\"{name}\" <{addr}>"),
+                    (name, addr) => addr.or(name).unwrap_or_default().to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
     Mail {
         id: String::new(),
-        to: header("To"),
-        subject: header("Subject"),
-        text,
+        to,
+        subject: message.subject().unwrap_or_default().to_owned(),
+        text: message.body_text(0).unwrap_or_default().into_owned(),
     }
-}
-
-fn unfold(head: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = out.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-            }
-        } else if let Some((k, v)) = line.split_once(':') {
-            out.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    out
-}
-
-fn header_param(value: &str, param: &str) -> Option<String> {
-    value.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case(param)
-            .then(|| v.trim().trim_matches('"').to_owned())
-    })
-}
-
-fn text_part(headers: &[(String, String)], body: &str) -> String {
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    };
-    let content_type = get("Content-Type");
-    if content_type.to_ascii_lowercase().starts_with("multipart/") {
-        let Some(boundary) = header_param(content_type, "boundary") else {
-            return String::new();
-        };
-        let delimiter = format!("--{boundary}");
-        let parts: Vec<&str> = body.split(delimiter.as_str()).skip(1).collect();
-        // Prefer text/plain; fall back to the first part that yields text.
-        let mut fallback = String::new();
-        for part in parts {
-            if part.starts_with("--") {
-                break;
-            }
-            let part = part.trim_start_matches('\n');
-            let (h, b) = part.split_once("\n\n").unwrap_or((part, ""));
-            let hs = unfold(h);
-            let ct = hs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
-                .map(|(_, v)| v.to_ascii_lowercase())
-                .unwrap_or_else(|| "text/plain".into());
-            let text = text_part(&hs, b);
-            if ct.starts_with("text/plain") && !text.trim().is_empty() {
-                return text;
-            }
-            if fallback.trim().is_empty() {
-                fallback = text;
-            }
-        }
-        return fallback;
-    }
-    let decoded = match get("Content-Transfer-Encoding")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "base64" => {
-            use base64::Engine as _;
-            let compact: String = body.split_whitespace().collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(compact)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default()
-        }
-        "quoted-printable" => quoted_printable(body),
-        _ => body.to_owned(),
-    };
-    if content_type.to_ascii_lowercase().starts_with("text/html") {
-        strip_tags(&decoded)
-    } else {
-        decoded
-    }
-}
-
-fn quoted_printable(s: &str) -> String {
-    let mut bytes = Vec::with_capacity(s.len());
-    let src = s.as_bytes();
-    let mut i = 0;
-    while i < src.len() {
-        match src[i] {
-            b'=' if src.get(i + 1) == Some(&b'\n') => i += 2,
-            b'=' if i + 2 < src.len() => {
-                let hex = std::str::from_utf8(&src[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        bytes.push(b);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        bytes.push(b'=');
-                        i += 1;
-                    }
-                }
-            }
-            b => {
-                bytes.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn decode_words(v: &str) -> String {
-    // =?UTF-8?B?...?= and =?UTF-8?Q?...?=, as mail builders write them.
-    let mut out = String::new();
-    let mut rest = v;
-    while let Some(start) = rest.find("=?") {
-        out.push_str(&rest[..start]);
-        let word = &rest[start + 2..];
-        let mut it = word.splitn(3, '?');
-        let (Some(_charset), Some(enc), Some(tail)) = (it.next(), it.next(), it.next()) else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let Some(end) = tail.find("?=") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let text = &tail[..end];
-        let decoded = if enc.eq_ignore_ascii_case("B") {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_else(|_| text.to_owned())
-        } else {
-            quoted_printable(&text.replace('_', " "))
-        };
-        out.push_str(&decoded);
-        rest = tail[end + 2..].trim_start_matches([' ', '\t']);
-        if !rest.starts_with("=?") && !rest.is_empty() {
-            out.push(' ');
-        }
-    }
-    out.push_str(rest);
-    out.trim().to_owned()
 }
 
 fn strip_tags(s: &str) -> String {
-    if !s.contains('<') {
-        return s.to_owned();
+    if s.contains('<') {
+        html_to_text(s)
+    } else {
+        s.to_owned()
     }
-    let mut out = String::with_capacity(s.len());
-    let mut in_tag = false;
-    for c in s.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.split('\n')
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Polls `{endpoint}/moto-api/data.json` about every second and prints

@@ -22,7 +22,9 @@ usage:
   liaison-local token --sub USER [--account ACC | --manager] [--name N] [--email E] [--hours H] [--directory FILE]
       Prints a dev JWT (HS256, LIAISON_DEV_JWT_SECRET) for USER, valid H hours
       (default 12). Name, e-mail, account and role come from the demo
-      directory (or FILE) unless given.";
+      directory (or FILE) unless given.
+  Tokens carry, and serve accepts only, iss LIAISON_DEV_JWT_ISSUER (default
+  liaison-local) and aud LIAISON_DEV_JWT_AUDIENCE (default liaison-dev).";
 
 struct Args(Vec<String>);
 

@@ -15,8 +15,6 @@ use std::time::Duration;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
@@ -108,31 +106,10 @@ pub fn record_json(record: &Record, stream_arn: &str, region: &str) -> Value {
     out
 }
 
+/// An item in DynamoDB JSON (`{"S": "..."}`, binary as base64), by
+/// `serde_dynamo`.
 fn item_json(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    Value::Object(
-        item.iter()
-            .map(|(k, v)| (k.clone(), attribute_json(v)))
-            .collect(),
-    )
-}
-
-/// One attribute in DynamoDB JSON (`{"S": "..."}`, binary as base64).
-pub fn attribute_json(v: &AttributeValue) -> Value {
-    match v {
-        AttributeValue::S(s) => json!({ "S": s }),
-        AttributeValue::N(n) => json!({ "N": n }),
-        AttributeValue::B(b) => json!({ "B": STANDARD.encode(b.as_ref()) }),
-        AttributeValue::Bool(b) => json!({ "BOOL": b }),
-        AttributeValue::Null(_) => json!({ "NULL": true }),
-        AttributeValue::Ss(s) => json!({ "SS": s }),
-        AttributeValue::Ns(n) => json!({ "NS": n }),
-        AttributeValue::Bs(b) => {
-            json!({ "BS": b.iter().map(|b| STANDARD.encode(b.as_ref())).collect::<Vec<_>>() })
-        }
-        AttributeValue::L(l) => json!({ "L": l.iter().map(attribute_json).collect::<Vec<_>>() }),
-        AttributeValue::M(m) => json!({ "M": item_json(m) }),
-        _ => json!({ "NULL": true }),
-    }
+    json!(serde_dynamo::Item::from(item.clone()))
 }
 
 /// The event for a batch of records, through `aws_lambda_events`' own
@@ -579,6 +556,15 @@ mod tests {
             "tags".to_owned(),
             AttributeValue::L(vec![AttributeValue::S("a".into())]),
         );
+        let blob = aws_sdk_dynamodbstreams::primitives::Blob::new(b"hi".to_vec());
+        image.insert("b".to_owned(), AttributeValue::B(blob.clone()));
+        image.insert("bs".to_owned(), AttributeValue::Bs(vec![blob]));
+        image.insert("none".to_owned(), AttributeValue::Null(true));
+        image.insert("ss".to_owned(), AttributeValue::Ss(vec!["x".into()]));
+        image.insert(
+            "m".to_owned(),
+            AttributeValue::M([("k".to_owned(), AttributeValue::N("1".into()))].into()),
+        );
         let mut keys = std::collections::HashMap::new();
         keys.insert("pk".to_owned(), AttributeValue::S("THREAD#thr_1".into()));
         let record = Record::builder()
@@ -605,6 +591,15 @@ mod tests {
             json["dynamodb"]["NewImage"]["tags"],
             json!({"L": [{"S": "a"}]})
         );
+        // Lambda's DynamoDB JSON: binary as base64, NULL as true.
+        let image = &json["dynamodb"]["NewImage"];
+        assert_eq!(image["b"], json!({"B": "aGk="}));
+        assert_eq!(image["bs"], json!({"BS": ["aGk="]}));
+        assert_eq!(image["none"], json!({"NULL": true}));
+        assert_eq!(image["n"], json!({"N": "3"}));
+        assert_eq!(image["urgent"], json!({"BOOL": false}));
+        assert_eq!(image["ss"], json!({"SS": ["x"]}));
+        assert_eq!(image["m"], json!({"M": {"k": {"N": "1"}}}));
         let ev = event(&[json]).expect("a DynamoDB event");
         assert_eq!(ev.records.len(), 1);
         assert_eq!(ev.records[0].event_name, "INSERT");

@@ -400,10 +400,8 @@ impl Store {
                 if tokio::time::Instant::now() >= deadline {
                     return Ok(Applied::Pending);
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    50 + super::rand_below(100),
-                ))
-                .await;
+                tokio::time::sleep(std::time::Duration::from_millis(50 + fastrand::u64(0..100)))
+                    .await;
                 continue;
             };
             let end = self.membership_pass(acc, owner, &state, deadline).await;

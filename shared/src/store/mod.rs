@@ -107,24 +107,9 @@ impl Backoff {
             return false;
         }
         let base = 10u64 << self.attempt.min(6);
-        let jitter = rand_below(base);
+        let jitter = fastrand::u64(0..base);
         tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
         true
-    }
-}
-
-/// A cheap, non-cryptographic random number (jitter only).
-fn rand_below(n: u64) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    let mixed =
-        nanos.wrapping_mul(6364136223846793005).rotate_left(17) ^ ulid::Ulid::new().random() as u64;
-    if n == 0 {
-        0
-    } else {
-        mixed % n
     }
 }
 
