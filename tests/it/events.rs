@@ -59,7 +59,9 @@ fn there_is_one_event_per_function() {
 #[test]
 fn the_event_thread_is_acmes_general_thread() {
     let acme = AccountId::parse("acc_acme").expect("an account id");
-    let general = Scope::from_json(&general(), "scope").expect("a scope");
+    let general: liaison::http::requests::ScopeJson =
+        serde_json::from_value(general()).expect("a scope body");
+    let general = Scope::try_from(general).expect("a scope");
     assert_eq!(
         ThreadId::for_scope(&acme, &general.key()).as_str(),
         EVENT_THREAD

@@ -3,8 +3,8 @@
 //! moves backwards; the answer is the caller's read state after.
 
 use lambda_http::{Body, Request, Response};
-use liaison::domain::MessageId;
-use liaison::http::{self, ApiResult, Fields};
+use liaison::http::requests::{MarkRead, MarkReadJson};
+use liaison::http::{self, ApiResult};
 use liaison::store::{ReadOutcome, ReadState, Store};
 use liaison::ApiError;
 
@@ -19,14 +19,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 async fn mark(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
-    let json = http::json_object(req)?;
-    let up_to = Fields::new(&json)
-        .opt_str("message_id")?
-        .map(|raw| {
-            MessageId::parse(raw)
-                .ok_or_else(|| ApiError::field("message_id", "is not a message id"))
-        })
-        .transpose()?;
+    let MarkRead { up_to } = MarkRead::try_from(http::body::<MarkReadJson>(req)?)?;
     let state: ReadState = match up_to {
         None => app
             .store

@@ -8,7 +8,8 @@
 use lambda_http::{Body, Request, Response};
 use liaison::access::{member_of, requested_account};
 use liaison::domain::{CatalogEntry, LabeledScope, Scope, Thread, ThreadId, Timestamp};
-use liaison::http::{self, ApiResult, Fields};
+use liaison::http::requests::OpenThreadJson;
+use liaison::http::{self, ApiResult};
 use liaison::store::{CreateOutcome, Store};
 use liaison::ApiError;
 
@@ -22,14 +23,13 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 
 async fn open(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
-    let body = http::json_object(req)?;
-    let fields = Fields::new(&body);
-    let account = requested_account(&caller, fields.opt_str("account_id")?, true)?
+    let body: OpenThreadJson = http::body(req)?;
+    let account = requested_account(&caller, body.account_id.as_deref(), true)?
         .ok_or_else(|| ApiError::field("account_id", "is required"))?;
-    let scope = match fields.get("scope") {
-        None => return Err(ApiError::field("scope", "is required")),
-        Some(v) => Scope::from_json(v, "scope").map_err(ApiError::validation)?,
-    };
+    let scope = body
+        .scope
+        .ok_or_else(|| ApiError::field("scope", "is required"))?;
+    let scope = Scope::try_from(scope).map_err(ApiError::validation)?;
     let scope_key = scope.key();
     let thread_id = ThreadId::for_scope(&account, &scope_key);
 

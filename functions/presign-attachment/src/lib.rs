@@ -12,7 +12,8 @@
 use lambda_http::{Body, Request, Response};
 use liaison::attachments::{check_upload, object_key, Attachments};
 use liaison::domain::{AttachmentId, AttachmentRef};
-use liaison::http::{self, ApiResult, Fields};
+use liaison::http::requests::{PresignAttachment, PresignAttachmentJson};
+use liaison::http::{self, ApiResult};
 use liaison::store::{
     AttachmentRecord, NewAttachment, Store, MAX_PENDING_UPLOADS, MAX_PENDING_UPLOAD_BYTES,
 };
@@ -36,14 +37,8 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
-    let json = http::json_object(req)?;
-    let fields = Fields::new(&json);
-    let filename = fields.str("filename")?;
-    let content_type = fields.str("content_type")?;
-    let size = fields
-        .get("size")
-        .ok_or_else(|| ApiError::field("size", "is required"))?;
-    let upload = check_upload(filename, content_type, size)?;
+    let asked = PresignAttachment::try_from(http::body::<PresignAttachmentJson>(req)?)?;
+    let upload = check_upload(&asked.filename, &asked.content_type, asked.size)?;
 
     // The caller's inbox row says which account the thread is in; the
     // record's transaction re-checks that row, so this costs no extra write.

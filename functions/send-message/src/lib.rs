@@ -18,21 +18,15 @@
 //! stored message lists is ever left to the cleanup rule (see
 //! `liaison::attachments` for why before, and what that costs).
 
-use std::collections::HashSet;
-
 use lambda_http::{Body, Request, Response};
 use liaison::access::side_in;
 use liaison::attachments::{object_key, Attachments};
-use liaison::domain::{
-    AttachmentId, AttachmentRef, Author, ClientMessageId, MessageBody, Timestamp,
-};
-use liaison::http::{self, ApiResult, Fields};
+use liaison::domain::{AttachmentId, AttachmentRef, Author, Timestamp};
+use liaison::http::requests::{SendMessage, SendMessageJson};
+use liaison::http::{self, ApiResult};
 use liaison::store::{send_fingerprint, AttachmentRecord, NewMessage, SendOutcome, Store};
 use liaison::ApiError;
-use serde_json::Value;
-
-/// At most this many attachments per message.
-pub const MAX_ATTACHMENTS: usize = 10;
+pub use liaison::domain::MAX_ATTACHMENTS;
 
 pub struct App {
     pub store: Store,
@@ -46,25 +40,12 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
 async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
-    let json = http::json_object(req)?;
-    let fields = Fields::new(&json);
-
-    let client_message_id = ClientMessageId::parse(fields.str("client_message_id")?)
-        .map_err(|m| ApiError::field("client_message_id", m))?;
-    let body = MessageBody::parse(fields.opt_str("body")?.unwrap_or(""))
-        .map_err(|m| ApiError::field("body", m))?;
-    let urgent = fields.opt_bool("urgent")?.unwrap_or(false);
-    let attachment_ids = attachment_ids(fields.get("attachment_ids"))?;
-    if body.is_empty() && attachment_ids.is_empty() {
-        return Err(ApiError::field(
-            "body",
-            "must not be empty unless the message has attachments",
-        ));
-    }
-    let ids = attachment_ids
-        .iter()
-        .map(|raw| AttachmentId::parse(raw).ok_or_else(|| ApiError::attachment_not_uploaded(raw)))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let SendMessage {
+        client_message_id,
+        body,
+        urgent,
+        attachment_ids: ids,
+    } = SendMessage::try_from(http::body::<SendMessageJson>(req)?)?;
 
     // One read: the thread, the attachments, and whether this
     // client_message_id was used already.
@@ -227,37 +208,4 @@ async fn answer(
         SendOutcome::NotFound => Err(ApiError::not_found()),
         SendOutcome::AttachmentTaken(id) => Err(ApiError::attachment_not_uploaded(&id.to_string())),
     }
-}
-
-/// `attachment_ids`: an optional array of at most [`MAX_ATTACHMENTS`]
-/// distinct strings. The count is checked first, so a huge array costs one
-/// length check, never a per-id scan.
-fn attachment_ids(value: Option<&Value>) -> ApiResult<Vec<String>> {
-    let Some(value) = value else {
-        return Ok(Vec::new());
-    };
-    let Some(items) = value.as_array() else {
-        return Err(ApiError::field("attachment_ids", "must be an array of ids"));
-    };
-    if items.len() > MAX_ATTACHMENTS {
-        return Err(ApiError::too_many_attachments(MAX_ATTACHMENTS));
-    }
-    let mut seen = HashSet::with_capacity(items.len());
-    let mut ids: Vec<String> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let Some(id) = item.as_str() else {
-            return Err(ApiError::field(
-                format!("attachment_ids[{i}]"),
-                "must be a string",
-            ));
-        };
-        if !seen.insert(id) {
-            return Err(ApiError::field(
-                format!("attachment_ids[{i}]"),
-                "appears twice",
-            ));
-        }
-        ids.push(id.to_owned());
-    }
-    Ok(ids)
 }

@@ -3,6 +3,9 @@ use std::fmt;
 /// The longest body, in Unicode scalar values (not bytes, not UTF-16 units).
 pub const BODY_MAX_CHARS: usize = 10_000;
 
+/// At most this many attachments per message.
+pub const MAX_ATTACHMENTS: usize = 10;
+
 /// A message body: trimmed, at most [`BODY_MAX_CHARS`] characters. It may
 /// be empty; whether empty is allowed depends on attachments, which the
 /// send decides.

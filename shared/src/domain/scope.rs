@@ -1,6 +1,4 @@
-use serde_json::Value;
-
-use super::{CampaignId, ClientId, CreativeId, FieldError};
+use super::{CampaignId, ClientId, CreativeId};
 
 /// What a thread is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,7 +18,8 @@ pub enum Scope {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ScopeKind {
     General,
     Client,
@@ -38,8 +37,6 @@ impl ScopeKind {
         }
     }
 }
-
-const ID_FIELDS: [&str; 3] = ["client_id", "campaign_id", "creative_id"];
 
 impl Scope {
     pub fn kind(&self) -> ScopeKind {
@@ -91,77 +88,6 @@ impl Scope {
         }
         key
     }
-
-    /// Parses `{"kind": ..., "client_id": ..., ...}`; every problem is
-    /// reported against `{prefix}.{field}`.
-    pub fn from_json(value: &Value, prefix: &str) -> Result<Self, Vec<FieldError>> {
-        let field = |name: &str| format!("{prefix}.{name}");
-        let Some(obj) = value.as_object() else {
-            return Err(vec![FieldError::new(prefix, "must be an object")]);
-        };
-        let kind = match obj.get("kind") {
-            None | Some(Value::Null) => {
-                return Err(vec![FieldError::new(field("kind"), "is required")])
-            }
-            Some(Value::String(k)) => k.as_str(),
-            Some(_) => return Err(vec![FieldError::new(field("kind"), "must be a string")]),
-        };
-        let wanted = match kind {
-            "general" => 0,
-            "client" => 1,
-            "campaign" => 2,
-            "creative" => 3,
-            _ => {
-                return Err(vec![FieldError::new(
-                    field("kind"),
-                    "must be one of general, client, campaign, creative",
-                )])
-            }
-        };
-        let mut errors = Vec::new();
-        let mut ids: Vec<String> = Vec::new();
-        for (i, name) in ID_FIELDS.iter().enumerate() {
-            let present = obj.get(*name).filter(|v| !v.is_null());
-            if i < wanted {
-                match present {
-                    None => errors.push(FieldError::new(
-                        field(name),
-                        format!("is required for a {kind} scope"),
-                    )),
-                    Some(Value::String(s)) => match super::ids::IdError::check(s) {
-                        Ok(()) => ids.push(s.clone()),
-                        Err(e) => errors.push(FieldError::new(field(name), e.to_string())),
-                    },
-                    Some(_) => errors.push(FieldError::new(field(name), "must be a string")),
-                }
-            } else if present.is_some() {
-                errors.push(FieldError::new(
-                    field(name),
-                    format!("is not allowed for a {kind} scope"),
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        // The ids were checked above, so these parses cannot fail.
-        let client = || ClientId::parse(ids[0].clone()).map_err(|_| Vec::new());
-        let campaign = || CampaignId::parse(ids[1].clone()).map_err(|_| Vec::new());
-        let creative = || CreativeId::parse(ids[2].clone()).map_err(|_| Vec::new());
-        Ok(match wanted {
-            0 => Scope::General,
-            1 => Scope::Client { client: client()? },
-            2 => Scope::Campaign {
-                client: client()?,
-                campaign: campaign()?,
-            },
-            _ => Scope::Creative {
-                client: client()?,
-                campaign: campaign()?,
-                creative: creative()?,
-            },
-        })
-    }
 }
 
 /// A scope with its human label, as responses show it.
@@ -207,65 +133,6 @@ impl serde::Serialize for LabeledScope {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn fields(v: Value) -> Vec<String> {
-        Scope::from_json(&v, "scope")
-            .unwrap_err()
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
-    }
-
-    #[test]
-    fn parses_every_kind() {
-        assert_eq!(
-            Scope::from_json(&json!({"kind": "general"}), "scope").unwrap(),
-            Scope::General
-        );
-        let s = Scope::from_json(
-            &json!({"kind": "creative", "client_id": "cl", "campaign_id": "cp", "creative_id": "cr"}),
-            "scope",
-        )
-        .unwrap();
-        assert_eq!(s.key(), "creative#cl#cp#cr");
-        assert_eq!(
-            Scope::from_json(&json!({"kind": "client", "client_id": "cl"}), "scope")
-                .unwrap()
-                .key(),
-            "client#cl"
-        );
-    }
-
-    #[test]
-    fn names_the_field_for_every_malformed_combination() {
-        assert_eq!(fields(json!({})), vec!["scope.kind"]);
-        assert_eq!(fields(json!({"kind": "team"})), vec!["scope.kind"]);
-        assert_eq!(fields(json!({"kind": 3})), vec!["scope.kind"]);
-        assert_eq!(fields(json!("general")), vec!["scope"]);
-        assert_eq!(
-            fields(json!({"kind": "general", "client_id": "cl"})),
-            vec!["scope.client_id"]
-        );
-        assert_eq!(fields(json!({"kind": "client"})), vec!["scope.client_id"]);
-        assert_eq!(
-            fields(json!({"kind": "campaign", "campaign_id": "cp"})),
-            vec!["scope.client_id"]
-        );
-        assert_eq!(
-            fields(
-                json!({"kind": "campaign", "client_id": "cl", "campaign_id": "cp", "creative_id": "cr"})
-            ),
-            vec!["scope.creative_id"]
-        );
-        assert_eq!(
-            fields(json!({"kind": "client", "client_id": "a#b"})),
-            vec!["scope.client_id"]
-        );
-        assert_eq!(
-            fields(json!({"kind": "client", "client_id": 7})),
-            vec!["scope.client_id"]
-        );
-    }
 
     #[test]
     fn serializes_with_label() {

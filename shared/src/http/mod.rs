@@ -3,9 +3,11 @@
 
 mod cursor;
 mod event;
+pub mod requests;
 
 pub use cursor::CursorCodec;
 pub use event::GatewayRequest;
+pub use requests::body;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -128,43 +130,6 @@ pub fn json_object(req: &Request) -> ApiResult<Map<String, Value>> {
         Err(e) => Err(ApiError::malformed_json(format!(
             "The body is not valid JSON: {e}"
         ))),
-    }
-}
-
-/// Typed access to a request body's fields, naming the field on error.
-/// A JSON `null` reads as absent.
-pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map }
-    }
-
-    pub fn get(&self, field: &str) -> Option<&'a Value> {
-        self.map.get(field).filter(|v| !v.is_null())
-    }
-
-    pub fn opt_str(&self, field: &str) -> ApiResult<Option<&'a str>> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::field(field, "must be a string")),
-        }
-    }
-
-    pub fn str(&self, field: &str) -> ApiResult<&'a str> {
-        self.opt_str(field)?
-            .ok_or_else(|| ApiError::field(field, "is required"))
-    }
-
-    pub fn opt_bool(&self, field: &str) -> ApiResult<Option<bool>> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ApiError::field(field, "must be true or false")),
-        }
     }
 }
 
