@@ -21,12 +21,12 @@
 use lambda_http::{Body, Request, Response};
 use liaison::access::side_in;
 use liaison::attachments::{object_key, Attachments};
+pub use liaison::domain::MAX_ATTACHMENTS;
 use liaison::domain::{AttachmentId, AttachmentRef, Author, Timestamp};
 use liaison::http::requests::{SendMessage, SendMessageJson};
 use liaison::http::{self, ApiResult};
 use liaison::store::{send_fingerprint, AttachmentRecord, NewMessage, SendOutcome, Store};
 use liaison::ApiError;
-pub use liaison::domain::MAX_ATTACHMENTS;
 
 pub struct App {
     pub store: Store,

@@ -27,11 +27,7 @@ pub struct Upload {
 
 /// Checks a declared upload: type (415), size (413), name and size (400).
 /// The name comes back cleaned ([`crate::domain::clean_line`]).
-pub fn check_upload(
-    filename: &str,
-    content_type: &str,
-    size: u64,
-) -> Result<Upload, ApiError> {
+pub fn check_upload(filename: &str, content_type: &str, size: u64) -> Result<Upload, ApiError> {
     let declared = content_type.trim().to_ascii_lowercase();
     let Some((ctype, max, exts)) = TYPES.iter().find(|(t, _, _)| *t == declared) else {
         return Err(ApiError::unsupported_media_type(format!(

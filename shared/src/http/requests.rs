@@ -76,10 +76,20 @@ impl TryFrom<ScopeJson> for Scope {
         let mut errors = Vec::new();
         let client = present(&mut errors, (0, wanted, name), "client_id", json.client_id)
             .and_then(|s| checked(&mut errors, "scope.client_id", ClientId::parse(s)));
-        let campaign = present(&mut errors, (1, wanted, name), "campaign_id", json.campaign_id)
-            .and_then(|s| checked(&mut errors, "scope.campaign_id", CampaignId::parse(s)));
-        let creative = present(&mut errors, (2, wanted, name), "creative_id", json.creative_id)
-            .and_then(|s| checked(&mut errors, "scope.creative_id", CreativeId::parse(s)));
+        let campaign = present(
+            &mut errors,
+            (1, wanted, name),
+            "campaign_id",
+            json.campaign_id,
+        )
+        .and_then(|s| checked(&mut errors, "scope.campaign_id", CampaignId::parse(s)));
+        let creative = present(
+            &mut errors,
+            (2, wanted, name),
+            "creative_id",
+            json.creative_id,
+        )
+        .and_then(|s| checked(&mut errors, "scope.creative_id", CreativeId::parse(s)));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -107,11 +117,17 @@ fn present(
     let field = format!("scope.{field}");
     match value {
         Some(_) if depth >= wanted => {
-            errors.push(FieldError::new(field, format!("is not allowed for a {kind} scope")));
+            errors.push(FieldError::new(
+                field,
+                format!("is not allowed for a {kind} scope"),
+            ));
             None
         }
         None if depth < wanted => {
-            errors.push(FieldError::new(field, format!("is required for a {kind} scope")));
+            errors.push(FieldError::new(
+                field,
+                format!("is required for a {kind} scope"),
+            ));
             None
         }
         other => other,
@@ -181,7 +197,9 @@ impl TryFrom<SendMessageJson> for SendMessage {
         // Not one of our ids: it names no upload of this author.
         let attachment_ids = raw_ids
             .iter()
-            .map(|raw| AttachmentId::parse(raw).ok_or_else(|| ApiError::attachment_not_uploaded(raw)))
+            .map(|raw| {
+                AttachmentId::parse(raw).ok_or_else(|| ApiError::attachment_not_uploaded(raw))
+            })
             .collect::<ApiResult<Vec<_>>>()?;
         Ok(Self {
             client_message_id,
@@ -308,7 +326,9 @@ mod tests {
             vec!["scope.client_id"]
         );
         assert_eq!(
-            err(json!({"kind": "campaign", "client_id": "cl", "campaign_id": "cp", "creative_id": "cr"})),
+            err(
+                json!({"kind": "campaign", "client_id": "cl", "campaign_id": "cp", "creative_id": "cr"})
+            ),
             vec!["scope.creative_id"]
         );
         assert_eq!(
@@ -336,40 +356,61 @@ mod tests {
 
     #[test]
     fn sends_name_the_refused_field() {
-        let ok = send(json!({"client_message_id": "c1", "body": " hi ", "urgent": null, "extra": []}))
-            .unwrap();
+        let ok =
+            send(json!({"client_message_id": "c1", "body": " hi ", "urgent": null, "extra": []}))
+                .unwrap();
         assert_eq!(ok.body.as_str(), "hi");
         assert!(!ok.urgent && ok.attachment_ids.is_empty());
         let v = |code: &'static str, field: &str| (code, vec![field.to_owned()]);
         let bad = "validation_failed";
-        assert_eq!(refusal(send(json!({"body": "x"}))), v(bad, "client_message_id"));
+        assert_eq!(
+            refusal(send(json!({"body": "x"}))),
+            v(bad, "client_message_id")
+        );
         assert_eq!(
             refusal(send(json!({"client_message_id": 5, "body": "x"}))),
             v(bad, "client_message_id")
         );
-        assert_eq!(refusal(send(json!({"client_message_id": "c"}))), v(bad, "body"));
         assert_eq!(
-            refusal(send(json!({"client_message_id": "c", "body": "x", "urgent": "yes"}))),
+            refusal(send(json!({"client_message_id": "c"}))),
+            v(bad, "body")
+        );
+        assert_eq!(
+            refusal(send(
+                json!({"client_message_id": "c", "body": "x", "urgent": "yes"})
+            )),
             v(bad, "urgent")
         );
         assert_eq!(
-            refusal(send(json!({"client_message_id": "c", "body": "x", "attachment_ids": "a"}))),
+            refusal(send(
+                json!({"client_message_id": "c", "body": "x", "attachment_ids": "a"})
+            )),
             v(bad, "attachment_ids")
         );
         assert_eq!(
-            refusal(send(json!({"client_message_id": "c", "attachment_ids": ["a", 1]}))),
+            refusal(send(
+                json!({"client_message_id": "c", "attachment_ids": ["a", 1]})
+            )),
             v(bad, "attachment_ids[1]")
         );
         assert_eq!(
-            refusal(send(json!({"client_message_id": "c", "attachment_ids": ["a", "b", "a"]}))),
+            refusal(send(
+                json!({"client_message_id": "c", "attachment_ids": ["a", "b", "a"]})
+            )),
             v(bad, "attachment_ids[2]")
         );
         assert_eq!(
-            refusal(send(json!({"client_message_id": "c", "attachment_ids": vec!["a"; 11]}))).0,
+            refusal(send(
+                json!({"client_message_id": "c", "attachment_ids": vec!["a"; 11]})
+            ))
+            .0,
             "too_many_attachments"
         );
         assert_eq!(
-            refusal(send(json!({"client_message_id": "c", "attachment_ids": [""]}))).0,
+            refusal(send(
+                json!({"client_message_id": "c", "attachment_ids": [""]})
+            ))
+            .0,
             "attachment_not_uploaded"
         );
     }
@@ -378,8 +419,14 @@ mod tests {
     fn mark_read_and_presign_name_the_refused_field() {
         let mark = |v| MarkRead::try_from(parse::<MarkReadJson>(v)?);
         assert!(mark(json!({"message_id": null})).unwrap().up_to.is_none());
-        assert_eq!(refusal(mark(json!({"message_id": "x"}))).1, vec!["message_id"]);
-        assert_eq!(refusal(mark(json!({"message_id": 1}))).1, vec!["message_id"]);
+        assert_eq!(
+            refusal(mark(json!({"message_id": "x"}))).1,
+            vec!["message_id"]
+        );
+        assert_eq!(
+            refusal(mark(json!({"message_id": 1}))).1,
+            vec!["message_id"]
+        );
 
         let presign = |v| PresignAttachment::try_from(parse::<PresignAttachmentJson>(v)?);
         let ok = presign(json!({"filename": "a.png", "content_type": "image/png", "size": 3}));
@@ -387,13 +434,31 @@ mod tests {
         for (body, field) in [
             (json!({"content_type": "image/png", "size": 1}), "filename"),
             (json!({"filename": "a.png", "size": 1}), "content_type"),
-            (json!({"filename": "a.png", "content_type": "image/png"}), "size"),
-            (json!({"filename": "a.png", "content_type": "image/png", "size": -5}), "size"),
-            (json!({"filename": "a.png", "content_type": "image/png", "size": 1.5}), "size"),
-            (json!({"filename": "a.png", "content_type": "image/png", "size": "12"}), "size"),
-            (json!({"filename": 1, "content_type": "image/png", "size": 1}), "filename"),
+            (
+                json!({"filename": "a.png", "content_type": "image/png"}),
+                "size",
+            ),
+            (
+                json!({"filename": "a.png", "content_type": "image/png", "size": -5}),
+                "size",
+            ),
+            (
+                json!({"filename": "a.png", "content_type": "image/png", "size": 1.5}),
+                "size",
+            ),
+            (
+                json!({"filename": "a.png", "content_type": "image/png", "size": "12"}),
+                "size",
+            ),
+            (
+                json!({"filename": 1, "content_type": "image/png", "size": 1}),
+                "filename",
+            ),
         ] {
-            assert_eq!(refusal(presign(body)), ("validation_failed", vec![field.to_owned()]));
+            assert_eq!(
+                refusal(presign(body)),
+                ("validation_failed", vec![field.to_owned()])
+            );
         }
     }
 }
