@@ -9,6 +9,8 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod notify;
+/// Creating the resources (dev tools and tests only: the `provision` feature).
+#[cfg(feature = "provision")]
 pub mod provision;
 pub mod store;
 
