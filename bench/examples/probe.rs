@@ -75,13 +75,13 @@ async fn main() {
         .load()
         .await;
     step("defaults() + env region and credentials .load()", &mut t);
-    let cfg2 = liaison::config::aws().await;
-    step("liaison::config::aws() (again)", &mut t);
+    let cfg2 = liaison::aws::sdk_config().await;
+    step("liaison::aws::sdk_config() (again)", &mut t);
     let db = aws_sdk_dynamodb::Client::new(&cfg);
     step("dynamodb Client::new", &mut t);
     let _db2 = aws_sdk_dynamodb::Client::new(&cfg2);
     step("dynamodb Client::new (second)", &mut t);
-    let _s3 = liaison::attachments_s3_client(&cfg);
+    let _s3 = liaison::aws::s3_client(&cfg);
     step("s3 client", &mut t);
     if std::env::var("AWS_ENDPOINT_URL").is_ok() {
         let r = db.list_tables().send().await;

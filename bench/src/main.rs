@@ -155,7 +155,7 @@ fn run() -> Result<(), BoxError> {
     let rt = tokio::runtime::Runtime::new()?;
 
     eprintln!("bench: provisioning and loading the sample directory on {local}");
-    let aws = rt.block_on(liaison::config::aws());
+    let aws = rt.block_on(liaison::aws::sdk_config());
     let front = rt.block_on(tls::start(upstream))?;
     let ca = out_dir.join("ca.pem");
     std::fs::write(&ca, &front.ca_pem)?;

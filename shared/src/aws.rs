@@ -1,5 +1,6 @@
-//! What every SDK client shares: the HTTPS client, and the round-trip
-//! counter tests and benchmarks use to hold DESIGN.md's targets.
+//! Building the AWS SDK configuration and clients (from `crate::config`'s
+//! environment), what every SDK client shares: the HTTPS client, and the
+//! round-trip counter tests and benchmarks use to hold DESIGN.md's targets.
 //!
 //! A cold start is mostly init plus the first request, and most of what a
 //! naive SDK client adds to both is TLS set-up (`make bench`,
@@ -16,6 +17,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -158,6 +160,43 @@ sSi6
 -----END CERTIFICATE-----
 ",
 ];
+
+/// The AWS configuration, with one rustls (ring) HTTPS client shared by
+/// every SDK client and `AWS_ENDPOINT_URL` honoured for local stacks.
+///
+/// On Lambda the region and the function role's credentials are
+/// environment variables; when they are there they are read directly (the
+/// credentials through the provider the default chain would pick first),
+/// and the chains that would probe profile files, SSO, web identity, ECS
+/// and IMDS for them are never built. Anywhere else, the default chains.
+pub async fn sdk_config() -> SdkConfig {
+    let loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client());
+    let loader = if config::region_and_keys_in_env() {
+        loader
+            .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            )
+    } else {
+        loader
+    };
+    loader.load().await
+}
+
+/// The S3 client's configuration: path-style addressing when an endpoint
+/// override (a local stack) is configured, since those serve no
+/// virtual-hosted buckets. Callers may add to it (an interceptor) before
+/// building.
+pub fn s3_config(aws: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    let local = aws.endpoint_url().is_some();
+    aws_sdk_s3::config::Builder::from(aws).force_path_style(local)
+}
+
+/// The S3 client, as [`s3_config`] configures it.
+pub fn s3_client(aws: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_config(aws).build())
+}
 
 /// The HTTPS client every SDK client of a process shares: rustls (ring),
 /// the trust anchors of [`trust_store`], one connector per timeout

@@ -1,11 +1,9 @@
-//! Typed configuration from the environment, and the AWS SDK configuration
-//! every function builds once per process.
+//! Typed configuration from the environment: a leaf module that only reads
+//! variables (the SDK configuration built from them is `crate::aws`'s).
 //!
 //! Every variable a function reads is named here, once.
 
 use std::time::Duration;
-
-use aws_config::SdkConfig;
 
 pub const TABLE: &str = "LIAISON_TABLE";
 pub const BUCKET: &str = "LIAISON_BUCKET";
@@ -154,30 +152,12 @@ pub fn ssl_cert_file() -> Option<String> {
     required(SSL_CERT_FILE).ok()
 }
 
-/// The AWS configuration, with one rustls (ring) HTTPS client shared by
-/// every SDK client and `AWS_ENDPOINT_URL` honoured for local stacks.
-///
-/// On Lambda the region and the function role's credentials are
-/// environment variables; when they are there they are read directly (the
-/// credentials through the provider the default chain would pick first),
-/// and the chains that would probe profile files, SSO, web identity, ECS
-/// and IMDS for them are never built. Anywhere else, the default chains.
-pub async fn aws() -> SdkConfig {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::aws::http_client());
-    let from_env = [REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY]
+/// Whether the region and static credentials are all environment variables
+/// (as on Lambda, where they are the function role's).
+pub fn region_and_keys_in_env() -> bool {
+    [REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY]
         .iter()
-        .all(|name| required(name).is_ok());
-    let loader = if from_env {
-        loader
-            .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-            .credentials_provider(
-                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-            )
-    } else {
-        loader
-    };
-    loader.load().await
+        .all(|name| required(name).is_ok())
 }
 
 #[cfg(test)]

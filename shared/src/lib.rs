@@ -9,18 +9,9 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod notify;
+/// Creating the resources (dev tools and tests only: the `provision` feature).
+#[cfg(feature = "provision")]
 pub mod provision;
 pub mod store;
 
 pub use error::ApiError;
-
-/// The S3 client: path-style addressing when an endpoint override (a local
-/// stack) is configured, since those serve no virtual-hosted buckets.
-pub fn attachments_s3_client(aws: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    let local = aws.endpoint_url().is_some();
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(aws)
-            .force_path_style(local)
-            .build(),
-    )
-}

@@ -364,7 +364,7 @@ pub async fn all_with(
 ) -> Result<Provisioned, ProvisionError> {
     let stream_arn = table_with(&aws_sdk_dynamodb::Client::new(aws), &names.table, stream).await?;
     bucket(
-        &crate::attachments_s3_client(aws),
+        &crate::aws::s3_client(aws),
         &names.bucket,
         &LOCAL_CORS_ORIGINS,
     )

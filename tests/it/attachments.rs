@@ -58,7 +58,7 @@ async fn upload(presigned: &Value, bytes: &[u8]) {
 /// Uploads straight to the object key with other headers (what S3 would
 /// refuse for a presigned URL, and moto does not check).
 async fn upload_as(w: &World, t: &str, id: &str, content_type: &str, bytes: &[u8]) {
-    let s3 = liaison::attachments_s3_client(&w.aws);
+    let s3 = liaison::aws::s3_client(&w.aws);
     s3.put_object()
         .bucket(&w.names.bucket)
         .key(format!("acc_acme/{t}/{id}"))

@@ -79,7 +79,7 @@ async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
 }
 
 fn s3(w: &World) -> aws_sdk_s3::Client {
-    liaison::attachments_s3_client(&w.aws)
+    liaison::aws::s3_client(&w.aws)
 }
 
 /// Whether the bucket's lifecycle configuration (as stored: moto keeps it
@@ -519,8 +519,7 @@ async fn a_send_whose_binding_fails_in_s3_writes_nothing_and_its_retry_binds() {
             store: w.store.clone(),
             attachments: liaison::attachments::Attachments::new(
                 aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(&w.aws)
-                        .force_path_style(true)
+                    liaison::aws::s3_config(&w.aws)
                         .interceptor(RefuseTagging)
                         .build(),
                 ),

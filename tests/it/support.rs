@@ -95,7 +95,7 @@ pub async fn aws() -> SdkConfig {
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "these tests need a local AWS: run them with `make test`"
     );
-    liaison::config::aws().await
+    liaison::aws::sdk_config().await
 }
 
 pub struct World {

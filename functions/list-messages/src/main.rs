@@ -8,7 +8,7 @@ use liaison::store::Store;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let aws = liaison::config::aws().await;
+    let aws = liaison::aws::sdk_config().await;
     let app = list_messages::App {
         store: Store::from_env(&aws)?,
         attachments: Attachments::from_env(&aws)?,

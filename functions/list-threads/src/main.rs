@@ -7,7 +7,7 @@ use liaison::store::Store;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let aws = liaison::config::aws().await;
+    let aws = liaison::aws::sdk_config().await;
     let app = list_threads::App {
         store: Store::from_env(&aws)?,
         cursors: CursorCodec::new(&liaison::config::cursor_secret()?),

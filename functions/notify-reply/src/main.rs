@@ -5,7 +5,7 @@ use liaison::store::Store;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let aws = liaison::config::aws().await;
+    let aws = liaison::aws::sdk_config().await;
     let app = notify_reply::App {
         notifier: Notifier {
             // Bounded calls, one SES attempt: see `worst_case_for_one_recipient`.

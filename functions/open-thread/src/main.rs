@@ -6,7 +6,7 @@ use liaison::store::Store;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let aws = liaison::config::aws().await;
+    let aws = liaison::aws::sdk_config().await;
     let app = open_thread::App {
         store: Store::from_env(&aws)?,
     };

@@ -4,7 +4,7 @@ use liaison::attachments::Attachments;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let aws = liaison::config::aws().await;
+    let aws = liaison::aws::sdk_config().await;
     let app = relay_messages::App {
         sqs: aws_sdk_sqs::Client::new(&aws),
         queue_url: liaison::config::queue_url()?,

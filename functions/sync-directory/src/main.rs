@@ -5,7 +5,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let aws = liaison::config::aws().await;
+    let aws = liaison::aws::sdk_config().await;
     let app = sync_directory::App {
         store: Store::from_env(&aws)?,
     };

@@ -39,7 +39,7 @@ impl Person {
             None => {
                 claims.insert(
                     "cognito:groups".into(),
-                    json!([liaison::domain::MANAGER_GROUP]),
+                    json!([liaison::http::MANAGER_GROUP]),
                 );
             }
         }

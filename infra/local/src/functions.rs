@@ -49,7 +49,7 @@ impl Clients {
     pub fn new(aws: &SdkConfig) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(aws),
-            s3: liaison::attachments_s3_client(aws),
+            s3: liaison::aws::s3_client(aws),
             sqs: aws_sdk_sqs::Client::new(aws),
             ses: aws_sdk_sesv2::Client::new(aws),
         }

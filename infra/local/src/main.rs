@@ -215,7 +215,7 @@ fn serve(mut args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let aws = liaison::config::aws().await;
+        let aws = liaison::aws::sdk_config().await;
         let endpoint = aws.endpoint_url().map(str::to_owned);
         let config = Config {
             addr,

@@ -219,7 +219,7 @@ impl Attachments {
     /// The bucket named by `LIAISON_BUCKET`.
     pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
         Ok(Self::new(
-            crate::attachments_s3_client(aws),
+            crate::aws::s3_client(aws),
             crate::config::bucket_name()?,
         ))
     }

@@ -17,7 +17,7 @@ pub use ids::{
     AccountId, AttachmentId, CampaignId, ClientId, CreativeId, IdError, MessageId, ThreadId, UserId,
 };
 pub use message::{ClientMessageId, MessageBody, BODY_MAX_CHARS, MAX_ATTACHMENTS};
-pub use principal::{parse_groups, Principal, Role, MANAGER_GROUP};
+pub use principal::{Principal, Role};
 pub use scope::{LabeledScope, Scope, ScopeKind};
 pub use text::{clean_line, is_clean_line, is_invisible_format};
 pub use thread::{AttachmentRef, Author, LastMessage, Message, Thread, PREVIEW_CHARS};

@@ -1,10 +1,12 @@
 //! The HTTP edge: claims → [`Principal`], JSON in (size-limited), JSON and
 //! `problem+json` out, and the tamper-proof pagination cursor.
 
+mod claims;
 mod cursor;
 mod event;
 pub mod requests;
 
+pub use claims::{parse_groups, principal_from_claims, MANAGER_GROUP};
 pub use cursor::CursorCodec;
 pub use event::GatewayRequest;
 pub use requests::body;
@@ -63,7 +65,7 @@ pub fn principal(req: &Request) -> ApiResult<Principal> {
         _ => None,
     };
     claims
-        .and_then(Principal::from_claims)
+        .and_then(principal_from_claims)
         .ok_or_else(ApiError::unauthenticated)
 }
 
