@@ -96,7 +96,7 @@ async fn download(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
     let id = http::path_param(req, "attachment_id")
-        .and_then(AttachmentId::parse)
+        .and_then(|id| AttachmentId::parse(id).ok())
         .ok_or_else(ApiError::not_found)?;
     let record = app
         .store

@@ -8,16 +8,15 @@
 //! earliest one: the stream retries from there), so nothing is skipped;
 //! duplicates are harmless because the notifier is idempotent.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use liaison::attachments::{object_key, Attachments};
-use liaison::domain::Message;
+use liaison::domain::{AccountId, Message};
 use liaison::notify::Job;
-use liaison::store::read_message;
+use liaison::store::{inserted_message, InsertedMessage, Item};
 
 pub struct App {
     pub sqs: aws_sdk_sqs::Client,
@@ -29,30 +28,18 @@ pub struct App {
 /// A new message from the stream, with the record's sequence number.
 struct NewMessage {
     sequence: String,
-    account: String,
+    account: AccountId,
     message: Message,
 }
 
+/// The new message a record carries: `None` for any other record, the
+/// record's sequence number for a message image this code cannot read.
 fn new_message(record: &EventRecord) -> Option<Result<NewMessage, String>> {
-    if record.event_name != "INSERT" {
-        return None;
-    }
-    let image: HashMap<String, aws_sdk_dynamodb_types::AttributeValue> =
-        record.change.new_image.clone().into();
-    let key = |name: &str| match image.get(name) {
-        Some(aws_sdk_dynamodb_types::AttributeValue::S(v)) => v.as_str(),
-        _ => "",
-    };
-    if !liaison::store::keys::is_message(key("pk"), key("sk")) {
-        return None;
-    }
+    let image: Item = record.change.new_image.clone().into();
+    let inserted = inserted_message(&record.event_name, &image)?;
     let sequence = record.change.sequence_number.clone().unwrap_or_default();
-    let account = match image.get("account_id") {
-        Some(aws_sdk_dynamodb_types::AttributeValue::S(a)) => a.clone(),
-        _ => return Some(Err(sequence)),
-    };
-    Some(match read_message(&image) {
-        Ok(message) => Ok(NewMessage {
+    Some(match inserted {
+        Ok(InsertedMessage { account, message }) => Ok(NewMessage {
             sequence,
             account,
             message,
@@ -63,9 +50,6 @@ fn new_message(record: &EventRecord) -> Option<Result<NewMessage, String>> {
         }
     })
 }
-
-// The SDK's attribute type, through the store's re-export.
-use liaison::store::sdk as aws_sdk_dynamodb_types;
 
 pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
     let mut failed: Vec<String> = Vec::new();
@@ -85,11 +69,7 @@ pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
     // an idempotent retag, for messages stored before send-message did.
     for m in &relay {
         for a in &m.message.attachments {
-            let Ok(account) = liaison::domain::AccountId::parse(m.account.clone()) else {
-                failed.push(m.sequence.clone());
-                break;
-            };
-            let key = object_key(&account, &m.message.thread_id, &a.id);
+            let key = object_key(&m.account, &m.message.thread_id, &a.id);
             if let Err(e) = app.attachments.mark_bound(&key).await {
                 tracing::warn!(error = %e, message_id = %m.message.id, "could not mark attachment bound");
                 failed.push(m.sequence.clone());
@@ -102,7 +82,7 @@ pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
         let mut entries = Vec::with_capacity(chunk.len());
         for (i, m) in chunk.iter().enumerate() {
             let job = Job {
-                account_id: m.account.clone(),
+                account_id: m.account.to_string(),
                 thread_id: m.message.thread_id.to_string(),
                 message_id: m.message.id.to_string(),
                 author_role: m.message.author.role,

@@ -197,12 +197,12 @@ async fn answer(
             );
             Ok(http::json(
                 201,
-                &app.attachments.message_view(account, &m).await?,
+                &http::message_view(&app.attachments, account, &m).await?,
             ))
         }
         SendOutcome::Replayed(m) => Ok(http::json(
             200,
-            &app.attachments.message_view(account, &m).await?,
+            &http::message_view(&app.attachments, account, &m).await?,
         )),
         SendOutcome::Conflict => Err(ApiError::idempotency_conflict()),
         SendOutcome::NotFound => Err(ApiError::not_found()),

@@ -79,7 +79,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::Client;
 
-pub use policy::{check_upload, Upload};
+pub use policy::{check_upload, Upload, UploadError};
 
 use crate::domain::{AccountId, AttachmentId, ThreadId, Timestamp};
 
@@ -137,13 +137,6 @@ impl S3Error {
             None => err.to_string(),
         };
         Self { op, message }
-    }
-}
-
-impl From<S3Error> for crate::ApiError {
-    fn from(e: S3Error) -> Self {
-        tracing::error!(error = %e, "attachment storage failure");
-        crate::ApiError::internal()
     }
 }
 
@@ -348,41 +341,6 @@ impl Attachments {
             .await
             .map_err(|e| S3Error::sdk("PutObjectTagging", &e))?;
         Ok(())
-    }
-}
-
-impl Attachments {
-    /// A message as responses show it: each attachment with a fresh
-    /// presigned download link (computed locally, no round trip).
-    pub async fn message_view(
-        &self,
-        account: &AccountId,
-        m: &crate::domain::Message,
-    ) -> Result<serde_json::Value, S3Error> {
-        let mut files = Vec::with_capacity(m.attachments.len());
-        for a in &m.attachments {
-            let link = self
-                .presign_download(
-                    &object_key(account, &m.thread_id, &a.id),
-                    &a.filename,
-                    &a.content_type,
-                )
-                .await?;
-            files.push(serde_json::json!({
-                "id": a.id,
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size,
-                "download_url": link.url,
-                "download_url_expires_at": link.expires_at,
-            }));
-        }
-        let mut view = serde_json::to_value(m).map_err(|e| S3Error {
-            op: "serialize",
-            message: e.to_string(),
-        })?;
-        view["attachments"] = serde_json::Value::Array(files);
-        Ok(view)
     }
 }
 

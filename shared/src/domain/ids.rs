@@ -16,6 +16,9 @@ pub enum IdError {
     TooLong(usize),
     #[error("may contain only letters, digits and . _ : -")]
     BadCharacter,
+    /// Not one of the ids this service makes (thread, message, attachment).
+    #[error("is not a valid id")]
+    Malformed,
 }
 
 impl IdError {
@@ -122,16 +125,16 @@ impl ThreadId {
         ))
     }
 
-    /// `None` for anything that cannot be one of our thread ids.
-    pub fn parse(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix(Self::PREFIX)?;
-        if rest.len() != 26 || Ulid::from_string(&rest.to_ascii_uppercase()).is_err() {
-            return None;
+    /// Only what [`ThreadId::for_scope`] makes: `thr_` and a lower-case ULID.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let rest = s.strip_prefix(Self::PREFIX).ok_or(IdError::Malformed)?;
+        if rest.len() != 26
+            || Ulid::from_string(&rest.to_ascii_uppercase()).is_err()
+            || rest.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            return Err(IdError::Malformed);
         }
-        if rest.bytes().any(|b| b.is_ascii_uppercase()) {
-            return None;
-        }
-        Some(Self(s.to_owned()))
+        Ok(Self(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -161,10 +164,13 @@ macro_rules! ulid_id {
             pub fn ulid(&self) -> Ulid {
                 self.0
             }
-            /// `None` unless `s` is a canonical (upper-case) ULID.
-            pub fn parse(s: &str) -> Option<Self> {
-                let u = Ulid::from_string(s).ok()?;
-                (u.to_string() == s).then_some(Self(u))
+            /// Only a canonical (upper-case) ULID.
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                let u = Ulid::from_string(s).map_err(|_| IdError::Malformed)?;
+                if u.to_string() != s {
+                    return Err(IdError::Malformed);
+                }
+                Ok(Self(u))
             }
         }
 
@@ -223,17 +229,23 @@ mod tests {
         assert_ne!(a, ThreadId::for_scope(&acc, "client#cl_glow"));
         let other = AccountId::parse("acc_other").unwrap();
         assert_ne!(a, ThreadId::for_scope(&other, "general"));
-        assert_eq!(ThreadId::parse(a.as_str()), Some(a.clone()));
-        assert_eq!(ThreadId::parse("thr_"), None);
-        assert_eq!(ThreadId::parse(&a.as_str().to_uppercase()), None);
-        assert_eq!(ThreadId::parse("../etc/passwd"), None);
+        assert_eq!(ThreadId::parse(a.as_str()), Ok(a.clone()));
+        assert_eq!(ThreadId::parse("thr_"), Err(IdError::Malformed));
+        assert_eq!(
+            ThreadId::parse(&a.as_str().to_uppercase()),
+            Err(IdError::Malformed)
+        );
+        assert_eq!(ThreadId::parse("../etc/passwd"), Err(IdError::Malformed));
     }
 
     #[test]
     fn message_ids_must_be_canonical_ulids() {
         let id = MessageId::new();
-        assert_eq!(MessageId::parse(&id.to_string()), Some(id));
-        assert_eq!(MessageId::parse(&id.to_string().to_lowercase()), None);
-        assert_eq!(MessageId::parse("nope"), None);
+        assert_eq!(MessageId::parse(&id.to_string()), Ok(id));
+        assert_eq!(
+            MessageId::parse(&id.to_string().to_lowercase()),
+            Err(IdError::Malformed)
+        );
+        assert_eq!(MessageId::parse("nope"), Err(IdError::Malformed));
     }
 }

@@ -9,20 +9,28 @@ pub const MAX_ATTACHMENTS: usize = 10;
 /// A message body: trimmed, at most [`BODY_MAX_CHARS`] characters. It may
 /// be empty; whether empty is allowed depends on attachments, which the
 /// send decides.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct MessageBody(String);
 
+/// Why a string is not a message body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("must be at most {BODY_MAX_CHARS} characters after trimming (got {0})")]
+    TooLong(usize),
+    #[error("must not contain NUL characters")]
+    Nul,
+}
+
 impl MessageBody {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, BodyError> {
         let trimmed = raw.trim();
         let chars = trimmed.chars().count();
         if chars > BODY_MAX_CHARS {
-            return Err(format!(
-                "must be at most {BODY_MAX_CHARS} characters after trimming (got {chars})"
-            ));
+            return Err(BodyError::TooLong(chars));
         }
         if trimmed.contains('\0') {
-            return Err("must not contain NUL characters".into());
+            return Err(BodyError::Nul);
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -48,19 +56,29 @@ impl fmt::Display for MessageBody {
 }
 
 /// The caller's idempotency key for a send: 1–100 of `[A-Za-z0-9._:-]`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct ClientMessageId(String);
 
+/// Why a string is not a `client_message_id`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientMessageIdError {
+    #[error("must be 1 to 100 characters")]
+    Length,
+    #[error("may contain only letters, digits and . _ : -")]
+    BadCharacter,
+}
+
 impl ClientMessageId {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, ClientMessageIdError> {
         if s.is_empty() || s.len() > 100 {
-            return Err("must be 1 to 100 characters".into());
+            return Err(ClientMessageIdError::Length);
         }
         if !s
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
         {
-            return Err("may contain only letters, digits and . _ : -".into());
+            return Err(ClientMessageIdError::BadCharacter);
         }
         Ok(Self(s.to_owned()))
     }

@@ -16,12 +16,14 @@ pub use directory::{
 pub use ids::{
     AccountId, AttachmentId, CampaignId, ClientId, CreativeId, IdError, MessageId, ThreadId, UserId,
 };
-pub use message::{ClientMessageId, MessageBody, BODY_MAX_CHARS, MAX_ATTACHMENTS};
-pub use principal::{Principal, Role};
+pub use message::{
+    BodyError, ClientMessageId, ClientMessageIdError, MessageBody, BODY_MAX_CHARS, MAX_ATTACHMENTS,
+};
+pub use principal::{Principal, Role, UnknownRole};
 pub use scope::{LabeledScope, Scope, ScopeKind};
 pub use text::{clean_line, is_clean_line, is_invisible_format};
 pub use thread::{AttachmentRef, Author, LastMessage, Message, Thread, PREVIEW_CHARS};
-pub use time::Timestamp;
+pub use time::{Timestamp, TimestampError};
 
 /// One problem with one input field, as `problem+json` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

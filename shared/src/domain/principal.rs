@@ -18,11 +18,11 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Result<Self, UnknownRole> {
         match s {
-            "client" => Some(Role::Client),
-            "manager" => Some(Role::Manager),
-            _ => None,
+            "client" => Ok(Role::Client),
+            "manager" => Ok(Role::Manager),
+            _ => Err(UnknownRole),
         }
     }
 
@@ -33,6 +33,11 @@ impl Role {
         }
     }
 }
+
+/// A side that is neither `client` nor `manager`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be \"client\" or \"manager\"")]
+pub struct UnknownRole;
 
 /// The authenticated caller, built only from the JWT claims that API
 /// Gateway verified (never from headers or bodies; `crate::http::claims`). `role` and

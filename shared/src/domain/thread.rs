@@ -1,4 +1,7 @@
-use super::{AccountId, LabeledScope, MessageId, Role, ThreadId, Timestamp, UserId};
+use super::{
+    AccountId, ClientMessageId, LabeledScope, MessageBody, MessageId, Role, ThreadId, Timestamp,
+    UserId,
+};
 
 /// Who wrote a message, as responses show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -49,9 +52,9 @@ pub struct AttachmentRef {
 pub struct Message {
     pub id: MessageId,
     pub thread_id: ThreadId,
-    pub client_message_id: String,
+    pub client_message_id: ClientMessageId,
     pub author: Author,
-    pub body: String,
+    pub body: MessageBody,
     pub urgent: bool,
     pub attachments: Vec<AttachmentRef>,
     pub created_at: Timestamp,

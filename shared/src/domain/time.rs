@@ -36,11 +36,16 @@ impl Timestamp {
     }
 
     /// Parses the exact form this type prints.
-    pub fn parse(s: &str) -> Option<Self> {
-        let dt = time::PrimitiveDateTime::parse(s, FORMAT).ok()?;
-        Some(Self(dt.assume_utc()))
+    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+        let dt = time::PrimitiveDateTime::parse(s, FORMAT).map_err(|_| TimestampError)?;
+        Ok(Self(dt.assume_utc()))
     }
 }
+
+/// Not a timestamp in the form [`Timestamp`] prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be a UTC time like 2026-01-02T03:04:05.678Z")]
+pub struct TimestampError;
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -63,7 +68,7 @@ mod tests {
     fn prints_rfc3339_millis_utc_and_parses_back() {
         let t = Timestamp::from_unix_millis(1_795_519_883_123);
         assert_eq!(t.to_string(), "2026-11-24T11:31:23.123Z");
-        assert_eq!(Timestamp::parse(&t.to_string()), Some(t));
-        assert_eq!(Timestamp::parse("yesterday"), None);
+        assert_eq!(Timestamp::parse(&t.to_string()), Ok(t));
+        assert_eq!(Timestamp::parse("yesterday"), Err(TimestampError));
     }
 }

@@ -3,13 +3,16 @@
 
 mod claims;
 mod cursor;
+mod errors;
 mod event;
 pub mod requests;
+mod views;
 
 pub use claims::{parse_groups, principal_from_claims, MANAGER_GROUP};
 pub use cursor::CursorCodec;
 pub use event::GatewayRequest;
 pub use requests::body;
+pub use views::message_view;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -77,7 +80,7 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// The `{thread_id}` path parameter. A malformed id names no thread: 404.
 pub fn thread_id(req: &Request) -> ApiResult<ThreadId> {
     path_param(req, "thread_id")
-        .and_then(ThreadId::parse)
+        .and_then(|id| ThreadId::parse(id).ok())
         .ok_or_else(ApiError::not_found)
 }
 

@@ -172,9 +172,9 @@ impl TryFrom<SendMessageJson> for SendMessage {
             .client_message_id
             .ok_or_else(|| ApiError::field("client_message_id", "is required"))?;
         let client_message_id = ClientMessageId::parse(&client_message_id)
-            .map_err(|m| ApiError::field("client_message_id", m))?;
+            .map_err(|e| ApiError::field("client_message_id", e.to_string()))?;
         let body = MessageBody::parse(json.body.as_deref().unwrap_or(""))
-            .map_err(|m| ApiError::field("body", m))?;
+            .map_err(|e| ApiError::field("body", e.to_string()))?;
         let raw_ids = json.attachment_ids.unwrap_or_default();
         if raw_ids.len() > MAX_ATTACHMENTS {
             return Err(ApiError::too_many_attachments(MAX_ATTACHMENTS));
@@ -197,9 +197,7 @@ impl TryFrom<SendMessageJson> for SendMessage {
         // Not one of our ids: it names no upload of this author.
         let attachment_ids = raw_ids
             .iter()
-            .map(|raw| {
-                AttachmentId::parse(raw).ok_or_else(|| ApiError::attachment_not_uploaded(raw))
-            })
+            .map(|raw| AttachmentId::parse(raw).map_err(|_| ApiError::attachment_not_uploaded(raw)))
             .collect::<ApiResult<Vec<_>>>()?;
         Ok(Self {
             client_message_id,
@@ -231,7 +229,7 @@ impl TryFrom<MarkReadJson> for MarkRead {
             .message_id
             .map(|raw| {
                 MessageId::parse(&raw)
-                    .ok_or_else(|| ApiError::field("message_id", "is not a message id"))
+                    .map_err(|_| ApiError::field("message_id", "is not a message id"))
             })
             .transpose()?;
         Ok(Self { up_to })

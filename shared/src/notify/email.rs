@@ -69,11 +69,11 @@ pub fn render(to: &Person, thread: &Thread, messages: &[Message], app_url: &str)
             m.created_at
         ));
         if !m.body.is_empty() {
-            text.push_str(&m.body);
+            text.push_str(m.body.as_str());
             text.push_str("\n\n");
             html.push_str(&format!(
                 "<div style=\"white-space:pre-wrap\">{}</div>",
-                escape_html(&m.body)
+                escape_html(m.body.as_str())
             ));
         }
         if !m.attachments.is_empty() {
@@ -120,21 +120,21 @@ pub fn to_mime(email: &Email, from: &str) -> Result<Vec<u8>, std::io::Error> {
 mod tests {
     use super::*;
     use crate::domain::{
-        AccountId, AttachmentId, AttachmentRef, Author, LabeledScope, MessageId, Role, Scope,
-        ThreadId, Timestamp, UserId,
+        AccountId, AttachmentId, AttachmentRef, Author, ClientMessageId, LabeledScope, MessageBody,
+        MessageId, Role, Scope, ThreadId, Timestamp, UserId,
     };
 
     fn message(body: &str, urgent: bool, files: &[&str]) -> Message {
         Message {
             id: MessageId::new(),
             thread_id: ThreadId::for_scope(&AccountId::parse("acc").unwrap(), "general"),
-            client_message_id: "c".into(),
+            client_message_id: ClientMessageId::parse("c").unwrap(),
             author: Author {
                 id: UserId::parse("u_chris").unwrap(),
                 name: "Chris".into(),
                 role: Role::Client,
             },
-            body: body.into(),
+            body: MessageBody::parse(body).unwrap(),
             urgent,
             attachments: files
                 .iter()

@@ -49,8 +49,8 @@ impl Job {
         let job: Job = serde_json::from_str(body).ok()?;
         Some(CheckedJob {
             account: AccountId::parse(job.account_id).ok()?,
-            thread: ThreadId::parse(&job.thread_id)?,
-            message: MessageId::parse(&job.message_id)?,
+            thread: ThreadId::parse(&job.thread_id).ok()?,
+            message: MessageId::parse(&job.message_id).ok()?,
             author_role: job.author_role,
         })
     }

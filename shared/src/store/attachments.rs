@@ -9,15 +9,14 @@
 //! of files, but cannot fill the bucket with uploads they never send (which
 //! S3 keeps for two days), nor run up presigns without limit.
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::attr::{n, s, Item, Reader};
-use super::threads::{is_conditional_failure, is_conflict, opt_message_id};
-use super::{key, keys, schema, Backoff, Store, StoreError};
-use crate::domain::{
-    AccountId, AttachmentId, AttachmentRef, MessageId, ThreadId, Timestamp, UserId,
-};
+use super::attr::{n, s, Reader};
+use super::items::{attachment_item, read_attachment, AttachmentRecord};
+use super::keys::{self, Kind};
+use super::tx::{self, UpdateItem};
+use super::{schema, Store, StoreError};
+use crate::domain::{AttachmentId, AttachmentRef, ThreadId, Timestamp, UserId};
 
 /// How long an upload may stay unsent before its record expires.
 pub const PENDING_TTL_SECONDS: i64 = 2 * 24 * 3600;
@@ -50,10 +49,6 @@ fn upload_day(id: &AttachmentId) -> u64 {
     id.ulid().timestamp_ms() / DAY_MS
 }
 
-fn quota_key(user: &UserId, day: u64) -> Item {
-    key(format!("UPLOADS#{user}"), format!("DAY#{day}"))
-}
-
 /// A counter outlives every upload it counts: the day, plus the pending
 /// records' TTL, plus a day.
 fn quota_expiry(day: u64) -> i64 {
@@ -79,22 +74,24 @@ pub(super) fn release_pending(
     if count == 0 {
         return Ok(None);
     }
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(quota_key(author, today)))
-        .update_expression(format!(
-            "ADD {QUOTA_UPLOADS} :n, {QUOTA_BYTES} :b SET {ttl} = if_not_exists({ttl}, :ttl)",
-            ttl = schema::TTL_ATTRIBUTE
-        ))
-        .expression_attribute_values(":n", n(-(count as i64)))
-        .expression_attribute_values(":b", n(-(bytes as i64)))
-        .expression_attribute_values(":ttl", n(quota_expiry(today)))
-        .build()
-        .map_err(|e| StoreError::Aws {
-            op: "TransactWriteItems",
-            message: e.to_string(),
-        })?;
-    Ok(Some(TransactWriteItem::builder().update(update).build()))
+    tx::update(
+        table,
+        UpdateItem {
+            key: keys::uploads_day(author, today),
+            expression: format!(
+                "ADD {QUOTA_UPLOADS} :n, {QUOTA_BYTES} :b SET {ttl} = if_not_exists({ttl}, :ttl)",
+                ttl = schema::TTL_ATTRIBUTE
+            ),
+            condition: None,
+            names: vec![],
+            values: vec![
+                (":n", n(-(count as i64))),
+                (":b", n(-(bytes as i64))),
+                (":ttl", n(quota_expiry(today))),
+            ],
+        },
+    )
+    .map(Some)
 }
 
 /// What recording a new upload came to.
@@ -108,49 +105,6 @@ pub enum NewAttachment {
     OverPendingCap,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttachmentRecord {
-    pub file: AttachmentRef,
-    pub thread: ThreadId,
-    pub account: AccountId,
-    pub author: UserId,
-    /// The message it belongs to, once sent.
-    pub message: Option<MessageId>,
-    /// When the pending record expires (unix seconds; `None` once bound).
-    /// Read only: [`Store::create_attachment`] sets its own.
-    pub expires_at: Option<i64>,
-}
-
-impl AttachmentRecord {
-    /// Whether a send may still bind it at `now` (unix seconds): at least
-    /// [`BIND_MARGIN_SECONDS`] before its record expires.
-    pub fn bindable_at(&self, now: i64) -> bool {
-        self.expires_at
-            .is_some_and(|e| e > now.saturating_add(BIND_MARGIN_SECONDS))
-    }
-}
-
-pub(super) fn attachment_key(thread: &ThreadId, id: &AttachmentId) -> Item {
-    key(keys::thread(thread), format!("ATT#{id}"))
-}
-
-pub(super) fn read_attachment(item: &Item) -> Result<AttachmentRecord, StoreError> {
-    let r = Reader::new(item);
-    Ok(AttachmentRecord {
-        file: AttachmentRef {
-            id: r.parse_opt("attachment_id", AttachmentId::parse)?,
-            filename: r.s("filename")?.to_owned(),
-            content_type: r.s("content_type")?.to_owned(),
-            size: r.n("size")?.max(0) as u64,
-        },
-        thread: r.parse_opt("thread_id", ThreadId::parse)?,
-        account: r.parse("account_id", |v| AccountId::parse(v))?,
-        author: r.parse("author_id", |v| UserId::parse(v))?,
-        message: opt_message_id(&r, "message_id")?,
-        expires_at: r.opt_n(schema::TTL_ATTRIBUTE)?,
-    })
-}
-
 impl Store {
     /// Records a pending upload, if `author` is in the thread and under the
     /// pending-upload cap: one transaction (a check of their inbox row, the
@@ -159,103 +113,57 @@ impl Store {
         &self,
         a: &AttachmentRecord,
     ) -> Result<NewAttachment, StoreError> {
-        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Aws {
-            op: "TransactWriteItems",
-            message: e.to_string(),
-        };
-        let mut item = attachment_key(&a.thread, &a.file.id);
-        item.extend([
-            ("type".into(), s("attachment")),
-            ("attachment_id".into(), s(a.file.id.to_string())),
-            ("thread_id".into(), s(a.thread.as_str())),
-            ("account_id".into(), s(a.account.as_str())),
-            ("author_id".into(), s(a.author.as_str())),
-            ("filename".into(), s(&a.file.filename)),
-            ("content_type".into(), s(&a.file.content_type)),
-            ("size".into(), n(a.file.size)),
-            ("attachment_state".into(), s("pending")),
-            ("created_at".into(), s(Timestamp::now().to_string())),
-            (
-                schema::TTL_ATTRIBUTE.into(),
-                n(Timestamp::now().unix_seconds() + PENDING_TTL_SECONDS),
-            ),
-        ]);
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::thread(&a.thread), keys::inbox(&a.author))))
-            .condition_expression("attribute_exists(pk) AND account_id = :acc")
-            .expression_attribute_values(":acc", s(a.account.as_str()))
-            .build()
-            .map_err(build)?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build)?;
         if a.file.size > MAX_PENDING_UPLOAD_BYTES {
             return Ok(NewAttachment::OverPendingCap);
         }
         let day = upload_day(&a.file.id);
-        let counter = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(quota_key(&a.author, day)))
-            .update_expression(format!(
-                "ADD {QUOTA_UPLOADS} :one, {QUOTA_BYTES} :size SET {ttl} = :ttl",
-                ttl = schema::TTL_ATTRIBUTE
-            ))
-            .condition_expression(format!(
-                "attribute_not_exists({QUOTA_UPLOADS}) OR \
-                 ({QUOTA_UPLOADS} < :max_uploads AND {QUOTA_BYTES} <= :room)"
-            ))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":size", n(a.file.size))
-            .expression_attribute_values(":ttl", n(quota_expiry(day)))
-            .expression_attribute_values(":max_uploads", n(MAX_PENDING_UPLOADS))
-            .expression_attribute_values(
-                ":room",
-                n(MAX_PENDING_UPLOAD_BYTES.saturating_sub(a.file.size)),
-            )
-            .build()
-            .map_err(build)?;
+        let expires_at = Timestamp::now().unix_seconds() + PENDING_TTL_SECONDS;
+        // Item order matters: the outcome is read from reasons 0 and 2.
+        let items = vec![
+            tx::check(
+                &self.table,
+                keys::inbox(&a.thread, &a.author),
+                "attribute_exists(pk) AND account_id = :acc",
+                vec![(":acc", s(a.account.as_str()))],
+            )?,
+            tx::put(
+                &self.table,
+                attachment_item(a, expires_at),
+                Some("attribute_not_exists(pk)"),
+            )?,
+            tx::update(
+                &self.table,
+                UpdateItem {
+                    key: keys::uploads_day(&a.author, day),
+                    expression: format!(
+                        "ADD {QUOTA_UPLOADS} :one, {QUOTA_BYTES} :size SET {ttl} = :ttl",
+                        ttl = schema::TTL_ATTRIBUTE
+                    ),
+                    condition: Some(&format!(
+                        "attribute_not_exists({QUOTA_UPLOADS}) OR \
+                         ({QUOTA_UPLOADS} < :max_uploads AND {QUOTA_BYTES} <= :room)"
+                    )),
+                    names: vec![],
+                    values: vec![
+                        (":one", n(1)),
+                        (":size", n(a.file.size)),
+                        (":ttl", n(quota_expiry(day))),
+                        (":max_uploads", n(MAX_PENDING_UPLOADS)),
+                        (
+                            ":room",
+                            n(MAX_PENDING_UPLOAD_BYTES.saturating_sub(a.file.size)),
+                        ),
+                    ],
+                },
+            )?,
+        ];
         // Two presigns of one person at once touch one counter: DynamoDB
         // cancels one of them (TransactionConflict), which is retried.
-        let mut backoff = Backoff::new(8);
-        loop {
-            let result = self
-                .db
-                .transact_write_items()
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .condition_check(check.clone())
-                        .build(),
-                )
-                .transact_items(TransactWriteItem::builder().put(put.clone()).build())
-                .transact_items(TransactWriteItem::builder().update(counter.clone()).build())
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(NewAttachment::Recorded),
-                Err(err) => err,
-            };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(c)) =
-                err.as_service_error()
-            {
-                let reasons = c.cancellation_reasons();
-                if is_conditional_failure(reasons, 0) {
-                    return Ok(NewAttachment::NotInThread);
-                }
-                if is_conditional_failure(reasons, 2) {
-                    return Ok(NewAttachment::OverPendingCap);
-                }
-                if is_conflict(reasons) {
-                    if backoff.wait().await {
-                        continue;
-                    }
-                    return Err(StoreError::Contention);
-                }
-            }
-            return Err(StoreError::aws("TransactWriteItems", err));
+        match self.transact_retrying(items, 8).await? {
+            None => Ok(NewAttachment::Recorded),
+            Some(c) if c.condition_failed(0) => Ok(NewAttachment::NotInThread),
+            Some(c) if c.condition_failed(2) => Ok(NewAttachment::OverPendingCap),
+            Some(c) => Err(c.into_error()),
         }
     }
 
@@ -268,17 +176,14 @@ impl Store {
     ) -> Result<Option<AttachmentRecord>, StoreError> {
         let items = self
             .batch_get(vec![
-                key(keys::thread(thread), keys::inbox(user)),
-                attachment_key(thread, id),
+                keys::inbox(thread, user),
+                keys::attachment(thread, id),
             ])
             .await?;
         let mut member = false;
         let mut record = None;
         for item in &items {
-            if Reader::new(item)
-                .s(schema::SK)?
-                .starts_with(keys::INBOX_PREFIX)
-            {
+            if Reader::new(item).kind()? == Kind::Inbox {
                 member = true;
             } else {
                 record = Some(read_attachment(item)?);

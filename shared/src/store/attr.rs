@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::StoreError;
+use super::{keys, schema, StoreError};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -36,7 +36,12 @@ impl<'a> Reader<'a> {
             Some(AttributeValue::S(v)) => v.as_str(),
             _ => "?",
         };
-        format!("{}/{}", get("pk"), get("sk"))
+        format!("{}/{}", get(schema::PK), get(schema::SK))
+    }
+
+    /// What the item is, by its key.
+    pub fn kind(&self) -> Result<keys::Kind, StoreError> {
+        Ok(keys::kind(self.s(schema::PK)?, self.s(schema::SK)?))
     }
 
     pub fn corrupt(&self, what: impl Into<String>) -> StoreError {
@@ -100,21 +105,23 @@ impl<'a> Reader<'a> {
     }
 
     /// Parses a string attribute with a domain parser.
-    pub fn parse<T, E>(
+    pub fn parse<T, E: std::fmt::Display>(
         &self,
         name: &str,
-        f: impl FnOnce(&str) -> Result<T, E>,
+        f: impl FnOnce(&'a str) -> Result<T, E>,
     ) -> Result<T, StoreError> {
         let raw = self.s(name)?;
-        f(raw).map_err(|_| self.corrupt(format!("{name} is not valid")))
+        f(raw).map_err(|e| self.corrupt(format!("{name} {e}")))
     }
 
-    pub fn parse_opt<T>(
+    /// Parses a string attribute that may be absent.
+    pub fn opt_parse<T, E: std::fmt::Display>(
         &self,
         name: &str,
-        f: impl FnOnce(&str) -> Option<T>,
-    ) -> Result<T, StoreError> {
-        let raw = self.s(name)?;
-        f(raw).ok_or_else(|| self.corrupt(format!("{name} is not valid")))
+        f: impl FnOnce(&'a str) -> Result<T, E>,
+    ) -> Result<Option<T>, StoreError> {
+        self.opt_s(name)?
+            .map(|raw| f(raw).map_err(|e| self.corrupt(format!("{name} {e}"))))
+            .transpose()
     }
 }

@@ -10,162 +10,19 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
-    Update, WriteRequest,
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+
+use super::attr::{n, s, Reader};
+use super::items::{
+    catalog_item, inbox_item, names_attr, participants_attr, people_attr, read_catalog_entry,
+    read_inbox_row, read_membership, read_profile, read_record, read_version, Membership,
+    ThreadRecord,
 };
-
-use super::attr::{b, n, s, Item, Reader};
-use super::threads::{
-    inbox_item, is_conditional_failure, is_conflict, names_attr, participants_attr, read_inbox_row,
-    read_record, ThreadRecord,
-};
-use super::{key, keys, schema, Backoff, Store, StoreError};
-use crate::domain::{
-    AccountId, AccountProfile, CampaignId, CatalogEntry, ClientId, CreativeId, Person, Role,
-    ThreadId, UserId,
-};
-
-fn people_attr(people: &[Person]) -> AttributeValue {
-    AttributeValue::L(
-        people
-            .iter()
-            .map(|p| {
-                AttributeValue::M(Item::from([
-                    ("id".into(), s(p.id.as_str())),
-                    ("email".into(), s(&p.email)),
-                    ("name".into(), s(&p.name)),
-                ]))
-            })
-            .collect(),
-    )
-}
-
-fn read_people(r: &Reader<'_>, name: &str) -> Result<Vec<Person>, StoreError> {
-    r.list(name)?
-        .iter()
-        .map(|v| match v {
-            AttributeValue::M(m) => {
-                let p = Reader::new(m);
-                Ok(Person {
-                    id: p.parse("id", |v| UserId::parse(v))?,
-                    email: p.s("email")?.to_owned(),
-                    name: p.s("name")?.to_owned(),
-                })
-            }
-            _ => Err(r.corrupt(format!("{name} holds a non-map"))),
-        })
-        .collect()
-}
-
-pub(super) fn read_profile(item: &Item) -> Result<AccountProfile, StoreError> {
-    let r = Reader::new(item);
-    Ok(AccountProfile {
-        id: r.parse("account_id", |v| AccountId::parse(v))?,
-        name: r.s("name")?.to_owned(),
-        users: read_people(&r, "users")?,
-        managers: read_people(&r, "managers")?,
-    })
-}
-
-pub(super) fn read_catalog_entry(item: &Item) -> Result<CatalogEntry, StoreError> {
-    let r = Reader::new(item);
-    let opt = |name: &str| r.opt_s(name);
-    Ok(CatalogEntry {
-        client: r.parse("client_id", |v| ClientId::parse(v))?,
-        campaign: opt("campaign_id")?
-            .map(|v| CampaignId::parse(v).map_err(|_| r.corrupt("campaign_id is not valid")))
-            .transpose()?,
-        creative: opt("creative_id")?
-            .map(|v| CreativeId::parse(v).map_err(|_| r.corrupt("creative_id is not valid")))
-            .transpose()?,
-        name: r.s("name")?.to_owned(),
-        archived: r.bool_or("archived", false)?,
-    })
-}
-
-fn catalog_item(acc: &AccountId, e: &CatalogEntry) -> Item {
-    let mut path = vec![e.client.as_str()];
-    path.extend(e.campaign.as_ref().map(CampaignId::as_str));
-    path.extend(e.creative.as_ref().map(CreativeId::as_str));
-    let mut item = key(
-        keys::account(acc),
-        format!("{}{}", keys::CATALOG_PREFIX, path.join("#")),
-    );
-    item.insert("type".into(), s("catalog"));
-    item.insert("client_id".into(), s(e.client.as_str()));
-    if let Some(c) = &e.campaign {
-        item.insert("campaign_id".into(), s(c.as_str()));
-    }
-    if let Some(c) = &e.creative {
-        item.insert("creative_id".into(), s(c.as_str()));
-    }
-    item.insert("name".into(), s(&e.name));
-    item.insert("archived".into(), b(e.archived));
-    item
-}
-
-fn put(item: Item) -> Result<WriteRequest, StoreError> {
-    let put = PutRequest::builder()
-        .set_item(Some(item))
-        .build()
-        .map_err(|e| StoreError::Aws {
-            op: "BatchWriteItem",
-            message: e.to_string(),
-        })?;
-    Ok(WriteRequest::builder().put_request(put).build())
-}
-
-fn delete(k: Item) -> Result<WriteRequest, StoreError> {
-    let del = DeleteRequest::builder()
-        .set_key(Some(k))
-        .build()
-        .map_err(|e| StoreError::Aws {
-            op: "BatchWriteItem",
-            message: e.to_string(),
-        })?;
-    Ok(WriteRequest::builder().delete_request(del).build())
-}
-
-/// The profile's directory version: 0 for a profile stored before versions.
-pub(super) fn read_version(item: &Item) -> Result<u64, StoreError> {
-    Ok(Reader::new(item).opt_n("version")?.unwrap_or(0).max(0) as u64)
-}
-
-/// A transaction item that holds only while the account's directory version
-/// is still `version`.
-pub(super) fn version_check(
-    table: &str,
-    acc: &AccountId,
-    version: u64,
-) -> Result<TransactWriteItem, StoreError> {
-    let check = ConditionCheck::builder()
-        .table_name(table)
-        .set_key(Some(key(keys::account(acc), keys::PROFILE)));
-    let check = if version == 0 {
-        check.condition_expression("attribute_not_exists(version)")
-    } else {
-        check
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(version))
-    };
-    Ok(TransactWriteItem::builder()
-        .condition_check(
-            check
-                .build()
-                .map_err(|e| build_error("TransactWriteItems", e))?,
-        )
-        .build())
-}
-
-fn build_error(op: &'static str, e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Aws {
-        op,
-        message: e.to_string(),
-    }
-}
+use super::keys::{self, Kind};
+use super::tx::{self, Backoff, UpdateItem};
+use super::{Store, StoreError};
+use crate::domain::{AccountId, AccountProfile, CatalogEntry, Role, ThreadId, UserId};
 
 /// How long a sync may hold an account's membership lease without renewing
 /// it: longer than any page takes, so only a crashed holder loses it.
@@ -176,42 +33,6 @@ const PAGE: i32 = 100;
 
 /// Threads whose own writes run at once within a page.
 const CONCURRENT_THREADS: usize = 16;
-
-/// Where bringing an account's threads in step with its people stands,
-/// as the profile item keeps it.
-struct Membership {
-    profile: AccountProfile,
-    version: u64,
-    /// Everyone removed since the last complete pass: their rows are looked
-    /// for in every thread even where the thread no longer lists them.
-    leavers: Vec<UserId>,
-    /// The last thread pointer done by the pass at `version`, if one is
-    /// under way.
-    cursor: Option<String>,
-}
-
-fn read_membership(item: &Item) -> Result<Membership, StoreError> {
-    let r = Reader::new(item);
-    let version = read_version(item)?;
-    let cursor = match r.opt_n("cursor_version")? {
-        Some(v) if v >= 0 && v as u64 == version => r.opt_s("cursor")?.map(str::to_owned),
-        _ => None,
-    };
-    let leavers = match item.get("leavers") {
-        None => Vec::new(),
-        Some(AttributeValue::Ss(ids)) => ids
-            .iter()
-            .map(|id| UserId::parse(id.clone()).map_err(|_| r.corrupt("leavers has a bad id")))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err(r.corrupt("leavers is not a string set")),
-    };
-    Ok(Membership {
-        profile: read_profile(item)?,
-        version,
-        leavers,
-        cursor,
-    })
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -273,18 +94,41 @@ pub struct AccountSnapshot {
 }
 
 impl Store {
+    /// A transaction item that holds only while the account's directory
+    /// version is still `version`.
+    pub(super) fn version_check(
+        &self,
+        acc: &AccountId,
+        version: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        if version == 0 {
+            tx::check(
+                &self.table,
+                keys::profile(acc),
+                "attribute_not_exists(version)",
+                vec![],
+            )
+        } else {
+            tx::check(
+                &self.table,
+                keys::profile(acc),
+                "version = :v",
+                vec![(":v", n(version))],
+            )
+        }
+    }
+
     /// The account's profile and catalog: one Query over its partition.
     pub async fn account(&self, acc: &AccountId) -> Result<AccountSnapshot, StoreError> {
         let mut snapshot = AccountSnapshot {
             profile: None,
             catalog: Vec::new(),
         };
-        for item in &self.partition(keys::account(acc)).await? {
-            let sk = Reader::new(item).s(schema::SK)?;
-            if sk == keys::PROFILE {
-                snapshot.profile = Some(read_profile(item)?);
-            } else if sk.starts_with(keys::CATALOG_PREFIX) {
-                snapshot.catalog.push(read_catalog_entry(item)?);
+        for item in &self.partition(keys::account_pk(acc)).await? {
+            match Reader::new(item).kind()? {
+                Kind::Profile => snapshot.profile = Some(read_profile(item)?),
+                Kind::Catalog => snapshot.catalog.push(read_catalog_entry(item)?),
+                _ => {}
             }
         }
         Ok(snapshot)
@@ -292,7 +136,7 @@ impl Store {
 
     /// Just the profile (people) of an account.
     pub async fn profile(&self, acc: &AccountId) -> Result<Option<AccountProfile>, StoreError> {
-        self.get(key(keys::account(acc), keys::PROFILE))
+        self.get(keys::profile(acc))
             .await?
             .as_ref()
             .map(read_profile)
@@ -305,7 +149,7 @@ impl Store {
     /// versions, one after the other; whoever left is remembered as a leaver
     /// until a pass over the threads has removed them everywhere.
     pub async fn write_profile(&self, profile: &AccountProfile) -> Result<u64, StoreError> {
-        let profile_key = key(keys::account(&profile.id), keys::PROFILE);
+        let profile_key = keys::profile(&profile.id);
         let mut backoff = Backoff::new(10);
         loop {
             let stored = self.get(profile_key.clone()).await?;
@@ -372,7 +216,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut writes = Vec::with_capacity(catalog.len());
         for e in catalog {
-            writes.push(put(catalog_item(acc, e))?);
+            writes.push(tx::put_request(catalog_item(acc, e))?);
         }
         self.batch_write(writes).await
     }
@@ -465,8 +309,8 @@ impl Store {
         acc: &AccountId,
         after: Option<&str>,
     ) -> Result<(Vec<ThreadId>, Option<String>), StoreError> {
-        let pk = keys::account_threads(acc);
-        let start = after.map(|sk| key(pk.clone(), sk));
+        let pk = keys::account_threads_pk(acc);
+        let start = after.map(|sk| keys::key(pk.clone(), sk));
         let out = self
             .db
             .query()
@@ -483,11 +327,9 @@ impl Store {
         let mut last = None;
         for item in out.items() {
             let r = Reader::new(item);
-            let sk = r.s(schema::SK)?;
-            let id = sk
-                .strip_prefix("THREAD#")
-                .and_then(ThreadId::parse)
-                .ok_or_else(|| r.corrupt("sk is not a thread pointer"))?;
+            let sk = r.s(super::schema::SK)?;
+            let id =
+                keys::pointed_thread(sk).ok_or_else(|| r.corrupt("sk is not a thread pointer"))?;
             ids.push(id);
             last = Some(sk.to_owned());
         }
@@ -510,12 +352,7 @@ impl Store {
             return Ok(());
         }
         let metas = self
-            .batch_get(
-                threads
-                    .iter()
-                    .map(|t| key(keys::thread(t), keys::META))
-                    .collect(),
-            )
+            .batch_get(threads.iter().map(keys::meta).collect())
             .await?;
         let records: Vec<ThreadRecord> = metas.iter().map(read_record).collect::<Result<_, _>>()?;
         let mut wanted = Vec::new();
@@ -523,11 +360,7 @@ impl Store {
             let mut users: HashSet<&UserId> = target.sides.keys().collect();
             users.extend(record.participants.iter().map(|(u, _)| u));
             users.extend(leavers);
-            wanted.extend(
-                users
-                    .into_iter()
-                    .map(|u| key(keys::thread(&record.thread.id), keys::inbox(u))),
-            );
+            wanted.extend(users.into_iter().map(|u| keys::inbox(&record.thread.id, u)));
         }
         let mut rows: HashMap<ThreadId, BTreeMap<UserId, Role>> = HashMap::new();
         for item in &self.batch_get(wanted).await? {
@@ -547,10 +380,7 @@ impl Store {
                 .map(|(u, r)| (u.clone(), *r))
                 .collect();
             for user in have.keys().filter(|u| !target.sides.contains_key(*u)) {
-                deletes.push(delete(key(
-                    keys::thread(&record.thread.id),
-                    keys::inbox(user),
-                ))?);
+                deletes.push(tx::delete_request(keys::inbox(&record.thread.id, user))?);
             }
             if !adds.is_empty()
                 || record.participants != target.participants
@@ -590,7 +420,7 @@ impl Store {
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::thread(thread), keys::META)))
+            .set_key(Some(keys::meta(thread)))
             .update_expression("SET participants = :p, #names = :n")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#names", "names")
@@ -620,65 +450,44 @@ impl Store {
         let mut backoff = Backoff::new(10);
         loop {
             let thread = record.thread.id.clone();
-            let mut update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::thread(&thread), keys::META)))
-                .update_expression("SET participants = :p, #names = :n")
-                .expression_attribute_names("#names", "names")
-                .expression_attribute_values(":p", participants_attr(&target.participants))
-                .expression_attribute_values(":n", names_attr(&target.names));
-            update = match &record.thread.last_message {
-                Some(m) => update
-                    .condition_expression("last_message_id = :lm")
-                    .expression_attribute_values(":lm", s(m.id.to_string())),
-                None => update.condition_expression(
-                    "attribute_exists(pk) AND attribute_not_exists(last_message_id)",
-                ),
-            };
-            let mut items = vec![TransactWriteItem::builder()
-                .update(
-                    update
-                        .build()
-                        .map_err(|e| build_error("TransactWriteItems", e))?,
-                )
-                .build()];
-            for (user, role) in adds {
-                items.push(
-                    TransactWriteItem::builder()
-                        .put(
-                            Put::builder()
-                                .table_name(&self.table)
-                                .set_item(Some(inbox_item(&record, user, *role)))
-                                .build()
-                                .map_err(|e| build_error("TransactWriteItems", e))?,
-                        )
-                        .build(),
-                );
-            }
-            let err = match self
-                .db
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(err) => err,
-            };
-            let retry = match err.as_service_error() {
-                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                    let reasons = c.cancellation_reasons();
-                    is_conditional_failure(reasons, 0) || is_conflict(reasons)
+            let mut values = vec![
+                (":p", participants_attr(&target.participants)),
+                (":n", names_attr(&target.names)),
+            ];
+            let condition = match &record.thread.last_message {
+                Some(m) => {
+                    values.push((":lm", s(m.id.to_string())));
+                    "last_message_id = :lm"
                 }
-                _ => false,
+                None => "attribute_exists(pk) AND attribute_not_exists(last_message_id)",
             };
-            if !retry {
-                return Err(StoreError::aws("TransactWriteItems", err));
+            let mut items = vec![tx::update(
+                &self.table,
+                UpdateItem {
+                    key: keys::meta(&thread),
+                    expression: "SET participants = :p, #names = :n".into(),
+                    condition: Some(condition),
+                    names: vec![("#names", "names")],
+                    values,
+                },
+            )?];
+            for (user, role) in adds {
+                items.push(tx::put(
+                    &self.table,
+                    inbox_item(&record, user, *role),
+                    None,
+                )?);
+            }
+            let Some(reasons) = self.transact(items).await? else {
+                return Ok(());
+            };
+            if !(reasons.condition_failed(0) || reasons.conflict()) {
+                return Err(reasons.into_error());
             }
             if !backoff.wait().await {
                 return Err(StoreError::Contention);
             }
-            match self.get(key(keys::thread(&thread), keys::META)).await? {
+            match self.get(keys::meta(&thread)).await? {
                 Some(item) => record = read_record(&item)?,
                 None => return Ok(()),
             }
@@ -697,7 +506,7 @@ impl Store {
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::account(acc), keys::PROFILE)))
+            .set_key(Some(keys::profile(acc)))
             .update_expression("SET lease_owner = :me, lease_until = :until")
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(lease_owner) \
@@ -775,7 +584,7 @@ impl Store {
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::account(acc), keys::PROFILE)))
+            .set_key(Some(keys::profile(acc)))
             .update_expression(expr)
             .expression_attribute_values(":me", s(owner));
         if expr.contains("#cursor") {

@@ -1,37 +1,49 @@
 //! Single-table DynamoDB access. The only module that knows item shapes and
-//! keys; everything it returns is a domain value. No Scan anywhere.
+//! keys; everything it returns is a domain value (or a store type) and its
+//! errors are its own ([`StoreError`]); the HTTP edge maps them to
+//! problems. No Scan anywhere.
+//!
+//! - `keys`: every key format; `items`: item ↔ domain conversions;
+//!   `tx`: transaction and batch-write helpers, backoff;
+//! - operations by what they touch: `threads` (open, create), `inbox`
+//!   (listings, unread count, read positions), `send`, `messages`
+//!   (reading), `attachments`, `notifications`, `directory`, `stream`.
 
 mod attachments;
 mod attr;
 mod directory;
-pub mod keys;
+mod inbox;
+mod items;
+mod keys;
 mod messages;
 mod notifications;
 pub mod schema;
+mod send;
+mod stream;
 mod threads;
-
-use std::time::Duration;
+mod tx;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use crate::error::ApiError;
-
 pub use attachments::{
-    AttachmentRecord, NewAttachment, BIND_MARGIN_SECONDS, MAX_PENDING_UPLOADS,
-    MAX_PENDING_UPLOAD_BYTES, PENDING_TTL_SECONDS,
+    NewAttachment, BIND_MARGIN_SECONDS, MAX_PENDING_UPLOADS, MAX_PENDING_UPLOAD_BYTES,
+    PENDING_TTL_SECONDS,
 };
 pub use attr::Item;
 pub use directory::{AccountSnapshot, Applied};
-pub use messages::{
-    message_position, read_message, send_fingerprint, Claim, MessagePage, NewMessage, ReadOutcome,
-    ReadState, SendContext, SendOutcome,
-};
+pub use inbox::{ReadOutcome, ThreadPage, ThreadQuery};
+pub use items::{AttachmentRecord, Claim, InboxRow, NotificationState, ReadState, ThreadRecord};
+pub use keys::message_position;
+pub use messages::MessagePage;
 pub use notifications::{
-    Completion, NotificationState, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
+    Completion, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
 };
-pub use threads::{CreateOutcome, InboxRow, OpenContext, ThreadPage, ThreadQuery, ThreadRecord};
+pub use send::{send_fingerprint, NewMessage, SendContext, SendOutcome};
+pub use stream::{inserted_message, InsertedMessage};
+pub use threads::{CreateOutcome, OpenContext};
+use tx::Backoff;
 
 /// The table, through one client.
 #[derive(Debug, Clone)]
@@ -71,48 +83,6 @@ impl StoreError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Contention => {
-                tracing::warn!(error = %err, "giving up after transaction conflicts");
-                ApiError::unavailable()
-            }
-            other => {
-                tracing::error!(error = %other, "store failure");
-                ApiError::internal()
-            }
-        }
-    }
-}
-
-/// Retries for conflicting transactions: exponential backoff with jitter.
-pub(crate) struct Backoff {
-    attempt: u32,
-    max_attempts: u32,
-}
-
-impl Backoff {
-    pub(crate) fn new(max_attempts: u32) -> Self {
-        Self {
-            attempt: 0,
-            max_attempts,
-        }
-    }
-
-    /// Waits before the next attempt; `false` when attempts are used up.
-    pub(crate) async fn wait(&mut self) -> bool {
-        self.attempt += 1;
-        if self.attempt >= self.max_attempts {
-            return false;
-        }
-        let base = 10u64 << self.attempt.min(6);
-        let jitter = fastrand::u64(0..base);
-        tokio::time::sleep(Duration::from_millis(base / 2 + jitter)).await;
-        true
-    }
-}
-
 impl Store {
     pub fn new(db: Client, table: impl Into<String>) -> Self {
         Self {
@@ -130,7 +100,7 @@ impl Store {
     }
 
     /// One item by key, read consistently.
-    pub(crate) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
             .db
             .get_item()
@@ -146,32 +116,27 @@ impl Store {
     /// Every item of a partition, read consistently, page after page. Only
     /// for partitions that stay small (an account's directory, its thread
     /// list), never for request paths over growing data.
-    pub(crate) async fn partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+    async fn partition(&self, pk: String) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", attr::s(&pk))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
         let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", attr::s(&pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| StoreError::aws("Query", e))?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(items),
-            }
+        while let Some(item) = pages.next().await {
+            items.push(item.map_err(|e| StoreError::aws("Query", e))?);
         }
+        Ok(items)
     }
 
     /// Puts and deletes in batches of 25, resubmitting what DynamoDB leaves
     /// unprocessed.
-    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
             let mut backoff = Backoff::new(8);
@@ -197,7 +162,7 @@ impl Store {
 
     /// Reads items by key (consistently) in batches of 100, resubmitting
     /// unprocessed keys. Order is not preserved.
-    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         for chunk in keys.chunks(100) {
             let mut pending = chunk.to_vec();
@@ -237,7 +202,7 @@ impl Store {
 
 /// Where a page ended (DynamoDB's last evaluated key, all strings in this
 /// table), as a cursor carries it.
-pub(crate) fn page_key(
+fn page_key(
     last: Option<Item>,
 ) -> Result<Option<std::collections::BTreeMap<String, String>>, StoreError> {
     last.map(|k| {
@@ -255,15 +220,8 @@ pub(crate) fn page_key(
 }
 
 /// Where the next page starts, from a cursor's position.
-pub(crate) fn start_key(position: std::collections::BTreeMap<String, String>) -> Item {
+fn start_key(position: std::collections::BTreeMap<String, String>) -> Item {
     position.into_iter().map(|(k, v)| (k, attr::s(v))).collect()
-}
-
-pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    Item::from([
-        (schema::PK.to_owned(), attr::s(pk)),
-        (schema::SK.to_owned(), attr::s(sk)),
-    ])
 }
 
 impl Store {

@@ -9,13 +9,15 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-
-use super::attr::{n, s, Item, Reader};
-use super::messages::read_message;
-use super::threads::{read_inbox_row, read_record, InboxRow, ThreadRecord};
-use super::{key, keys, schema, Store, StoreError};
-use crate::domain::{AccountId, AccountProfile, Message, MessageId, ThreadId, Timestamp, UserId};
+use super::attr::{n, s, Reader};
+use super::items::{
+    notification_claim_item, read_notification_state, read_profile, read_record, NotificationState,
+    ThreadRecord,
+};
+use super::keys::{self, Kind};
+use super::tx::{self, Backoff, UpdateItem};
+use super::{Store, StoreError};
+use crate::domain::{AccountId, AccountProfile, MessageId, ThreadId, Timestamp, UserId};
 
 /// How long a claim holds before another notifier may take it over.
 pub const CLAIM_LEASE_SECONDS: i64 = 120;
@@ -23,16 +25,6 @@ pub const CLAIM_LEASE_SECONDS: i64 = 120;
 pub const SENT_RECORD_DAYS: i64 = 30;
 /// The most messages one e-mail covers (older unread ones are in the app).
 pub const MAX_MESSAGES_PER_EMAIL: i32 = 50;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotificationState {
-    /// Someone is sending it now (lease not yet run out).
-    Sending,
-    Sent,
-    /// SES refused the e-mail for good (an address it will not take, a
-    /// message it will not send): never tried again.
-    Rejected,
-}
 
 /// How an e-mail about some messages ended, for the record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +39,6 @@ pub enum Completion {
 /// How often the write that records a settled e-mail is tried.
 pub const COMPLETE_ATTEMPTS: u32 = 5;
 
-fn record_key(user: &UserId, message: &MessageId) -> Item {
-    key(format!("NOTIFY#{user}"), format!("NOTIFIED#{message}"))
-}
-
 impl Store {
     /// The thread (with participants) and the account's people: one
     /// BatchGetItem.
@@ -60,72 +48,18 @@ impl Store {
         thread: &ThreadId,
     ) -> Result<Option<(ThreadRecord, AccountProfile)>, StoreError> {
         let items = self
-            .batch_get(vec![
-                key(keys::thread(thread), keys::META),
-                key(keys::account(account), keys::PROFILE),
-            ])
+            .batch_get(vec![keys::meta(thread), keys::profile(account)])
             .await?;
         let mut record = None;
         let mut profile = None;
         for item in &items {
-            if Reader::new(item).s(schema::SK)? == keys::META {
+            if Reader::new(item).kind()? == Kind::Meta {
                 record = Some(read_record(item)?);
             } else {
-                profile = Some(super::directory::read_profile(item)?);
+                profile = Some(read_profile(item)?);
             }
         }
         Ok(record.zip(profile))
-    }
-
-    /// Several people's rows of one thread.
-    pub async fn inbox_rows(
-        &self,
-        thread: &ThreadId,
-        users: &[&UserId],
-    ) -> Result<Vec<InboxRow>, StoreError> {
-        let items = self
-            .batch_get(
-                users
-                    .iter()
-                    .map(|u| key(keys::thread(thread), keys::inbox(u)))
-                    .collect(),
-            )
-            .await?;
-        items.iter().map(read_inbox_row).collect()
-    }
-
-    /// The newest messages after `after` (all, if `None`), oldest first.
-    pub async fn messages_after(
-        &self,
-        thread: &ThreadId,
-        after: Option<MessageId>,
-    ) -> Result<Vec<Message>, StoreError> {
-        let lower = match after {
-            Some(id) => format!("{}{id}", keys::MESSAGE_PREFIX),
-            None => keys::MESSAGE_PREFIX.to_owned(),
-        };
-        // Newest first with a limit, then flipped: the cap drops the oldest.
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(keys::thread(thread)))
-            .expression_attribute_values(":from", s(format!("{lower}\u{0}")))
-            .expression_attribute_values(":to", s(format!("{}\u{7f}", keys::MESSAGE_PREFIX)))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(MAX_MESSAGES_PER_EMAIL)
-            .send()
-            .await
-            .map_err(|e| StoreError::aws("Query", e))?;
-        let mut messages = out
-            .items()
-            .iter()
-            .map(read_message)
-            .collect::<Result<Vec<_>, _>>()?;
-        messages.reverse();
-        Ok(messages)
     }
 
     /// Which of these messages are already sent, or being sent, to `user`.
@@ -135,26 +69,17 @@ impl Store {
         messages: &[MessageId],
     ) -> Result<HashMap<MessageId, NotificationState>, StoreError> {
         let items = self
-            .batch_get(messages.iter().map(|m| record_key(user, m)).collect())
+            .batch_get(
+                messages
+                    .iter()
+                    .map(|m| keys::notification(user, m))
+                    .collect(),
+            )
             .await?;
-        let now = Timestamp::now().unix_millis();
+        let now = Timestamp::now();
         let mut states = HashMap::new();
         for item in &items {
-            let r = Reader::new(item);
-            let id = r.parse_opt("message_id", MessageId::parse)?;
-            match r.s("notify_state")? {
-                "sent" => {
-                    states.insert(id, NotificationState::Sent);
-                }
-                "rejected" => {
-                    states.insert(id, NotificationState::Rejected);
-                }
-                _ if r.n("lease_until")? > now => {
-                    states.insert(id, NotificationState::Sending);
-                }
-                // A lease that ran out: the sender died; it is free again.
-                _ => {}
-            }
+            states.extend(read_notification_state(item, now)?);
         }
         Ok(states)
     }
@@ -168,49 +93,25 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let now = Timestamp::now();
         let lease = now.unix_millis() + CLAIM_LEASE_SECONDS * 1000;
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(messages.len());
         for m in messages {
-            let mut item = record_key(user, m);
-            item.extend([
-                ("type".into(), s("notification")),
-                ("message_id".into(), s(m.to_string())),
-                ("notify_state".into(), s("sending")),
-                ("lease_until".into(), n(lease)),
-                (
-                    schema::TTL_ATTRIBUTE.into(),
-                    n(now.unix_seconds() + SENT_RECORD_DAYS * 86_400),
-                ),
-            ]);
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(
-                    "attribute_not_exists(pk) OR (notify_state = :sending AND lease_until < :now)",
-                )
-                .expression_attribute_values(":sending", s("sending"))
-                .expression_attribute_values(":now", n(now.unix_millis()))
-                .build()
-                .map_err(|e| StoreError::Aws {
-                    op: "TransactWriteItems",
-                    message: e.to_string(),
-                })?;
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
-        match self
-            .db
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
+            let item = notification_claim_item(
+                user,
+                m,
+                lease,
+                now.unix_seconds() + SENT_RECORD_DAYS * 86_400,
+            );
+            items.push(tx::put_if(
+                &self.table,
+                item,
                 Some(
-                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(_),
-                ) => Ok(false),
-                _ => Err(StoreError::aws("TransactWriteItems", err)),
-            },
+                    "attribute_not_exists(pk) OR (notify_state = :sending AND lease_until < :now)",
+                ),
+                vec![(":sending", s("sending")), (":now", n(now.unix_millis()))],
+            )?);
         }
+        // Cancelled: another notifier holds or finished one of them.
+        Ok(self.transact(items).await?.is_none())
     }
 
     /// The e-mail to `user` about `messages` is settled for good: SES
@@ -225,7 +126,7 @@ impl Store {
         messages: &[MessageId],
         outcome: &Completion,
     ) -> Result<(), StoreError> {
-        let mut backoff = super::Backoff::new(COMPLETE_ATTEMPTS);
+        let mut backoff = Backoff::new(COMPLETE_ATTEMPTS);
         loop {
             match self.complete_once(user, messages, outcome).await {
                 Ok(()) => return Ok(()),
@@ -253,22 +154,22 @@ impl Store {
         for m in messages {
             // Unconditional: whatever the record holds now (our claim, or a
             // claim retaken after our lease ran out), the e-mail is settled.
-            let update = aws_sdk_dynamodb::types::Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(record_key(user, m)))
-                .update_expression(
-                    "SET notify_state = :state, #detail = :detail, settled_at = :at REMOVE lease_until",
-                )
-                .expression_attribute_names("#detail", detail_name)
-                .expression_attribute_values(":state", s(state))
-                .expression_attribute_values(":detail", s(detail.as_str()))
-                .expression_attribute_values(":at", n(Timestamp::now().unix_millis()))
-                .build()
-                .map_err(|e| StoreError::Aws {
-                    op: "TransactWriteItems",
-                    message: e.to_string(),
-                })?;
-            items.push(TransactWriteItem::builder().update(update).build());
+            items.push(tx::update(
+                &self.table,
+                UpdateItem {
+                    key: keys::notification(user, m),
+                    expression:
+                        "SET notify_state = :state, #detail = :detail, settled_at = :at REMOVE lease_until"
+                            .into(),
+                    condition: None,
+                    names: vec![("#detail", detail_name)],
+                    values: vec![
+                        (":state", s(state)),
+                        (":detail", s(detail.as_str())),
+                        (":at", n(Timestamp::now().unix_millis())),
+                    ],
+                },
+            )?);
         }
         self.db
             .transact_write_items()
@@ -290,7 +191,7 @@ impl Store {
                 .db
                 .delete_item()
                 .table_name(&self.table)
-                .set_key(Some(record_key(user, m)))
+                .set_key(Some(keys::notification(user, m)))
                 .condition_expression("notify_state = :sending")
                 .expression_attribute_values(":sending", s("sending"))
                 .send()

@@ -1,0 +1,304 @@
+//! Inbox rows: one person's listing of their threads (over the rows'
+//! indexes), the unread count, and read positions.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Select};
+
+use super::attr::{b, s, Reader};
+use super::items::{opt_message_id, read_inbox_row, read_state, InboxRow, ReadState};
+use super::keys::{self, Kind};
+use super::schema::{self, Index};
+use super::tx::Backoff;
+use super::{Store, StoreError};
+use crate::domain::{AccountId, MessageId, Role, Thread, ThreadId, UserId};
+
+/// What `list_threads` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadQuery {
+    pub user: UserId,
+    pub account: Option<AccountId>,
+    /// Only the rows where the person is on this side.
+    pub role: Role,
+    pub unread_only: bool,
+    pub limit: i32,
+}
+
+impl ThreadQuery {
+    fn index(&self) -> (Index, String) {
+        index_of(&self.user, self.account.as_ref(), self.unread_only)
+    }
+
+    /// Names the listing, so a cursor from one cannot be used with another.
+    pub fn cursor_scope(&self) -> String {
+        format!(
+            "threads:{}:{}",
+            if self.unread_only { "unread" } else { "all" },
+            self.account.as_ref().map(AccountId::as_str).unwrap_or("*")
+        )
+    }
+}
+
+/// The index (and its partition) listing a person's threads or unread
+/// threads, in all accounts or one.
+fn index_of(user: &UserId, account: Option<&AccountId>, unread: bool) -> (Index, String) {
+    match (account, unread) {
+        (None, false) => (schema::BY_USER, keys::by_user(user)),
+        (Some(a), false) => (schema::BY_USER_ACCOUNT, keys::by_user_account(user, a)),
+        (None, true) => (schema::UNREAD_BY_USER, keys::unread_by_user(user)),
+        (Some(a), true) => (
+            schema::UNREAD_BY_USER_ACCOUNT,
+            keys::unread_by_user_account(user, a),
+        ),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadPage {
+    pub threads: Vec<Thread>,
+    /// Where the next page starts, if there may be one.
+    pub next: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadOutcome {
+    Read(ReadState),
+    /// The thread is not the caller's.
+    NotFound,
+    /// The given message is not in this thread.
+    NoSuchMessage,
+}
+
+impl Store {
+    /// One person's row for a thread; `None` if they are not in it.
+    pub async fn inbox_row(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+    ) -> Result<Option<InboxRow>, StoreError> {
+        self.get(keys::inbox(thread, user))
+            .await?
+            .as_ref()
+            .map(read_inbox_row)
+            .transpose()
+    }
+
+    /// Several people's rows of one thread.
+    pub async fn inbox_rows(
+        &self,
+        thread: &ThreadId,
+        users: &[&UserId],
+    ) -> Result<Vec<InboxRow>, StoreError> {
+        let items = self
+            .batch_get(users.iter().map(|u| keys::inbox(thread, u)).collect())
+            .await?;
+        items.iter().map(read_inbox_row).collect()
+    }
+
+    /// A page of a person's threads, newest activity first: one Query.
+    pub async fn list_threads(
+        &self,
+        q: &ThreadQuery,
+        start: Option<BTreeMap<String, String>>,
+    ) -> Result<ThreadPage, StoreError> {
+        let (index, pk) = q.index();
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .filter_expression("#role = :role")
+            .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":role", s(q.role.as_str()))
+            .scan_index_forward(false)
+            .limit(q.limit)
+            .set_exclusive_start_key(start.map(super::start_key))
+            .send()
+            .await
+            .map_err(|e| StoreError::aws("Query", e))?;
+        let threads = out
+            .items()
+            .iter()
+            .map(|i| read_inbox_row(i).map(|r| r.thread))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = super::page_key(out.last_evaluated_key)?;
+        Ok(ThreadPage { threads, next })
+    }
+
+    /// How many of a person's threads are unread where they are on `role`'s
+    /// side (in `account`, if given): a COUNT over the sparse unread index,
+    /// page after page.
+    pub async fn count_unread(
+        &self,
+        user: &UserId,
+        account: Option<&AccountId>,
+        role: Role,
+    ) -> Result<u64, StoreError> {
+        let (index, pk) = index_of(user, account, true);
+        let mut pages = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .filter_expression("#role = :role")
+            .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":role", s(role.as_str()))
+            .select(Select::Count)
+            .into_paginator()
+            .send();
+        let mut total = 0u64;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| StoreError::aws("Query", e))?;
+            total += page.count.max(0) as u64;
+        }
+        Ok(total)
+    }
+
+    /// Marks the thread read up to its newest message: one conditional
+    /// UpdateItem (the position only moves forward).
+    pub async fn mark_read_latest(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+    ) -> Result<Option<ReadState>, StoreError> {
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::inbox(thread, user)))
+            .update_expression(format!(
+                "SET read_position = last_message_id, unread = :f REMOVE {}, {}",
+                schema::UNREAD_BY_USER.pk,
+                schema::UNREAD_BY_USER_ACCOUNT.pk
+            ))
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_exists(last_message_id) AND \
+                 (attribute_not_exists(read_position) OR read_position < last_message_id)",
+            )
+            .expression_attribute_values(":f", b(false))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let item = match result {
+            Ok(out) => out.attributes,
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => match c.item() {
+                    Some(old) => Some(old.clone()),
+                    // Nothing to move (or no row): read what is there.
+                    None => self.get(keys::inbox(thread, user)).await?,
+                },
+                _ => return Err(StoreError::aws("UpdateItem", err)),
+            },
+        };
+        item.as_ref().map(|i| read_state(thread, i)).transpose()
+    }
+
+    /// Marks the thread read up to `up_to`, which must be one of its
+    /// messages. Never moves the position backwards.
+    pub async fn mark_read_up_to(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        up_to: &MessageId,
+    ) -> Result<ReadOutcome, StoreError> {
+        // Each attempt reads the row and moves it only if nothing changed
+        // since; a row that keeps changing (a busy thread) is retried with
+        // backoff a bounded number of times, then the caller gets 503.
+        let mut backoff = Backoff::new(8);
+        loop {
+            if let Some(outcome) = self.try_mark_read_up_to(thread, user, up_to).await? {
+                return Ok(outcome);
+            }
+            if !backoff.wait().await {
+                return Err(StoreError::Contention);
+            }
+        }
+    }
+
+    /// One attempt of [`Store::mark_read_up_to`]: `None` when the row moved
+    /// between the read and the conditional write.
+    async fn try_mark_read_up_to(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        up_to: &MessageId,
+    ) -> Result<Option<ReadOutcome>, StoreError> {
+        let items = self
+            .batch_get(vec![
+                keys::inbox(thread, user),
+                keys::message(thread, up_to),
+            ])
+            .await?;
+        let mut row = None;
+        let mut found = false;
+        for item in &items {
+            if Reader::new(item).kind()? == Kind::Inbox {
+                row = Some(item.clone());
+            } else {
+                found = true;
+            }
+        }
+        let Some(row) = row else {
+            return Ok(Some(ReadOutcome::NotFound));
+        };
+        if !found {
+            return Ok(Some(ReadOutcome::NoSuchMessage));
+        }
+        let r = Reader::new(&row);
+        let position = opt_message_id(&r, "read_position")?;
+        if position.is_some_and(|p| p >= *up_to) {
+            return Ok(Some(ReadOutcome::Read(read_state(thread, &row)?)));
+        }
+        let other_last = opt_message_id(&r, "other_side_last")?;
+        let now_read = other_last.is_none_or(|o| o <= *up_to);
+        let mut expr = "SET read_position = :m".to_owned();
+        if now_read {
+            expr.push_str(&format!(
+                ", unread = :f REMOVE {}, {}",
+                schema::UNREAD_BY_USER.pk,
+                schema::UNREAD_BY_USER_ACCOUNT.pk
+            ));
+        }
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::inbox(thread, user)))
+            .update_expression(expr)
+            // Only if nothing moved since we read: the position never goes
+            // back, and the unread flag matches the newest message.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(read_position) OR read_position < :m) \
+                 AND (attribute_not_exists(other_side_last) OR other_side_last = :o)",
+            )
+            .expression_attribute_values(":m", s(up_to.to_string()))
+            .expression_attribute_values(
+                ":o",
+                s(other_last.map(|o| o.to_string()).unwrap_or_default()),
+            )
+            .return_values(ReturnValue::AllNew);
+        if now_read {
+            req = req.expression_attribute_values(":f", b(false));
+        }
+        match req.send().await {
+            Ok(out) => match out.attributes {
+                Some(item) => Ok(Some(ReadOutcome::Read(read_state(thread, &item)?))),
+                None => Ok(Some(ReadOutcome::NotFound)),
+            },
+            Err(err) => match err.as_service_error() {
+                // Something moved meanwhile (a newer read or message): take
+                // it from the top.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(StoreError::aws("UpdateItem", err)),
+            },
+        }
+    }
+}
