@@ -3,6 +3,7 @@
 //! in the event (`accounts[0].users[1].email`).
 
 use std::collections::HashSet;
+use std::hash::Hash;
 
 use serde_json::Value;
 
@@ -80,6 +81,32 @@ struct Parser {
     errors: Vec<FieldError>,
 }
 
+/// A client, campaign or creative object of the event, read.
+struct Entry<'v, T> {
+    path: String,
+    obj: &'v serde_json::Map<String, Value>,
+    id: Option<T>,
+    name: Option<String>,
+    archived: bool,
+}
+
+impl<T> Entry<'_, T> {
+    /// The catalog entry, if its id and name are valid; `ids` places it.
+    fn catalog_entry(
+        &self,
+        ids: impl FnOnce(&T) -> (ClientId, Option<CampaignId>, Option<CreativeId>),
+    ) -> Option<CatalogEntry> {
+        let (client, campaign, creative) = ids(self.id.as_ref()?);
+        Some(CatalogEntry {
+            client,
+            campaign,
+            creative,
+            name: self.name.clone()?,
+            archived: self.archived,
+        })
+    }
+}
+
 impl Parser {
     fn err(&mut self, field: impl Into<String>, msg: impl Into<String>) {
         self.errors.push(FieldError::new(field, msg));
@@ -117,81 +144,105 @@ impl Parser {
         path: &str,
         parse: fn(String) -> Result<T, IdError>,
     ) -> Option<T> {
-        let field = format!("{path}.id");
-        match o.get("id") {
-            Some(Value::String(s)) => match parse(s.clone()) {
-                Ok(id) => Some(id),
-                Err(e) => {
-                    self.err(field, e.to_string());
-                    None
-                }
-            },
+        let raw = self.string(o, "id", path)?;
+        parse(raw.to_owned())
+            .map_err(|e| self.err(format!("{path}.id"), e.to_string()))
+            .ok()
+    }
+
+    /// A required string field.
+    fn string<'v>(
+        &mut self,
+        o: &'v serde_json::Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Option<&'v str> {
+        match o.get(key) {
+            Some(Value::String(s)) => Some(s),
             None | Some(Value::Null) => {
-                self.err(field, "is required");
+                self.err(format!("{path}.{key}"), "is required");
                 None
             }
             Some(_) => {
-                self.err(field, "must be a string");
+                self.err(format!("{path}.{key}"), "must be a string");
                 None
             }
         }
+    }
+
+    /// Reports an id seen before among its siblings.
+    fn unique<T: Clone + Eq + Hash>(&mut self, seen: &mut HashSet<T>, id: &Option<T>, path: &str) {
+        if let Some(id) = id {
+            if !seen.insert(id.clone()) {
+                self.err(format!("{path}.id"), "appears twice");
+            }
+        }
+    }
+
+    /// The catalog entries under `key` (clients, campaigns or creatives):
+    /// each one's own fields (id, name, archived), ids unique among them.
+    fn children<'v, T: Clone + Eq + Hash>(
+        &mut self,
+        o: &'v serde_json::Map<String, Value>,
+        key: &str,
+        path: &str,
+        parse: fn(String) -> Result<T, IdError>,
+    ) -> Vec<Entry<'v, T>> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (i, v) in self.array(o, key, path).iter().enumerate() {
+            let path = format!("{path}.{key}[{i}]");
+            let Some(obj) = self.obj(v, &path) else {
+                continue;
+            };
+            let id = self.id(obj, &path, parse);
+            let name = self.name(obj, &path);
+            let archived = self.archived(obj, &path);
+            self.unique(&mut seen, &id, &path);
+            out.push(Entry {
+                path,
+                obj,
+                id,
+                name,
+                archived,
+            });
+        }
+        out
     }
 
     /// A name others see: cleaned with [`clean_line`] (controls become
     /// spaces, invisible format characters go), then required non-empty.
     fn name(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
+        let t = clean_line(self.string(o, "name", path)?);
         let field = format!("{path}.name");
-        match o.get("name") {
-            Some(Value::String(s)) => {
-                let t = clean_line(s);
-                if t.is_empty() {
-                    self.err(
-                        field,
-                        "must not be empty (after removing control and invisible characters)",
-                    );
-                    None
-                } else if t.chars().count() > 200 {
-                    self.err(field, "must be at most 200 characters");
-                    None
-                } else {
-                    Some(t)
-                }
-            }
-            None | Some(Value::Null) => {
-                self.err(field, "is required");
-                None
-            }
-            Some(_) => {
-                self.err(field, "must be a string");
-                None
-            }
+        if t.is_empty() {
+            self.err(
+                field,
+                "must not be empty (after removing control and invisible characters)",
+            );
+            None
+        } else if t.chars().count() > 200 {
+            self.err(field, "must be at most 200 characters");
+            None
+        } else {
+            Some(t)
         }
     }
 
     fn email(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
-        let field = format!("{path}.email");
-        match o.get("email") {
-            Some(Value::String(s)) => match check_email(s.trim()) {
-                Ok(()) => Some(s.trim().to_owned()),
-                Err(why) => {
-                    let who = o
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .map(|id| format!(" for {}", clean_line(id)))
-                        .unwrap_or_default();
-                    self.err(
-                        field,
-                        format!("must be an e-mail address SES accepts{who}: {why}"),
-                    );
-                    None
-                }
-            },
-            None | Some(Value::Null) => {
-                self.err(field, "is required");
-                None
-            }
-            Some(_) => {
-                self.err(field, "must be a string");
+        let s = self.string(o, "email", path)?.trim();
+        match check_email(s) {
+            Ok(()) => Some(s.to_owned()),
+            Err(why) => {
+                let who = o
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .map(|id| format!(" for {}", clean_line(id)))
+                    .unwrap_or_default();
+                self.err(
+                    format!("{path}.email"),
+                    format!("must be an e-mail address SES accepts{who}: {why}"),
+                );
                 None
             }
         }
@@ -219,11 +270,7 @@ impl Parser {
             let id = self.id(po, &ppath, UserId::parse);
             let email = self.email(po, &ppath);
             let name = self.name(po, &ppath);
-            if let Some(id) = &id {
-                if !seen.insert(id.clone()) {
-                    self.err(format!("{ppath}.id"), "appears twice");
-                }
-            }
+            self.unique(&mut seen, &id, &ppath);
             if let (Some(id), Some(email), Some(name)) = (id, email, name) {
                 out.push(Person { id, email, name });
             }
@@ -314,11 +361,7 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
         let path = format!("accounts[{i}]");
         let Some(o) = p.obj(a, &path) else { continue };
         let id = p.id(o, &path, AccountId::parse);
-        if let Some(id) = &id {
-            if !seen_accounts.insert(id.clone()) {
-                p.err(format!("{path}.id"), "appears twice");
-            }
-        }
+        p.unique(&mut seen_accounts, &id, &path);
         let name = p.name(o, &path);
         let managers = p.people(o, "managers", &path);
         let users = p.people(o, "users", &path);
@@ -337,75 +380,19 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
             );
         }
         let mut catalog = Vec::new();
-        let mut seen_clients = HashSet::new();
-        for (ci, c) in p.array(o, "clients", &path).iter().enumerate() {
-            let cpath = format!("{path}.clients[{ci}]");
-            let Some(co) = p.obj(c, &cpath) else { continue };
-            let client = p.id(co, &cpath, ClientId::parse);
-            let cname = p.name(co, &cpath);
-            let carch = p.archived(co, &cpath);
-            if let Some(cl) = &client {
-                if !seen_clients.insert(cl.clone()) {
-                    p.err(format!("{cpath}.id"), "appears twice");
-                }
-            }
-            if let (Some(cl), Some(n)) = (&client, cname) {
-                catalog.push(CatalogEntry {
-                    client: cl.clone(),
-                    campaign: None,
-                    creative: None,
-                    name: n,
-                    archived: carch,
-                });
-            }
-            let mut seen_campaigns = HashSet::new();
-            for (pi, cp) in p.array(co, "campaigns", &cpath).iter().enumerate() {
-                let ppath = format!("{cpath}.campaigns[{pi}]");
-                let Some(po) = p.obj(cp, &ppath) else {
-                    continue;
-                };
-                let campaign = p.id(po, &ppath, CampaignId::parse);
-                let pname = p.name(po, &ppath);
-                let parch = p.archived(po, &ppath);
-                if let Some(c) = &campaign {
-                    if !seen_campaigns.insert(c.clone()) {
-                        p.err(format!("{ppath}.id"), "appears twice");
-                    }
-                }
-                if let (Some(cl), Some(c), Some(n)) = (&client, &campaign, pname) {
-                    catalog.push(CatalogEntry {
-                        client: cl.clone(),
-                        campaign: Some(c.clone()),
-                        creative: None,
-                        name: n,
-                        archived: parch,
-                    });
-                }
-                let mut seen_creatives = HashSet::new();
-                for (ri, cr) in p.array(po, "creatives", &ppath).iter().enumerate() {
-                    let rpath = format!("{ppath}.creatives[{ri}]");
-                    let Some(ro) = p.obj(cr, &rpath) else {
-                        continue;
-                    };
-                    let creative = p.id(ro, &rpath, CreativeId::parse);
-                    let rname = p.name(ro, &rpath);
-                    let rarch = p.archived(ro, &rpath);
-                    if let Some(c) = &creative {
-                        if !seen_creatives.insert(c.clone()) {
-                            p.err(format!("{rpath}.id"), "appears twice");
-                        }
-                    }
-                    if let (Some(cl), Some(c), Some(r), Some(n)) =
-                        (&client, &campaign, creative, rname)
-                    {
-                        catalog.push(CatalogEntry {
-                            client: cl.clone(),
-                            campaign: Some(c.clone()),
-                            creative: Some(r),
-                            name: n,
-                            archived: rarch,
-                        });
-                    }
+        for client in p.children(o, "clients", &path, ClientId::parse) {
+            catalog.extend(client.catalog_entry(|cl| (cl.clone(), None, None)));
+            for campaign in p.children(client.obj, "campaigns", &client.path, CampaignId::parse) {
+                catalog.extend(client.id.as_ref().and_then(|cl| {
+                    campaign.catalog_entry(|cp| (cl.clone(), Some(cp.clone()), None))
+                }));
+                for creative in
+                    p.children(campaign.obj, "creatives", &campaign.path, CreativeId::parse)
+                {
+                    let parents = client.id.as_ref().zip(campaign.id.as_ref());
+                    catalog.extend(parents.and_then(|(cl, cp)| {
+                        creative.catalog_entry(|r| (cl.clone(), Some(cp.clone()), Some(r.clone())))
+                    }));
                 }
             }
         }

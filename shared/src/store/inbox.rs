@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Select};
 
@@ -71,6 +72,21 @@ pub enum ReadOutcome {
 }
 
 impl Store {
+    /// A Query over one partition of an inbox-row index, keeping the rows
+    /// where the person is on `role`'s side.
+    fn rows_on_side(&self, index: Index, pk: String, role: Role) -> QueryFluentBuilder {
+        self.db
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .filter_expression("#role = :role")
+            .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":role", s(role.as_str()))
+    }
+
     /// One person's row for a thread; `None` if they are not in it.
     pub async fn inbox_row(
         &self,
@@ -104,16 +120,7 @@ impl Store {
     ) -> Result<ThreadPage, StoreError> {
         let (index, pk) = q.index();
         let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .key_condition_expression("#pk = :pk")
-            .filter_expression("#role = :role")
-            .expression_attribute_names("#pk", index.pk)
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":role", s(q.role.as_str()))
+            .rows_on_side(index, pk, q.role)
             .scan_index_forward(false)
             .limit(q.limit)
             .set_exclusive_start_key(start.map(super::start_key))
@@ -140,16 +147,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let (index, pk) = index_of(user, account, true);
         let mut pages = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name(index.name)
-            .key_condition_expression("#pk = :pk")
-            .filter_expression("#role = :role")
-            .expression_attribute_names("#pk", index.pk)
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(":pk", s(&pk))
-            .expression_attribute_values(":role", s(role.as_str()))
+            .rows_on_side(index, pk, role)
             .select(Select::Count)
             .into_paginator()
             .send();
