@@ -18,6 +18,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 : "${AWS_ENDPOINT_URL:?run through scripts/with-moto.sh}"
 examples=${SCHEMATHESIS_EXAMPLES:-25}
+seed=${SCHEMATHESIS_SEED:-20261125}
 
 cargo build -q -p liaison-local
 gateway="${CARGO_TARGET_DIR:-$here/target}/debug/liaison-local"
@@ -46,7 +47,7 @@ for user in u_chris u_dana; do
     --checks all \
     --exclude-checks positive_data_acceptance,negative_data_rejection \
     --max-examples "$examples" \
-    --seed 20261125 \
+    --seed "$seed" \
     --workers 1 \
     --warnings off || status=1
 done
