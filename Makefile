@@ -13,7 +13,7 @@ $(STAMP): requirements-dev.txt
 	touch $(STAMP)
 
 ## make test: formatting and lints, the whole suite against a local AWS it
-## starts and stops, schemathesis against the local gateway, a `make dev`
+## starts and stops, schemathesis (every check) against the local gateway, a `make dev`
 ## smoke run, cfn-lint on the template and the OpenAPI validator.
 test: $(STAMP)
 	cargo fmt --all -- --check

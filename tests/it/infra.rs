@@ -472,6 +472,287 @@ fn routes_are_exactly_the_spec_operations() {
     );
 }
 
+/// A named schema of the spec.
+fn spec_schema<'a>(spec: &'a Value, name: &str) -> &'a Value {
+    field(field(field(spec, "components"), "schemas"), name)
+}
+
+/// A schema's `pattern`, compiled.
+#[track_caller]
+fn spec_pattern(schema: &Value) -> regex_lite::Regex {
+    let pattern = text(field(schema, "pattern"));
+    regex_lite::Regex::new(pattern).unwrap_or_else(|e| panic!("bad pattern {pattern:?}: {e}"))
+}
+
+/// Whether a `parse` (answering `Option` or `Result`) took its input.
+trait Accepted {
+    fn accepted(&self) -> bool;
+}
+
+impl<T> Accepted for Option<T> {
+    fn accepted(&self) -> bool {
+        self.is_some()
+    }
+}
+
+impl<T, E> Accepted for Result<T, E> {
+    fn accepted(&self) -> bool {
+        self.is_ok()
+    }
+}
+
+/// The spec's patterns for ids and cursors take exactly what the code
+/// parses, on samples at and around every rule (schemathesis generates
+/// from these patterns, so a pattern looser than the code would make it
+/// send requests the code refuses, and a stricter one hides inputs).
+#[test]
+fn id_and_cursor_patterns_accept_exactly_what_the_code_parses() {
+    use liaison::domain::{AccountId, ClientMessageId, MessageId, ThreadId};
+    let spec = load("infra/openapi.yaml");
+    let agree = |name: &str, samples: &[String], parse: &dyn Fn(&str) -> bool| {
+        let pattern = spec_pattern(spec_schema(&spec, name));
+        for s in samples {
+            assert_eq!(
+                pattern.is_match(s),
+                parse(s),
+                "{name}: the spec's pattern and the code disagree on {s:?}"
+            );
+        }
+    };
+
+    let thread = ThreadId::for_scope(&AccountId::parse("acc_acme").unwrap(), "general");
+    let t = thread.as_str().to_owned();
+    agree(
+        "ThreadId",
+        &[
+            t.clone(),
+            t.to_uppercase(),
+            t.replacen("thr_", "THR_", 1),
+            format!("{t}0"),
+            t[..t.len() - 1].to_owned(),
+            "thr_".into(),
+            format!("thr_7{}", "z".repeat(25)),
+            format!("thr_8{}", "0".repeat(25)),
+            format!("thr_0{}", "i".repeat(25)),
+            format!("thr_0{}", "u".repeat(25)),
+        ],
+        // The parse also takes non-canonical spellings of the 128 bits
+        // (a first character above 7, Crockford's aliases), which no
+        // thread id is: such a path names no thread, `404` either way.
+        &|s| {
+            ThreadId::parse(s).accepted()
+                && s.get(4..)
+                    .is_some_and(|b| MessageId::parse(&b.to_uppercase()).accepted())
+        },
+    );
+
+    let m = MessageId::new().to_string();
+    agree(
+        "Ulid",
+        &[
+            m.clone(),
+            m.to_lowercase(),
+            format!("{m}0"),
+            m[1..].to_owned(),
+            format!("7{}", "Z".repeat(25)),
+            format!("8{}", "0".repeat(25)),
+            format!("0{}", "I".repeat(25)),
+            format!("0{}", "L".repeat(25)),
+            format!("0{}", "O".repeat(25)),
+            format!("0{}", "U".repeat(25)),
+            String::new(),
+        ],
+        &|s| MessageId::parse(s).accepted(),
+    );
+
+    let ids = |max: usize| -> Vec<String> {
+        vec![
+            "acc_acme".into(),
+            "a.b:c-d_9".into(),
+            "x".repeat(max),
+            "x".repeat(max + 1),
+            String::new(),
+            "a#b".into(),
+            "a/b".into(),
+            "a b".into(),
+            "é".into(),
+            "a\n".into(),
+        ]
+    };
+    agree("DirectoryId", &ids(128), &|s| {
+        AccountId::parse(s).accepted()
+    });
+    agree("ClientMessageId", &ids(100), &|s| {
+        ClientMessageId::parse(s).accepted()
+    });
+
+    let codec = liaison::http::CursorCodec::new(b"secret");
+    let key = [("pk".to_owned(), "THREAD#x".to_owned())].into();
+    let cursor = codec.encode("u_chris", "threads:all:*", key);
+    agree(
+        "Cursor",
+        &[cursor.clone(), format!("{cursor}="), format!("a{cursor}")],
+        &|s| s == cursor || s == format!("a{cursor}"),
+    );
+}
+
+/// A send's body: the spec's "has text" pattern is what trimming leaves
+/// something of, and its NUL pattern what the body's parse refuses.
+#[test]
+fn body_patterns_are_what_the_body_parse_does() {
+    use liaison::domain::MessageBody;
+    let spec = load("infra/openapi.yaml");
+    let request = spec_schema(&spec, "SendMessageRequest");
+    let no_nul = spec_pattern(field(field(request, "properties"), "body"));
+    let with_text = list(field(request, "anyOf"))
+        .iter()
+        .find(|b| text(field(b, "title")) == "With text")
+        .map(|b| spec_pattern(field(field(b, "properties"), "body")))
+        .expect("a `With text` branch");
+    for s in [
+        "",
+        " ",
+        "hi",
+        " \t\r\n\u{b}\u{c}",
+        "\u{85}\u{a0}\u{1680}\u{2000}\u{200a}\u{2028}",
+        "\u{2029}\u{202f}\u{205f}\u{3000}",
+        "\u{200b}",
+        "\u{1c}",
+        "\u{feff}",
+        " x ",
+        "a\0b",
+        "\0",
+    ] {
+        let parsed = MessageBody::parse(s);
+        assert_eq!(no_nul.is_match(s), parsed.is_ok(), "NUL rule on {s:?}");
+        assert_eq!(
+            with_text.is_match(s),
+            parsed.is_ok_and(|b| !b.is_empty()) || s.contains('\0'),
+            "text rule on {s:?}"
+        );
+    }
+}
+
+/// `PresignUploadRequest` has one branch per type the attachment policy
+/// takes, with that type's size limit and a file name pattern that takes
+/// exactly the names the policy takes (short ones: the 255-byte limit on the
+/// cleaned name is prose, as JSON Schema counts characters).
+#[test]
+fn upload_branches_are_the_attachment_policy() {
+    use liaison::attachments::check_upload;
+    let spec = load("infra/openapi.yaml");
+    let request = spec_schema(&spec, "PresignUploadRequest");
+    let types: Vec<&str> = list(field(spec_schema(&spec, "ContentType"), "enum"))
+        .iter()
+        .map(text)
+        .collect();
+    let extensions = [
+        "jpg", "jpeg", "png", "webp", "gif", "mp4", "mov", "webm", "pdf", "zip",
+    ];
+    let mut names = Vec::new();
+    for ext in extensions {
+        let upper = ext.to_uppercase();
+        names.extend([
+            format!("hook.{ext}"),
+            format!("Hook v2.{upper}"),
+            format!("a.b.{ext}"),
+            format!("..{ext}"),
+            format!(".{ext}"),
+            format!(" .{ext}"),
+            format!("\u{200B}\u{202E}.{ext}"),
+            format!("\u{200D}.{ext}"),
+            format!("\u{3000}x\u{0}y.{ext}"),
+            format!("a.{ext} \n\u{FEFF}"),
+            format!("a. {ext}"),
+            format!("a.{ext}x"),
+            format!("a.{ext}.txt"),
+            format!("a/b.{ext}"),
+            format!("a\\b.{ext}"),
+            ext.to_owned(),
+        ]);
+    }
+    let mut branch_types = Vec::new();
+    for branch in list(field(request, "oneOf")) {
+        let properties = field(branch, "properties");
+        let ctype = text(field(field(properties, "content_type"), "const"));
+        let max = number(field(field(properties, "size"), "maximum"));
+        let pattern = spec_pattern(field(properties, "filename"));
+        branch_types.push(ctype);
+        assert!(
+            check_upload("a.bin", ctype, 1).is_err(),
+            "{ctype} takes any name"
+        );
+        let fitting = names
+            .iter()
+            .find(|n| pattern.is_match(n))
+            .unwrap_or_else(|| panic!("{ctype}: no sample name fits"));
+        assert!(
+            check_upload(fitting, ctype, max).is_ok(),
+            "{ctype}: the policy refuses the spec's limit {max}"
+        );
+        assert!(
+            check_upload(fitting, ctype, max + 1).is_err(),
+            "{ctype}: the policy takes more than the spec's limit {max}"
+        );
+        for name in &names {
+            assert_eq!(
+                pattern.is_match(name),
+                check_upload(name, ctype, 1).is_ok(),
+                "{ctype}: the spec's file name pattern and the policy disagree on {name:?}"
+            );
+        }
+    }
+    assert_eq!(
+        branch_types, types,
+        "one upload branch per ContentType, in order"
+    );
+}
+
+/// Every `code` a response of the spec may carry is one of `Problem`'s:
+/// a response pinning a code the enum lacks could never be answered.
+#[test]
+fn every_problem_code_the_spec_answers_is_a_problem_code() {
+    fn codes<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match plain(v) {
+            Value::Mapping(m) => {
+                if let Some(code) = m.get("properties").and_then(|p| p.get("code")) {
+                    if let Some(c) = code.get("const") {
+                        out.push(text(c));
+                    }
+                    if let Some(e) = code.get("enum") {
+                        out.extend(list(e).iter().map(text));
+                    }
+                }
+                for (_, inner) in m {
+                    codes(inner, out);
+                }
+            }
+            Value::Sequence(items) => items.iter().for_each(|i| codes(i, out)),
+            _ => {}
+        }
+    }
+    let spec = load("infra/openapi.yaml");
+    let known: BTreeSet<&str> = list(field(
+        field(field(spec_schema(&spec, "Problem"), "properties"), "code"),
+        "enum",
+    ))
+    .iter()
+    .map(text)
+    .collect();
+    let mut answered = Vec::new();
+    codes(field(&spec, "paths"), &mut answered);
+    codes(
+        field(field(&spec, "components"), "responses"),
+        &mut answered,
+    );
+    assert!(answered.len() > 10, "found only {answered:?}");
+    let unknown: Vec<_> = answered.iter().filter(|c| !known.contains(*c)).collect();
+    assert!(
+        unknown.is_empty(),
+        "codes missing from Problem.code: {unknown:?}"
+    );
+}
+
 #[test]
 fn notification_queue_outlasts_the_notifier_and_dead_letters() {
     let template = Template::load();
