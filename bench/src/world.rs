@@ -10,7 +10,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
-use liaison::http::GatewayRequest;
+use liaison_local::apigw::GatewayRequest;
 use liaison::provision::{Names, Stream};
 use liaison_local::routes::{self, Resolved};
 use liaison_local::{Clients, FunctionEnv, Functions};

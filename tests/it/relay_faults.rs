@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use serde_dynamo::AttributeValue;
 use aws_sdk_sqs::config as sqs_config;
 use liaison::notify::{Mailer, Notifier};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::*;
 
@@ -269,7 +270,7 @@ async fn sqs_refusing_the_relays_sends_for_a_while_loses_and_duplicates_nothing(
 }
 
 /// Every record of the table's stream so far, as the mapping hands them over.
-async fn stream_records(w: &World) -> Vec<Value> {
+async fn stream_records(w: &World) -> Vec<EventRecord> {
     let db = aws_sdk_dynamodb::Client::new(&w.aws);
     let arn = db
         .describe_table()
@@ -315,7 +316,7 @@ async fn stream_records(w: &World) -> Vec<Value> {
         out.extend(
             page.records()
                 .iter()
-                .map(|r| liaison_local::stream::record_json(r, &arn, "us-east-1")),
+                .map(|r| liaison_local::stream::record(r, &arn, "us-east-1")),
         );
         iterator = page.next_shard_iterator;
     }
@@ -338,10 +339,8 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
     let messages = records
         .iter()
         .filter(|r| {
-            r["eventName"] == "INSERT"
-                && r["dynamodb"]["Keys"]["sk"]["S"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with("MSG#"))
+            r.event_name == "INSERT"
+                && matches!(r.change.keys.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("MSG#"))
         })
         .count();
     assert_eq!(messages, 12);
@@ -349,12 +348,12 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
     // The whole stream in order, then again reversed, then again shuffled
     // with every record twice, in batches of 7: each batch relayed whole.
     let mut rng = seeded(7);
-    let mut shuffled: Vec<Value> = records.iter().chain(records.iter()).cloned().collect();
+    let mut shuffled: Vec<EventRecord> = records.iter().chain(records.iter()).cloned().collect();
     rng.shuffle(&mut shuffled);
-    let reversed: Vec<Value> = records.iter().rev().cloned().collect();
+    let reversed: Vec<EventRecord> = records.iter().rev().cloned().collect();
     for run in [&records, &reversed, &shuffled] {
         for batch in run.chunks(7) {
-            let event: Event = liaison_local::stream::event(batch).expect("an event");
+            let event = liaison_local::stream::event(batch);
             let answer = relay_messages::handle(&w.functions.relay_messages, event).await;
             assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
-use liaison::http::GatewayRequest;
+use liaison_local::apigw::GatewayRequest;
 use liaison::store::Store;
 use liaison_local::{Clients, FunctionEnv, Functions};
 use serde_json::{json, Map, Value};

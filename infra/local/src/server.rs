@@ -14,11 +14,11 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use liaison::http::GatewayRequest;
 use liaison::ApiError;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+use crate::apigw::GatewayRequest;
 use crate::functions::Functions;
 use crate::jwt;
 use crate::routes::{self, Resolved};

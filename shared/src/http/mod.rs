@@ -3,12 +3,10 @@
 
 mod claims;
 mod cursor;
-mod event;
 pub mod requests;
 
 pub use claims::{parse_groups, principal_from_claims, MANAGER_GROUP};
 pub use cursor::CursorCodec;
-pub use event::GatewayRequest;
 pub use requests::body;
 
 use lambda_http::{Body, Request, RequestExt, Response};

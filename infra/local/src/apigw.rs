@@ -1,0 +1,123 @@
+//! API Gateway (HTTP API, payload 2.0) as the functions see it: the
+//! request event a route invocation carries, claims included, and the
+//! response an HTTP function returns, both as `aws_lambda_events`' types.
+//! The gateway, the tests and the bench use them so handlers see what
+//! they see on AWS.
+
+use std::collections::BTreeMap;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use lambda_http::{Body, Response};
+use liaison::domain::Timestamp;
+use serde_json::{Map, Value};
+
+/// What a route invocation is made of; [`GatewayRequest::to_event`] adds
+/// the rest of API Gateway's request context.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayRequest {
+    pub method: String,
+    /// e.g. `POST /threads/{thread_id}/messages`
+    pub route_key: String,
+    pub raw_path: String,
+    pub raw_query: String,
+    pub headers: BTreeMap<String, String>,
+    pub path_parameters: BTreeMap<String, String>,
+    /// The JWT's claims, as the authorizer verified them.
+    pub claims: Option<Map<String, Value>>,
+    pub body: Option<String>,
+}
+
+impl GatewayRequest {
+    /// The payload-2.0 event.
+    pub fn to_event(&self) -> ApiGatewayV2httpRequest {
+        let mut headers = HeaderMap::new();
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+                headers.insert(k, v);
+            }
+        }
+        let mut event = ApiGatewayV2httpRequest::default();
+        event.version = Some("2.0".into());
+        event.route_key = Some(self.route_key.clone());
+        event.raw_path = Some(self.raw_path.clone());
+        event.raw_query_string = Some(self.raw_query.clone());
+        // Percent-decoded, '+' as a space, repeated names joined by ','
+        // (as API Gateway does when it serializes them).
+        event.query_string_parameters = self.raw_query.parse().unwrap_or_default();
+        event.path_parameters = self.path_parameters.clone().into_iter().collect();
+        event.body = self.body.clone();
+
+        let method = Method::from_bytes(self.method.as_bytes()).unwrap_or_default();
+        let ctx = &mut event.request_context;
+        ctx.route_key = event.route_key.clone();
+        ctx.account_id = Some("000000000000".into());
+        ctx.apiid = Some("local".into());
+        ctx.domain_name = Some("127.0.0.1".into());
+        ctx.domain_prefix = Some("local".into());
+        ctx.stage = Some("$default".into());
+        ctx.request_id = Some(ulid::Ulid::new().to_string());
+        let now = Timestamp::now();
+        ctx.time = Some(now.to_string());
+        ctx.time_epoch = now.unix_millis();
+        ctx.http.method = method;
+        ctx.http.path = Some(self.raw_path.clone());
+        ctx.http.protocol = Some("HTTP/1.1".into());
+        ctx.http.source_ip = Some("127.0.0.1".into());
+        ctx.http.user_agent = Some(self.headers.get("user-agent").cloned().unwrap_or_default());
+        if let Some(claims) = &self.claims {
+            let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+            jwt.claims = claims
+                .iter()
+                .map(|(k, v)| (k.clone(), claim_string(v)))
+                .collect();
+            let mut authorizer = ApiGatewayRequestAuthorizer::default();
+            authorizer.jwt = Some(jwt);
+            ctx.authorizer = Some(authorizer);
+        }
+        event.headers = headers;
+        event
+    }
+
+    /// The `lambda_http::Request` a handler receives for this event: the
+    /// event goes through its JSON, as it does on its way to a Lambda, so
+    /// the handler gets what `lambda_http` makes of that JSON.
+    pub fn to_request(&self) -> Result<lambda_http::Request, serde_json::Error> {
+        lambda_http::request::from_str(&serde_json::to_string(&self.to_event())?)
+    }
+}
+
+/// A claim as API Gateway's JWT authorizer passes it: every claim a
+/// string, an array as `[a b]`.
+fn claim_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => {
+            let items: Vec<String> = a
+                .iter()
+                .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()))
+                .collect();
+            format!("[{}]", items.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// An HTTP function's response as its Lambda answer (the payload 2.0
+/// response API Gateway reads).
+pub fn gateway_response(resp: Response<Body>) -> ApiGatewayV2httpResponse {
+    let (parts, body) = resp.into_parts();
+    let mut out = ApiGatewayV2httpResponse::default();
+    out.status_code = i64::from(parts.status.as_u16());
+    out.headers = parts.headers;
+    out.is_base64_encoded = matches!(body, Body::Binary(_));
+    out.body = Some(match body {
+        // An empty body as `""`, not `null`.
+        Body::Empty => Body::Text(String::new()),
+        body => body,
+    });
+    out
+}
