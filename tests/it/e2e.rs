@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::SqsBatchResponse;
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use liaison_local::client::{HttpClient, HttpResponse};
@@ -429,11 +431,14 @@ async fn the_queue_mapping_honours_batch_item_failures() {
                     };
                     assert_eq!(m.event_source.as_deref(), Some("aws:sqs"));
                     if body == "fail-once" && first {
-                        failures.push(json!({"itemIdentifier": m.message_id}));
+                        let mut failure = BatchItemFailure::default();
+                        failure.item_identifier = m.message_id.clone().unwrap_or_default();
+                        failures.push(failure);
                     }
                 }
-                serde_json::from_value::<SqsBatchResponse>(json!({ "batchItemFailures": failures }))
-                    .map_err(|e| e.to_string())
+                let mut answer = SqsBatchResponse::default();
+                answer.batch_item_failures = failures;
+                Ok::<_, String>(answer)
             }
         },
         shutdown,
@@ -506,9 +511,13 @@ async fn the_stream_mapping_delivers_inserted_items() {
     // Written before the mapping starts: LATEST skips it.
     put("MSG#0").await.expect("put");
 
-    let events: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let events: Arc<Mutex<Vec<EventRecord>>> = Arc::default();
     let (stopper, shutdown) = liaison_local::stopper();
     let log = events.clone();
+    let sk_of = |r: &EventRecord| match r.change.keys.get("sk") {
+        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    };
     let task = liaison_local::stream::start(
         aws_sdk_dynamodbstreams::Client::new(&aws),
         stream_arn.clone(),
@@ -519,25 +528,21 @@ async fn the_stream_mapping_delivers_inserted_items() {
         move |event: aws_lambda_events::event::dynamodb::Event| {
             let log = log.clone();
             async move {
-                let mut failures = Vec::new();
+                let mut answer = DynamoDbEventResponse::default();
                 let mut log = log.lock().map_err(|e| e.to_string())?;
                 for r in &event.records {
-                    let json = serde_json::to_value(r).map_err(|e| e.to_string())?;
-                    let sk = json["dynamodb"]["Keys"]["sk"]["S"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let first = !log
-                        .iter()
-                        .any(|e| e["dynamodb"]["Keys"]["sk"]["S"] == sk.as_str());
-                    log.push(json);
+                    let sk = sk_of(r);
+                    let first = !log.iter().any(|e| sk_of(e) == sk);
+                    log.push(r.clone());
                     // MSG#2 fails once: it and what follows it come again.
                     if sk == "MSG#2" && first {
-                        failures.push(json!({"itemIdentifier": r.change.sequence_number}));
+                        let mut failure = DynamoDbBatchItemFailure::default();
+                        failure.item_identifier = r.change.sequence_number.clone();
+                        answer.batch_item_failures.push(failure);
                         break;
                     }
                 }
-                Ok::<_, String>(json!({ "batchItemFailures": failures }))
+                Ok::<_, String>(answer)
             }
         },
         shutdown,
@@ -548,19 +553,10 @@ async fn the_stream_mapping_delivers_inserted_items() {
     for sk in ["MSG#1", "MSG#2", "MSG#3"] {
         put(sk).await.expect("put");
     }
-    let delivered = |events: &Arc<Mutex<Vec<Value>>>| -> Vec<String> {
+    let delivered = |events: &Arc<Mutex<Vec<EventRecord>>>| -> Vec<String> {
         events
             .lock()
-            .map(|e| {
-                e.iter()
-                    .map(|r| {
-                        r["dynamodb"]["Keys"]["sk"]["S"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned()
-                    })
-                    .collect()
-            })
+            .map(|e| e.iter().map(sk_of).collect())
             .unwrap_or_default()
     };
     eventually("the inserts are delivered", Duration::from_secs(20), || {
@@ -582,22 +578,18 @@ async fn the_stream_mapping_delivers_inserted_items() {
     assert_eq!(got.iter().filter(|s| *s == "MSG#3").count(), 1, "{got:?}");
 
     let first = events.lock().map(|e| e[0].clone()).unwrap_or_default();
-    assert_eq!(first["eventName"], "INSERT");
-    assert_eq!(first["eventSource"], "aws:dynamodb");
-    assert_eq!(first["eventSourceARN"], stream_arn.as_str());
+    use serde_dynamo::AttributeValue as D;
+    assert_eq!(first.event_name, "INSERT");
+    assert_eq!(first.event_source.as_deref(), Some("aws:dynamodb"));
+    assert_eq!(first.event_source_arn.as_deref(), Some(stream_arn.as_str()));
+    let image = &first.change.new_image;
+    assert_eq!(image.get("body"), Some(&D::S("body of MSG#1".into())));
+    assert_eq!(image.get("urgent"), Some(&D::Bool(false)));
     assert_eq!(
-        first["dynamodb"]["NewImage"]["body"],
-        json!({"S": "body of MSG#1"})
+        first.change.keys.get("pk"),
+        Some(&D::S("THREAD#thr_e2e".into()))
     );
-    assert_eq!(
-        first["dynamodb"]["NewImage"]["urgent"],
-        json!({"BOOL": false})
-    );
-    assert_eq!(
-        first["dynamodb"]["Keys"]["pk"],
-        json!({"S": "THREAD#thr_e2e"})
-    );
-    assert!(first["dynamodb"]["SequenceNumber"].is_string());
+    assert!(first.change.sequence_number.is_some());
 
     stopper.stop();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use serde_dynamo::AttributeValue;
 use aws_sdk_sqs::config as sqs_config;
 use liaison::notify::{Mailer, Notifier};
+use serde_dynamo::AttributeValue;
 use serde_json::json;
 
 use crate::support::*;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
-use liaison_local::apigw::GatewayRequest;
 use liaison::store::Store;
+use liaison_local::apigw::GatewayRequest;
 use liaison_local::{Clients, FunctionEnv, Functions};
 use serde_json::{json, Map, Value};
 
@@ -319,25 +319,12 @@ pub fn general() -> Value {
     json!({"kind": "general"})
 }
 
-/// An item as canonical JSON (maps sorted), for comparing table contents.
+/// An item as DynamoDB JSON (`{"S": ...}`, maps sorted), for comparing
+/// table contents.
 pub fn item_json(
     item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
 ) -> Value {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    fn conv(v: &A) -> Value {
-        match v {
-            A::S(s) => json!({"S": s}),
-            A::N(n) => json!({"N": n}),
-            A::Bool(b) => json!({"BOOL": b}),
-            A::Null(_) => json!({"NULL": true}),
-            A::L(l) => json!({"L": l.iter().map(conv).collect::<Vec<_>>()}),
-            A::M(m) => {
-                json!({"M": m.iter().map(|(k, v)| (k.clone(), conv(v))).collect::<BTreeMap<_, _>>()})
-            }
-            other => json!({"other": format!("{other:?}")}),
-        }
-    }
-    Value::Object(item.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
+    serde_json::to_value(serde_dynamo::Item::from(item.clone())).expect("DynamoDB JSON")
 }
 
 static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -98,7 +98,11 @@ fn claim_string(v: &Value) -> String {
         Value::Array(a) => {
             let items: Vec<String> = a
                 .iter()
-                .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| x.to_string()))
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| x.to_string())
+                })
                 .collect();
             format!("[{}]", items.join(" "))
         }

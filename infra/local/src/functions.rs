@@ -289,7 +289,8 @@ impl Functions {
                     Err(e) => return Some(Err(unmarshal(e))),
                 };
                 let resp = self.http(http_function, req).await?;
-                Ok(serde_json::to_value(crate::apigw::gateway_response(resp)).unwrap_or(Value::Null))
+                Ok(serde_json::to_value(crate::apigw::gateway_response(resp))
+                    .unwrap_or(Value::Null))
             }
         })
     }

@@ -288,8 +288,8 @@ mod tests {
         let mut ev = SqsEvent::default();
         ev.records = vec![message(&m, "arn:aws:sqs:us-east-1:1:q", "us-east-1")];
         // What the function gets is what serde makes of Lambda's JSON.
-        let ev: SqsEvent = serde_json::from_value(serde_json::to_value(ev).expect("JSON"))
-            .expect("an SQS event");
+        let ev: SqsEvent =
+            serde_json::from_value(serde_json::to_value(ev).expect("JSON")).expect("an SQS event");
         assert_eq!(ev.records[0].message_id.as_deref(), Some("m1"));
         assert_eq!(ev.records[0].attributes["ApproximateReceiveCount"], "1");
         assert_eq!(ev.records[0].event_source.as_deref(), Some("aws:sqs"));

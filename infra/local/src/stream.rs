@@ -83,7 +83,10 @@ pub fn record(record: &Record, stream_arn: &str, region: &str) -> EventRecord {
             .clone()
             .unwrap_or_else(|| "aws:dynamodb".into()),
     );
-    out.aws_region = record.aws_region.clone().unwrap_or_else(|| region.to_owned());
+    out.aws_region = record
+        .aws_region
+        .clone()
+        .unwrap_or_else(|| region.to_owned());
     out.event_source_arn = Some(stream_arn.to_owned());
     if let Some(id) = &record.user_identity {
         let mut identity = UserIdentity::default();
@@ -581,7 +584,8 @@ mod tests {
             .build();
         let ev = event(&[super::record(&record, "arn:stream", "us-east-1")]);
         // What the function gets is what serde makes of Lambda's JSON.
-        let json = serde_json::to_value(&ev).expect("JSON")["Records"][0].clone();
+        let lambda_json = serde_json::to_value(&ev).expect("JSON");
+        let json = &lambda_json["Records"][0];
         assert_eq!(json["eventName"], "INSERT");
         assert_eq!(json["eventSourceARN"], "arn:stream");
         assert_eq!(
@@ -601,7 +605,7 @@ mod tests {
         assert_eq!(image["urgent"], json!({"BOOL": false}));
         assert_eq!(image["ss"], json!({"SS": ["x"]}));
         assert_eq!(image["m"], json!({"M": {"k": {"N": "1"}}}));
-        let ev: Event = serde_json::from_value(json!({ "Records": [json] })).expect("an event");
+        let ev: Event = serde_json::from_value(lambda_json.clone()).expect("an event");
         assert_eq!(ev.records.len(), 1);
         assert_eq!(ev.records[0].event_name, "INSERT");
         assert_eq!(ev.records[0].change.sequence_number.as_deref(), Some("100"));
