@@ -24,30 +24,25 @@ struct Local {
 }
 
 async fn local() -> Local {
-    let aws = support::aws().await;
-    let prefix = format!("e{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut config = Config::new(aws, liaison::provision::Names::with_prefix(&prefix));
-    config.addr = "127.0.0.1:0".parse().expect("an address");
-    config.directory = Some(demo::directory());
-    config.print_mail = false;
-    let gateway = Gateway::start(config).await.expect("the gateway starts");
-    Local {
-        gateway,
-        http: HttpClient::new(),
-    }
+    Local::start(support::gateway_config("e").await).await
 }
 
 fn claims_of(id: &str) -> Map<String, Value> {
-    demo::find(&demo::directory(), id)
-        .expect("a demo person")
-        .claims()
+    support::demo_claims(id)
 }
 
 fn token(id: &str) -> String {
-    jwt::mint(SECRET.as_bytes(), &claims_of(id), 3600)
+    support::demo_token(id)
 }
 
 impl Local {
+    async fn start(config: Config) -> Self {
+        Local {
+            gateway: Gateway::start(config).await.expect("the gateway starts"),
+            http: HttpClient::new(),
+        }
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -492,18 +487,10 @@ async fn the_queue_mapping_honours_batch_item_failures() {
 #[tokio::test]
 async fn the_stream_mapping_delivers_inserted_items() {
     use aws_sdk_dynamodb::types::AttributeValue as A;
-    let aws = support::aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("s{}-table", ulid::Ulid::new().to_string().to_lowercase());
-    let stream_arn = liaison::provision::table(&db, &table)
-        .await
-        .expect("a table")
-        .expect("with a stream");
+    let table = support::StreamTable::new("s").await;
     let put = |sk: &str| {
-        db.put_item()
-            .table_name(&table)
-            .item("pk", A::S("THREAD#thr_e2e".into()))
-            .item("sk", A::S(sk.into()))
+        table
+            .put("THREAD#thr_e2e", sk)
             .item("body", A::S(format!("body of {sk}")))
             .item("urgent", A::Bool(false))
             .send()
@@ -514,13 +501,10 @@ async fn the_stream_mapping_delivers_inserted_items() {
     let events: Arc<Mutex<Vec<EventRecord>>> = Arc::default();
     let (stopper, shutdown) = liaison_local::stopper();
     let log = events.clone();
-    let sk_of = |r: &EventRecord| match r.change.keys.get("sk") {
-        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
-        _ => String::new(),
-    };
+    let sk_of = |r: &EventRecord| support::record_key(r, "sk");
     let task = liaison_local::stream::start(
-        aws_sdk_dynamodbstreams::Client::new(&aws),
-        stream_arn.clone(),
+        aws_sdk_dynamodbstreams::Client::new(&table.aws),
+        table.stream_arn.clone(),
         liaison_local::stream::StreamOptions {
             poll_interval: Duration::from_millis(100),
             ..Default::default()
@@ -581,7 +565,10 @@ async fn the_stream_mapping_delivers_inserted_items() {
     use serde_dynamo::AttributeValue as D;
     assert_eq!(first.event_name, "INSERT");
     assert_eq!(first.event_source.as_deref(), Some("aws:dynamodb"));
-    assert_eq!(first.event_source_arn.as_deref(), Some(stream_arn.as_str()));
+    assert_eq!(
+        first.event_source_arn.as_deref(),
+        Some(table.stream_arn.as_str())
+    );
     let image = &first.change.new_image;
     assert_eq!(image.get("body"), Some(&D::S("body of MSG#1".into())));
     assert_eq!(image.get("urgent"), Some(&D::Bool(false)));
@@ -597,20 +584,11 @@ async fn the_stream_mapping_delivers_inserted_items() {
 
 #[tokio::test]
 async fn a_message_sent_over_http_arrives_by_email_through_stream_and_queue() {
-    let aws = support::aws().await;
-    let prefix = format!("p{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut names = liaison::provision::Names::with_prefix(&prefix);
-    names.from_email = format!("{prefix}@agency.example");
-    let from = names.from_email.clone();
-    let mut config = Config::new(aws, names);
-    config.addr = "127.0.0.1:0".parse().expect("an address");
-    config.directory = Some(demo::directory());
-    config.print_mail = false;
+    let mut config = support::gateway_config("p").await;
     config.notify_delay = Duration::from_secs(1);
-    let local = Local {
-        gateway: Gateway::start(config).await.expect("the gateway starts"),
-        http: HttpClient::new(),
-    };
+    let from = config.names.from_email.clone();
+    let table = config.names.table.clone();
+    let local = Local::start(config).await;
     let opened = local
         .as_user(
             "u_chris",
@@ -639,7 +617,6 @@ async fn a_message_sent_over_http_arrives_by_email_through_stream_and_queue() {
     // took the e-mail: watch for it (cheap), then read what SES recorded.
     let aws = support::aws().await;
     let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("{prefix}-table");
     loop {
         let records = db
             .query()

@@ -179,8 +179,7 @@ impl Intercept for RefuseCompletion {
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
-        let transaction =
-            request.headers().get("x-amz-target") == Some("DynamoDB_20120810.TransactWriteItems");
+        let transaction = target_of(request) == "TransactWriteItems";
         let completion = request
             .body()
             .bytes()
@@ -511,28 +510,21 @@ async fn a_delivery_that_died_holding_a_claim_before_ses_is_retried_not_lost() {
 /// Runs `user`'s live claims out, as 120 s would (SQS's 180 s visibility
 /// timeout means a redelivery always comes after that).
 async fn expire_leases(w: &World, user: &str) {
-    let db = w.store.client();
-    for r in w.partition(&format!("NOTIFY#{user}")).await {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let pk = format!("NOTIFY#{user}");
+    for r in w.partition(&pk).await {
         if r["notify_state"]["S"] != "sending" {
             continue;
         }
-        db.update_item()
+        let sk = r["sk"]["S"].as_str().unwrap().to_owned();
+        w.store
+            .client()
+            .update_item()
             .table_name(&w.names.table)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("NOTIFY#{user}")),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S(
-                    r["sk"]["S"].as_str().unwrap().to_owned(),
-                ),
-            )
+            .key("pk", A::S(pk.clone()))
+            .key("sk", A::S(sk))
             .update_expression("SET lease_until = :past")
-            .expression_attribute_values(
-                ":past",
-                aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
-            )
+            .expression_attribute_values(":past", A::N("0".into()))
             .send()
             .await
             .unwrap();
@@ -616,28 +608,7 @@ async fn an_invocation_cut_off_after_ses_accepted_is_not_sent_again_within_the_l
     // The window that is left (see `Notifier::notify_person`): once the
     // lease has run out, a delivery takes the claim over and Chris gets
     // this message a second time — once, not more.
-    let db = w.store.client();
-    db.update_item()
-        .table_name(&w.names.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S("NOTIFY#u_chris".into()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!(
-                "NOTIFIED#{}",
-                m["id"].as_str().unwrap()
-            )),
-        )
-        .update_expression("SET lease_until = :past")
-        .expression_attribute_values(
-            ":past",
-            aws_sdk_dynamodb::types::AttributeValue::N("0".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    expire_leases(&w, "u_chris").await;
     assert!(deliver(&w, vec![record(&m, "r1")]).await.is_empty());
     assert!(deliver(&w, vec![record(&m, "r1")]).await.is_empty());
     assert_eq!(

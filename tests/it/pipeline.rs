@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::config as streams_config;
 use liaison_local::client::{HttpClient, HttpResponse};
-use liaison_local::{demo, jwt, Config, Gateway};
+use liaison_local::Gateway;
 use serde_json::{json, Value};
 
 use crate::support::{self, seeded};
@@ -30,16 +31,9 @@ struct Pipeline {
 }
 
 async fn pipeline() -> Pipeline {
-    let aws = support::aws().await;
-    let prefix = format!("pl{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut names = liaison::provision::Names::with_prefix(&prefix);
-    names.from_email = format!("{prefix}@agency.example");
-    let from = names.from_email.clone();
-    let mut config = Config::new(aws, names);
-    config.addr = "127.0.0.1:0".parse().expect("an address");
-    config.directory = Some(demo::directory());
-    config.print_mail = false;
+    let mut config = support::gateway_config("pl").await;
     config.notify_delay = Duration::from_secs(1);
+    let from = config.names.from_email.clone();
     Pipeline {
         gateway: Gateway::start(config).await.expect("the gateway starts"),
         http: HttpClient::new(),
@@ -47,16 +41,9 @@ async fn pipeline() -> Pipeline {
     }
 }
 
-fn token(id: &str) -> String {
-    let claims = demo::find(&demo::directory(), id)
-        .expect("a demo person")
-        .claims();
-    jwt::mint(jwt::DEFAULT_SECRET.as_bytes(), &claims, 3600)
-}
-
 impl Pipeline {
     async fn call(&self, user: &str, method: &str, path: &str, body: Value) -> HttpResponse {
-        let auth = format!("Bearer {}", token(user));
+        let auth = format!("Bearer {}", support::demo_token(user));
         self.http
             .send(
                 method,
@@ -423,12 +410,7 @@ impl streams_config::Intercept for HoldNextRead {
         _runtime_components: &streams_config::RuntimeComponents,
         _cfg: &mut streams_config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodbstreams::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        let operation = support::target_of(context.request()).to_owned();
         *self
             .calls
             .lock()
@@ -455,20 +437,9 @@ type Delivered = Arc<Mutex<Vec<(String, String)>>>;
 #[tokio::test]
 async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_write() {
     use aws_sdk_dynamodb::types::{AttributeValue as A, Put, TransactWriteItem, Update};
-    let aws = support::aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("rb{}-table", ulid::Ulid::new().to_string().to_lowercase());
-    let stream_arn = liaison::provision::table(&db, &table)
-        .await
-        .expect("a table")
-        .expect("with a stream");
-    let put = |pk: &str| {
-        db.put_item()
-            .table_name(&table)
-            .item("pk", A::S(pk.into()))
-            .item("sk", A::S("X".into()))
-            .send()
-    };
+    let t = support::StreamTable::new("rb").await;
+    let (aws, db, table) = (&t.aws, &t.db, t.name.as_str());
+    let put = |pk: &str| t.put(pk, "X").send();
     // Writes `phantom`, then fails on `a` (it exists) and changes `b`:
     // moto applies the first and the last before it rolls all back.
     let failing = || {
@@ -482,7 +453,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
             TransactWriteItem::builder()
                 .put(
                     Put::builder()
-                        .table_name(&table)
+                        .table_name(table)
                         .set_item(Some(key(pk)))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
@@ -497,7 +468,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
                 TransactWriteItem::builder()
                     .update(
                         Update::builder()
-                            .table_name(&table)
+                            .table_name(table)
                             .set_key(Some(key("b")))
                             .update_expression("SET touched = :t")
                             .expression_attribute_values(":t", A::Bool(true))
@@ -513,7 +484,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
 
     let hold = HoldNextRead::default();
     let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-        streams_config::Builder::from(&aws)
+        streams_config::Builder::from(aws)
             .interceptor(hold.clone())
             .build(),
     );
@@ -528,7 +499,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
         .expect("a runtime");
     let task = mapping.spawn(liaison_local::stream::start(
         streams,
-        stream_arn,
+        t.stream_arn.clone(),
         liaison_local::stream::StreamOptions {
             starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
             poll_interval: Duration::from_millis(50),
@@ -539,13 +510,9 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
             async move {
                 let mut log = log.lock().map_err(|e| e.to_string())?;
                 for r in &event.records {
-                    let pk = match r.change.keys.get("pk") {
-                        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
-                        _ => String::new(),
-                    };
-                    log.push((r.event_name.clone(), pk));
+                    log.push((r.event_name.clone(), support::record_key(r, "pk")));
                 }
-                Ok::<_, String>(json!({}))
+                Ok::<_, String>(DynamoDbEventResponse::default())
             }
         },
         shutdown,
@@ -645,28 +612,15 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
 /// `make dev` e-mailed nothing more).
 #[tokio::test]
 async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    let aws = support::aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("pn{}-table", ulid::Ulid::new().to_string().to_lowercase());
-    let stream_arn = liaison::provision::table(&db, &table)
-        .await
-        .expect("a table")
-        .expect("with a stream");
-    let put = |pk: &str| {
-        db.put_item()
-            .table_name(&table)
-            .item("pk", A::S(pk.into()))
-            .item("sk", A::S("X".into()))
-            .send()
-    };
+    let t = support::StreamTable::new("pn").await;
+    let put = |pk: &str| t.put(pk, "X").send();
     let delivered: Delivered = Arc::default();
     let log = delivered.clone();
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (_stopper, shutdown) = liaison_local::stopper();
     let _task = liaison_local::stream::start(
-        aws_sdk_dynamodbstreams::Client::new(&aws),
-        stream_arn,
+        aws_sdk_dynamodbstreams::Client::new(&t.aws),
+        t.stream_arn.clone(),
         liaison_local::stream::StreamOptions {
             starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
             poll_interval: Duration::from_millis(50),
@@ -681,11 +635,9 @@ async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
                 }
                 let mut log = log.lock().map_err(|e| e.to_string())?;
                 for r in &event.records {
-                    if let Some(serde_dynamo::AttributeValue::S(pk)) = r.change.keys.get("pk") {
-                        log.push((r.event_name.clone(), pk.clone()));
-                    }
+                    log.push((r.event_name.clone(), support::record_key(r, "pk")));
                 }
-                Ok::<_, String>(json!({}))
+                Ok::<_, String>(DynamoDbEventResponse::default())
             }
         },
         shutdown,

@@ -46,12 +46,7 @@ impl sqs_config::Intercept for RefuseSends {
         _runtime_components: &sqs_config::RuntimeComponents,
         _cfg: &mut sqs_config::ConfigBag,
     ) -> Result<(), aws_sdk_sqs::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        if target.ends_with(".SendMessageBatch")
+        if target_of(context.request()) == "SendMessageBatch"
             && self.refusing.load(Ordering::SeqCst)
             && self
                 .refused

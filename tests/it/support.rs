@@ -327,6 +327,94 @@ pub fn item_json(
     serde_json::to_value(serde_dynamo::Item::from(item.clone())).expect("DynamoDB JSON")
 }
 
+/// The operation an SDK request calls, by its `X-Amz-Target` header
+/// (`DynamoDB_20120810.TransactWriteItems` → `TransactWriteItems`): for
+/// interceptors that fault one operation.
+pub fn target_of(request: &aws_smithy_runtime_api::http::Request) -> &str {
+    let target = request.headers().get("x-amz-target").unwrap_or_default();
+    target.rsplit('.').next().unwrap_or_default()
+}
+
+/// The local gateway's settings for a test of its own: fresh resources
+/// (`tag` and a new id as the name prefix, e-mail from
+/// `{prefix}@agency.example`), port 0, the demo directory loaded, no mail
+/// printed.
+pub async fn gateway_config(tag: &str) -> liaison_local::Config {
+    let prefix = format!("{tag}{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut names = liaison::provision::Names::with_prefix(&prefix);
+    names.from_email = format!("{prefix}@agency.example");
+    let mut config = liaison_local::Config::new(aws().await, names);
+    config.addr = "127.0.0.1:0".parse().expect("an address");
+    config.directory = Some(liaison_local::demo::directory());
+    config.print_mail = false;
+    config
+}
+
+/// A demo person's claims, as the dev sign-in puts them in a token.
+pub fn demo_claims(id: &str) -> Map<String, Value> {
+    liaison_local::demo::find(&liaison_local::demo::directory(), id)
+        .expect("a demo person")
+        .claims()
+}
+
+/// A demo person's token, signed with the gateway's dev secret.
+pub fn demo_token(id: &str) -> String {
+    let secret = liaison_local::jwt::DEFAULT_SECRET.as_bytes();
+    liaison_local::jwt::mint(secret, &demo_claims(id), 3600)
+}
+
+/// A table of its own, with its stream, for the stream mapping's tests.
+pub struct StreamTable {
+    pub aws: SdkConfig,
+    pub db: aws_sdk_dynamodb::Client,
+    pub name: String,
+    pub stream_arn: String,
+}
+
+impl StreamTable {
+    /// Provisioned as the app's table is (`tag` and a new id name it).
+    pub async fn new(tag: &str) -> Self {
+        let aws = aws().await;
+        let db = aws_sdk_dynamodb::Client::new(&aws);
+        let name = format!(
+            "{tag}{}-table",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let stream_arn = liaison::provision::table(&db, &name)
+            .await
+            .expect("a table")
+            .expect("with a stream");
+        Self {
+            aws,
+            db,
+            name,
+            stream_arn,
+        }
+    }
+
+    /// A put of the item (`pk`, `sk`), for more attributes and `send()`.
+    pub fn put(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        self.db
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", A::S(pk.into()))
+            .item("sk", A::S(sk.into()))
+    }
+}
+
+/// A string attribute of a stream record's keys ("" if there is none).
+pub fn record_key(record: &aws_lambda_events::event::dynamodb::EventRecord, name: &str) -> String {
+    match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
 static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A fresh idempotency key.
