@@ -177,11 +177,7 @@ async fn two_concurrent_syncs_leave_rows_and_profile_agreeing() {
 #[tokio::test]
 async fn a_resync_with_the_same_directory_repairs_drift() {
     let w = World::new().await;
-    let chris = client("u_chris", "acc_acme");
-    let t = w.open(&chris, None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t = general_thread(&w).await;
     let db = w.store.client();
     let pk = AttributeValue::S(format!("THREAD#{t}"));
     // Dana's row deleted by hand.
@@ -346,11 +342,7 @@ async fn rows_of(w: &World, user: &str) -> i32 {
 async fn removing_a_person_from_5000_threads_is_paged_and_resumable() {
     const THREADS: usize = 5_000;
     let w = World::new().await;
-    let chris = client("u_chris", "acc_acme");
-    let template = w.open(&chris, None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let template = general_thread(&w).await;
     let seeding = Instant::now();
     let mut threads = clone_thread(&w, "acc_acme", &template, THREADS - 1).await;
     threads.push(template);

@@ -6,13 +6,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn thread(w: &World, scope: Value) -> String {
-    w.open(&chris(), None, scope).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Presigns, returns (attachment_id, the presign answer).
 async fn presign(
     w: &World,
@@ -106,7 +99,7 @@ async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
 #[tokio::test]
 async fn the_full_flow_presign_upload_send_list_download() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
+    let t = chris_thread(&w, general()).await;
     let bytes: Vec<u8> = (0..48_213u32).map(|i| (i % 251) as u8).collect();
     let name = "Hook v2 (final) é.png";
     w.trips.take();
@@ -195,7 +188,7 @@ async fn the_full_flow_presign_upload_send_list_download() {
 #[tokio::test]
 async fn every_bad_declaration_is_refused() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
+    let t = chris_thread(&w, general()).await;
     let post = |body: Value| {
         let w = &w;
         let t = t.clone();
@@ -282,8 +275,8 @@ async fn every_bad_declaration_is_refused() {
 #[tokio::test]
 async fn every_bad_binding_is_refused() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
-    let other = thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
+    let t = chris_thread(&w, general()).await;
+    let other = chris_thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
 
     // Eleven attachments.
     let ids: Vec<String> = (0..11).map(|_| ulid::Ulid::new().to_string()).collect();
@@ -340,7 +333,7 @@ async fn every_bad_binding_is_refused() {
 #[tokio::test]
 async fn a_replayed_send_with_attachments_answers_the_original() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
+    let t = chris_thread(&w, general()).await;
     let (id, p) = presign(&w, &chris(), &t, "brief.pdf", "application/pdf", 4).await;
     upload(&p, b"%PDF").await;
     let body =
@@ -369,7 +362,7 @@ async fn a_replayed_send_with_attachments_answers_the_original() {
 #[tokio::test]
 async fn two_sends_racing_for_one_attachment_exactly_one_wins() {
     let w = Arc::new(World::new().await);
-    let t = thread(&w, general()).await;
+    let t = chris_thread(&w, general()).await;
     for _ in 0..3 {
         let (id, p) = presign(&w, &chris(), &t, "a.gif", "image/gif", 3).await;
         upload(&p, b"GIF").await;
@@ -395,8 +388,8 @@ async fn two_sends_racing_for_one_attachment_exactly_one_wins() {
 #[tokio::test]
 async fn other_accounts_get_404_and_ids_do_not_travel_between_threads() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
-    let other = thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
+    let t = chris_thread(&w, general()).await;
+    let other = chris_thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
     let (id, p) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
     upload(&p, b"abc").await;
     send(&w, &chris(), &t, "x", &[&id]).await.expect(201);

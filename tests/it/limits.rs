@@ -25,10 +25,7 @@ const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 #[tokio::test]
 async fn the_largest_valid_body_is_accepted_in_its_most_verbose_encoding() {
     let w = World::new().await;
-    let t = w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t = general_thread(&w).await;
     let body = "😀".repeat(liaison::domain::BODY_MAX_CHARS);
     let raw = format!(
         "{{{}: {}, {}: {}, {}: true}}",
@@ -78,10 +75,7 @@ async fn the_largest_valid_body_is_accepted_in_its_most_verbose_encoding() {
 #[tokio::test]
 async fn a_page_of_the_largest_messages_fits_in_a_lambda_response() {
     let w = World::new().await;
-    let t = w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t = general_thread(&w).await;
     // Control characters are the most expensive in JSON: 1 byte stored,
     // `\u0001` (6 bytes) in the body, 7 once the body is a string in the
     // Lambda response.

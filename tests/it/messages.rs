@@ -7,13 +7,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn thread(w: &World) -> String {
-    w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn all_messages(w: &World, who: &Who, thread: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -34,7 +27,7 @@ async fn all_messages(w: &World, who: &Who, thread: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_send_is_stored_answered_and_updates_everyones_inbox() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     w.trips.take();
     let m = w
         .call(
@@ -115,7 +108,7 @@ async fn a_send_is_stored_answered_and_updates_everyones_inbox() {
 #[tokio::test]
 async fn twenty_concurrent_sends_by_both_sides() {
     let w = Arc::new(World::new().await);
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..20 {
         let (w, t) = (w.clone(), t.clone());
@@ -181,7 +174,7 @@ async fn twenty_concurrent_sends_by_both_sides() {
 #[tokio::test]
 async fn replays_return_the_original_and_conflicts_are_409() {
     let w = Arc::new(World::new().await);
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let path = format!("/threads/{t}/messages");
     let send = json!({"body": "once", "client_message_id": "same-key", "urgent": false});
     let first = w
@@ -235,7 +228,7 @@ async fn replays_return_the_original_and_conflicts_are_409() {
 #[tokio::test]
 async fn the_read_position_never_moves_backwards() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let m1 = w.say(&dana(), &t, "one").await;
     let m2 = w.say(&dana(), &t, "two").await;
     let m3 = w.say(&dana(), &t, "three").await;
@@ -402,7 +395,7 @@ async fn unread_counts_across_30_threads_match_a_model() {
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_named() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let path = format!("/threads/{t}/messages");
     let send = |body: Value| {
         let w = &w;
@@ -502,7 +495,7 @@ async fn bad_input_is_refused_with_the_field_named() {
 #[tokio::test]
 async fn another_account_gets_404_and_writes_nothing() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     w.say(&dana(), &t, "hello").await;
     let before = w.partition(&format!("THREAD#{t}")).await;
     for who in [client("u_bea", "acc_beta"), manager("u_max")] {
@@ -560,7 +553,7 @@ async fn another_account_gets_404_and_writes_nothing() {
 #[tokio::test]
 async fn messages_page_newest_first_with_cursors_bound_to_the_caller() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let mut sent = Vec::new();
     for i in 0..12 {
         sent.push(

@@ -104,13 +104,6 @@ pub(crate) async fn deliver(w: &World, records: Vec<SqsMessage>) -> Vec<String> 
         .collect()
 }
 
-async fn general_thread(w: &World) -> String {
-    w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn each_person_on_the_other_side_once_and_never_the_author() {
     let w = World::new().await;

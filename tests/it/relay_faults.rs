@@ -163,10 +163,7 @@ async fn stored_bodies(w: &World, thread: &str) -> Vec<String> {
 /// Two threads: the clients write in the general one (Dana is told),
 /// Dana in a campaign one (Chris and Alex are told). Nobody reads.
 async fn two_threads(w: &World) -> (String, String) {
-    let general = w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let general = general_thread(w).await;
     let campaign = w
         .open(
             &chris(),

@@ -53,6 +53,19 @@ pub fn dana() -> Who {
     manager("u_dana")
 }
 
+/// Opens the thread of `scope` as Chris; its id.
+pub async fn chris_thread(w: &World, scope: Value) -> String {
+    w.open(&chris(), None, scope).await["id"]
+        .as_str()
+        .expect("a thread id")
+        .to_owned()
+}
+
+/// Chris's general thread at Acme (opened, or found open); its id.
+pub async fn general_thread(w: &World) -> String {
+    chris_thread(w, general()).await
+}
+
 /// A caller with no usable identity.
 pub fn nobody() -> Who {
     Who(Map::new())
