@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::dynamodb::Event;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -222,27 +222,6 @@ async fn an_upload_never_sent_is_left_to_the_expiry_rule() {
     assert!(expirable(&w, &key).await);
 }
 
-/// A stream record for a stored item, as the stream mapping hands it over.
-async fn stream_record(w: &World, pk: &str, sk: &str) -> EventRecord {
-    let item = w
-        .store
-        .client()
-        .get_item()
-        .table_name(&w.names.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    let mut r = EventRecord::default();
-    r.event_name = "INSERT".into();
-    r.change.new_image = item.into();
-    r.change.sequence_number = Some("100".into());
-    r
-}
-
 #[tokio::test]
 async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
     let w = World::new().await;
@@ -265,7 +244,7 @@ async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
     };
     let mut event = Event::default();
     event.records =
-        vec![stream_record(&w, &format!("THREAD#{t}"), &format!("MSG#{message}")).await];
+        vec![stream_record(&w, &format!("THREAD#{t}"), &format!("MSG#{message}"), 100).await];
     for _ in 0..3 {
         relay_messages::handle(&broken, event.clone()).await;
     }

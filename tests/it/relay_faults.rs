@@ -69,20 +69,11 @@ struct Mappings {
 
 impl Mappings {
     async fn start(w: &World, relay: relay_messages::App) -> Mappings {
-        let stream_arn = aws_sdk_dynamodb::Client::new(&w.aws)
-            .describe_table()
-            .table_name(&w.names.table)
-            .send()
-            .await
-            .expect("the table")
-            .table
-            .and_then(|t| t.latest_stream_arn)
-            .expect("a stream");
         let (stopper, shutdown) = liaison_local::stopper();
         let relay = Arc::new(relay);
         let stream = liaison_local::stream::start(
             aws_sdk_dynamodbstreams::Client::new(&w.aws),
-            stream_arn,
+            stream_arn(w).await,
             liaison_local::stream::StreamOptions {
                 starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
                 poll_interval: Duration::from_millis(100),
@@ -96,22 +87,7 @@ impl Mappings {
         )
         .await
         .expect("the stream mapping starts");
-        let notify = Arc::new(notifier(w));
-        let queue = liaison_local::queue::start(
-            aws_sdk_sqs::Client::new(&w.aws),
-            w.queue_url.clone(),
-            liaison_local::queue::QueueOptions {
-                idle_interval: Duration::from_millis(200),
-                ..Default::default()
-            },
-            move |event| {
-                let notify = notify.clone();
-                async move { Ok::<_, String>(notify_reply::handle(&notify, event).await) }
-            },
-            shutdown,
-        )
-        .await
-        .expect("the queue mapping starts");
+        let queue = queue_mapping(w, shutdown).await;
         Mappings {
             stopper,
             tasks: vec![stream, queue],
@@ -124,6 +100,42 @@ impl Mappings {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
     }
+}
+
+/// The world's table's stream.
+async fn stream_arn(w: &World) -> String {
+    aws_sdk_dynamodb::Client::new(&w.aws)
+        .describe_table()
+        .table_name(&w.names.table)
+        .send()
+        .await
+        .expect("the table")
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("a stream")
+}
+
+/// The queue → notifier mapping, running until `shutdown`.
+async fn queue_mapping(
+    w: &World,
+    shutdown: liaison_local::Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    let notify = Arc::new(notifier(w));
+    liaison_local::queue::start(
+        aws_sdk_sqs::Client::new(&w.aws),
+        w.queue_url.clone(),
+        liaison_local::queue::QueueOptions {
+            idle_interval: Duration::from_millis(200),
+            ..Default::default()
+        },
+        move |event| {
+            let notify = notify.clone();
+            async move { Ok::<_, String>(notify_reply::handle(&notify, event).await) }
+        },
+        shutdown,
+    )
+    .await
+    .expect("the queue mapping starts")
 }
 
 fn notifier(w: &World) -> notify_reply::App {
@@ -263,16 +275,7 @@ async fn sqs_refusing_the_relays_sends_for_a_while_loses_and_duplicates_nothing(
 
 /// Every record of the table's stream so far, as the mapping hands them over.
 async fn stream_records(w: &World) -> Vec<EventRecord> {
-    let db = aws_sdk_dynamodb::Client::new(&w.aws);
-    let arn = db
-        .describe_table()
-        .table_name(&w.names.table)
-        .send()
-        .await
-        .expect("the table")
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .expect("a stream");
+    let arn = stream_arn(w).await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&w.aws);
     let shard = streams
         .describe_stream()
@@ -354,22 +357,7 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
     // The queue now holds each message's job four times, in no order: the
     // notifier, through the queue mapping, e-mails each recipient once.
     let (stopper, shutdown) = liaison_local::stopper();
-    let notify = Arc::new(notifier(&w));
-    let queue = liaison_local::queue::start(
-        aws_sdk_sqs::Client::new(&w.aws),
-        w.queue_url.clone(),
-        liaison_local::queue::QueueOptions {
-            idle_interval: Duration::from_millis(200),
-            ..Default::default()
-        },
-        move |event| {
-            let notify = notify.clone();
-            async move { Ok::<_, String>(notify_reply::handle(&notify, event).await) }
-        },
-        shutdown,
-    )
-    .await
-    .expect("the queue mapping starts");
+    let queue = queue_mapping(&w, shutdown).await;
     mailbox(&w)
         .expect_mailed_once(&expected, Duration::from_secs(120))
         .await;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use aws_lambda_events::event::dynamodb::EventRecord;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
 use liaison::store::Store;
@@ -420,8 +421,31 @@ impl StreamTable {
     }
 }
 
+/// An INSERT stream record of a stored item (its new image and `seq`),
+/// as the stream mapping hands it over.
+pub async fn stream_record(w: &World, pk: &str, sk: &str, seq: u64) -> EventRecord {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let item = w
+        .store
+        .client()
+        .get_item()
+        .table_name(&w.names.table)
+        .key("pk", A::S(pk.to_owned()))
+        .key("sk", A::S(sk.to_owned()))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the item");
+    let mut r = EventRecord::default();
+    r.event_name = "INSERT".into();
+    r.change.new_image = item.into();
+    r.change.sequence_number = Some(seq.to_string());
+    r
+}
+
 /// A string attribute of a stream record's keys ("" if there is none).
-pub fn record_key(record: &aws_lambda_events::event::dynamodb::EventRecord, name: &str) -> String {
+pub fn record_key(record: &EventRecord, name: &str) -> String {
     match record.change.keys.get(name) {
         Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
         _ => String::new(),
