@@ -2,8 +2,6 @@
 //! the local AWS that `make test` started, handlers wired to it, and
 //! helpers to call them as API Gateway would.
 
-use std::collections::BTreeMap;
-
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::EventRecord;
 use lambda_http::Body;
@@ -191,37 +189,10 @@ impl World {
         path_and_query: &str,
         body: Option<String>,
     ) -> Resp {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        // Routed by the local gateway's route table, as API Gateway would.
-        let (route, params) = match liaison_local::routes::resolve(method, path) {
-            liaison_local::routes::Resolved::Route {
-                route,
-                path_parameters,
-            } => (route, path_parameters),
-            other => panic!("no route for {method} {path}: {other:?}"),
-        };
-        let mut headers = BTreeMap::new();
-        if body.is_some() {
-            headers.insert("content-type".to_owned(), "application/json".to_owned());
-        }
-        let req = GatewayRequest {
-            method: method.to_owned(),
-            route_key: route.key(),
-            raw_path: path.to_owned(),
-            raw_query: query.to_owned(),
-            headers,
-            path_parameters: params,
-            claims: if who.0.is_empty() {
-                None
-            } else {
-                Some(who.0.clone())
-            },
-            body,
-        }
-        .to_request()
-        .expect("request");
+        let claims = (!who.0.is_empty()).then(|| who.0.clone());
+        let (route, req) = GatewayRequest::routed(method, path_and_query, claims, body)
+            .unwrap_or_else(|other| panic!("no route for {method} {path_and_query}: {other:?}"));
+        let req = req.to_request().expect("request");
         let resp = self
             .functions
             .http(route.function, req)

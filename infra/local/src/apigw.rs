@@ -15,6 +15,8 @@ use lambda_http::{Body, Response};
 use liaison::domain::Timestamp;
 use serde_json::{Map, Value};
 
+use crate::routes::{self, Resolved, Route};
+
 /// What a route invocation is made of; [`GatewayRequest::to_event`] adds
 /// the rest of API Gateway's request context.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +34,42 @@ pub struct GatewayRequest {
 }
 
 impl GatewayRequest {
+    /// A request as API Gateway routes it by [`crate::routes::ROUTES`]
+    /// (a body is JSON), and its route; what the path resolved to instead
+    /// when no route takes it. For in-process callers (tests, the bench).
+    pub fn routed(
+        method: &str,
+        path_and_query: &str,
+        claims: Option<Map<String, Value>>,
+        body: Option<String>,
+    ) -> Result<(Route, Self), Resolved> {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let (route, path_parameters) = match routes::resolve(method, path) {
+            Resolved::Route {
+                route,
+                path_parameters,
+            } => (route, path_parameters),
+            other => return Err(other),
+        };
+        let mut headers = BTreeMap::new();
+        if body.is_some() {
+            headers.insert("content-type".to_owned(), "application/json".to_owned());
+        }
+        let req = Self {
+            method: method.to_owned(),
+            route_key: route.key(),
+            raw_path: path.to_owned(),
+            raw_query: query.to_owned(),
+            headers,
+            path_parameters,
+            claims,
+            body,
+        };
+        Ok((route, req))
+    }
+
     /// The payload-2.0 event.
     pub fn to_event(&self) -> ApiGatewayV2httpRequest {
         let mut headers = HeaderMap::new();
