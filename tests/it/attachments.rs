@@ -15,36 +15,15 @@ async fn presign(
     content_type: &str,
     size: u64,
 ) -> (String, Value) {
-    let body = w
-        .call(
-            who,
-            "POST",
-            &format!("/threads/{t}/attachments"),
-            Some(json!({"filename": filename, "content_type": content_type, "size": size})),
-        )
+    let body = presign_raw(w, who, t, filename, content_type, size)
         .await
         .expect(201);
     (body["attachment_id"].as_str().unwrap().to_owned(), body)
 }
 
-fn upload_headers(presigned: &Value) -> Vec<(String, String)> {
-    presigned["upload"]["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
-}
-
 /// PUTs `bytes` to the presigned URL with the headers it names.
 async fn upload(presigned: &Value, bytes: &[u8]) {
-    let (status, _, body) = http(
-        "PUT",
-        presigned["upload"]["url"].as_str().unwrap(),
-        &upload_headers(presigned),
-        bytes,
-    )
-    .await;
+    let (status, body) = put_upload(presigned, bytes).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
 
@@ -60,40 +39,6 @@ async fn upload_as(w: &World, t: &str, id: &str, content_type: &str, bytes: &[u8
         .send()
         .await
         .expect("put");
-}
-
-fn query(url: &str) -> Vec<(String, String)> {
-    url.split_once('?')
-        .map(|(_, q)| q)
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
-        .collect()
-}
-
-fn param(url: &str, name: &str) -> Option<String> {
-    query(url)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-}
-
-async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
-    w.call(
-        who,
-        "POST",
-        &format!("/threads/{t}/messages"),
-        Some(json!({"body": body, "attachment_ids": ids, "client_message_id": key()})),
-    )
-    .await
 }
 
 #[tokio::test]

@@ -9,16 +9,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn presign_raw(w: &World, who: &Who, t: &str, filename: &str, ct: &str, size: u64) -> Resp {
-    w.call(
-        who,
-        "POST",
-        &format!("/threads/{t}/attachments"),
-        Some(json!({"filename": filename, "content_type": ct, "size": size})),
-    )
-    .await
-}
-
 async fn presign(w: &World, who: &Who, t: &str, filename: &str, ct: &str, size: u64) -> Value {
     presign_raw(w, who, t, filename, ct, size).await.expect(201)
 }
@@ -27,48 +17,9 @@ fn id_of(presigned: &Value) -> String {
     presigned["attachment_id"].as_str().unwrap().to_owned()
 }
 
-fn upload_headers(presigned: &Value) -> Vec<(String, String)> {
-    presigned["upload"]["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
-}
-
 /// PUTs `bytes` to the upload URL exactly as the answer says; the status.
 async fn put(presigned: &Value, bytes: &[u8]) -> u16 {
-    http(
-        "PUT",
-        presigned["upload"]["url"].as_str().unwrap(),
-        &upload_headers(presigned),
-        bytes,
-    )
-    .await
-    .0
-}
-
-fn param(url: &str, name: &str) -> Option<String> {
-    url.split_once('?')?
-        .1
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-}
-
-async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
-    w.call(
-        who,
-        "POST",
-        &format!("/threads/{t}/messages"),
-        Some(json!({"body": body, "attachment_ids": ids, "client_message_id": key()})),
-    )
-    .await
+    put_upload(presigned, bytes).await.0
 }
 
 fn s3(w: &World) -> aws_sdk_s3::Client {

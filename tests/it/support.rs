@@ -392,6 +392,63 @@ impl StreamTable {
     }
 }
 
+/// Asks to upload a file to thread `t`.
+pub async fn presign_raw(
+    w: &World,
+    who: &Who,
+    t: &str,
+    filename: &str,
+    content_type: &str,
+    size: u64,
+) -> Resp {
+    w.call(
+        who,
+        "POST",
+        &format!("/threads/{t}/attachments"),
+        Some(json!({"filename": filename, "content_type": content_type, "size": size})),
+    )
+    .await
+}
+
+/// PUTs `bytes` to an upload answer's URL with the headers it names; the
+/// status and body.
+pub async fn put_upload(presigned: &Value, bytes: &[u8]) -> (u16, Vec<u8>) {
+    let headers: Vec<(String, String)> = presigned["upload"]["headers"]
+        .as_object()
+        .expect("upload headers")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let url = presigned["upload"]["url"].as_str().expect("an upload URL");
+    let (status, _, body) = http("PUT", url, &headers, bytes).await;
+    (status, body)
+}
+
+/// Sends `body` with attachments `ids` to thread `t`.
+pub async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
+    w.call(
+        who,
+        "POST",
+        &format!("/threads/{t}/messages"),
+        Some(json!({"body": body, "attachment_ids": ids, "client_message_id": key()})),
+    )
+    .await
+}
+
+/// A query parameter of a (presigned) URL, percent-decoded.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    url.split_once('?')?
+        .1
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+}
+
 /// An INSERT stream record of a stored item (its new image and `seq`),
 /// as the stream mapping hands it over.
 pub async fn stream_record(w: &World, pk: &str, sk: &str, seq: u64) -> EventRecord {
