@@ -26,6 +26,8 @@ const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 async fn the_largest_valid_body_is_accepted_in_its_most_verbose_encoding() {
     let w = World::new().await;
     let t = general_thread(&w).await;
+    let (chris, path) = (chris(), format!("/threads/{t}/messages"));
+    let post = |raw: String| w.call_raw(&chris, "POST", &path, Some(raw));
     let body = "😀".repeat(liaison::domain::BODY_MAX_CHARS);
     let raw = format!(
         "{{{}: {}, {}: {}, {}: true}}",
@@ -36,40 +38,19 @@ async fn the_largest_valid_body_is_accepted_in_its_most_verbose_encoding() {
         ascii_json_string("urgent"),
     );
     assert!(raw.len() > 120_000, "{}", raw.len());
-    let m = w
-        .call_raw(
-            &chris(),
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(raw),
-        )
-        .await
-        .expect(201);
+    let m = post(raw).await.expect(201);
     assert_eq!(m["body"].as_str().unwrap().chars().count(), 10_000);
     // One character more is refused, by the body rule, not by size.
     let raw = format!(
         "{{\"body\": {}, \"client_message_id\": \"c-2\"}}",
         ascii_json_string(&format!("{body}x"))
     );
-    let err = w
-        .call_raw(
-            &chris(),
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(raw),
-        )
-        .await
-        .problem(400, "validation_failed");
+    let err = post(raw).await.problem(400, "validation_failed");
     assert_eq!(err["errors"][0]["field"], "body");
     // Past the limit, a 413 before any parsing.
-    w.call_raw(
-        &chris(),
-        "POST",
-        &format!("/threads/{t}/messages"),
-        Some(" ".repeat(liaison::http::MAX_BODY_BYTES + 1)),
-    )
-    .await
-    .problem(413, "payload_too_large");
+    post(" ".repeat(liaison::http::MAX_BODY_BYTES + 1))
+        .await
+        .problem(413, "payload_too_large");
 }
 
 #[tokio::test]

@@ -195,17 +195,7 @@ async fn replays_return_the_original_and_conflicts_are_409() {
         let (w, path, body) = (w.clone(), path.clone(), concurrent.clone());
         set.spawn(async move { w.call(&chris(), "POST", &path, Some(body)).await });
     }
-    let mut created = 0;
-    let mut ids = HashSet::new();
-    while let Some(r) = set.join_next().await {
-        let r = r.unwrap();
-        match r.status {
-            201 => created += 1,
-            200 => {}
-            other => panic!("unexpected {other}: {}", r.body),
-        }
-        ids.insert(r.body["id"].as_str().unwrap().to_owned());
-    }
+    let (created, ids) = racing_creates(set).await;
     assert_eq!((created, ids.len()), (1, 1));
     assert_eq!(all_messages(&w, &chris(), &t).await.len(), 2);
     assert_eq!(w.thread(&dana(), &t).await["message_count"], 2);

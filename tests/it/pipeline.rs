@@ -434,6 +434,40 @@ impl streams_config::Intercept for HoldNextRead {
 /// The (event name, pk) of every record the mapping delivered, in order.
 type Delivered = Arc<Mutex<Vec<(String, String)>>>;
 
+/// The mapping's options here: from the stream's start, polled often.
+fn from_the_start() -> liaison_local::stream::StreamOptions {
+    liaison_local::stream::StreamOptions {
+        starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
+        poll_interval: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
+/// A function that records what it was given in `log`.
+fn record(
+    log: &Delivered,
+    event: &aws_lambda_events::event::dynamodb::Event,
+) -> Result<DynamoDbEventResponse, String> {
+    let mut log = log.lock().map_err(|e| e.to_string())?;
+    for r in &event.records {
+        log.push((r.event_name.clone(), support::record_key(r, "pk")));
+    }
+    Ok(DynamoDbEventResponse::default())
+}
+
+/// Waits (90 s at most) until a record of `pk` was delivered.
+async fn wait_for(delivered: &Delivered, pk: &str) {
+    let start = Instant::now();
+    while !delivered
+        .lock()
+        .map(|d| d.iter().any(|(_, p)| p == pk))
+        .unwrap_or(false)
+    {
+        assert!(start.elapsed() < Duration::from_secs(90), "{pk} never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_write() {
     use aws_sdk_dynamodb::types::{AttributeValue as A, Put, TransactWriteItem, Update};
@@ -500,20 +534,10 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
     let task = mapping.spawn(liaison_local::stream::start(
         streams,
         t.stream_arn.clone(),
-        liaison_local::stream::StreamOptions {
-            starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
-            poll_interval: Duration::from_millis(50),
-            ..Default::default()
-        },
+        from_the_start(),
         move |event: aws_lambda_events::event::dynamodb::Event| {
             let log = log.clone();
-            async move {
-                let mut log = log.lock().map_err(|e| e.to_string())?;
-                for r in &event.records {
-                    log.push((r.event_name.clone(), support::record_key(r, "pk")));
-                }
-                Ok::<_, String>(DynamoDbEventResponse::default())
-            }
+            async move { record(&log, &event) }
         },
         shutdown,
     ));
@@ -521,23 +545,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
         .await
         .expect("the mapping's runtime")
         .expect("the mapping starts");
-    let seen = |delivered: &Delivered, pk: &str| {
-        delivered
-            .lock()
-            .map(|d| d.iter().any(|(_, p)| p == pk))
-            .unwrap_or(false)
-    };
-    let wait_for = |pk: &'static str| {
-        let delivered = delivered.clone();
-        async move {
-            let start = Instant::now();
-            while !seen(&delivered, pk) {
-                assert!(start.elapsed() < Duration::from_secs(90), "{pk} never came");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    wait_for("b").await;
+    wait_for(&delivered, "b").await;
 
     // A rollback while a read is on its way: the read was given an
     // iterator of the table that is about to be replaced.
@@ -554,12 +562,12 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
     assert!(failing().await.is_err(), "the transaction fails");
     hold.released.store(true, Ordering::SeqCst);
     put("c").await.expect("put");
-    wait_for("c").await;
+    wait_for(&delivered, "c").await;
     // A rollback between polls, then more writes.
     assert!(failing().await.is_err(), "the transaction fails");
     put("d").await.expect("put");
     put("e").await.expect("put");
-    wait_for("e").await;
+    wait_for(&delivered, "e").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
     let want: Vec<(String, String)> = ["a", "b", "c", "d", "e"]
@@ -621,11 +629,7 @@ async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
     let _task = liaison_local::stream::start(
         aws_sdk_dynamodbstreams::Client::new(&t.aws),
         t.stream_arn.clone(),
-        liaison_local::stream::StreamOptions {
-            starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
-            poll_interval: Duration::from_millis(50),
-            ..Default::default()
-        },
+        from_the_start(),
         move |event: aws_lambda_events::event::dynamodb::Event| {
             let log = log.clone();
             let calls = calls.clone();
@@ -633,11 +637,7 @@ async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
                     panic!("the first invocation panics");
                 }
-                let mut log = log.lock().map_err(|e| e.to_string())?;
-                for r in &event.records {
-                    log.push((r.event_name.clone(), support::record_key(r, "pk")));
-                }
-                Ok::<_, String>(DynamoDbEventResponse::default())
+                record(&log, &event)
             }
         },
         shutdown,
@@ -645,30 +645,14 @@ async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
     .await
     .expect("the mapping starts");
     put("a").await.expect("put");
-    let start = Instant::now();
-    loop {
-        let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
-        if got.iter().any(|(_, pk)| pk == "a") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "a never came");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&delivered, "a").await;
     put("b").await.expect("put");
-    let start = Instant::now();
-    loop {
-        let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
-        if got.iter().any(|(_, pk)| pk == "b") {
-            assert_eq!(
-                got,
-                [
-                    ("INSERT".to_owned(), "a".to_owned()),
-                    ("INSERT".to_owned(), "b".to_owned())
-                ]
-            );
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "b never came");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&delivered, "b").await;
+    assert_eq!(
+        delivered.lock().map(|d| d.clone()).unwrap_or_default(),
+        [
+            ("INSERT".to_owned(), "a".to_owned()),
+            ("INSERT".to_owned(), "b".to_owned())
+        ]
+    );
 }

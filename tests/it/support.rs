@@ -392,6 +392,25 @@ impl StreamTable {
     }
 }
 
+/// Of requests racing to create one thing: how many created it (201;
+/// the others must answer 200) and the ids all of them answered.
+pub async fn racing_creates(
+    mut set: tokio::task::JoinSet<Resp>,
+) -> (usize, std::collections::HashSet<String>) {
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    while let Some(r) = set.join_next().await {
+        let r = r.expect("a request");
+        match r.status {
+            201 => created += 1,
+            200 => {}
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+        ids.insert(r.body["id"].as_str().expect("an id").to_owned());
+    }
+    (created, ids)
+}
+
 /// Asks to upload a file to thread `t`.
 pub async fn presign_raw(
     w: &World,
