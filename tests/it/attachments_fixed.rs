@@ -13,10 +13,6 @@ async fn presign(w: &World, who: &Who, t: &str, filename: &str, ct: &str, size: 
     presign_raw(w, who, t, filename, ct, size).await.expect(201)
 }
 
-fn id_of(presigned: &Value) -> String {
-    presigned["attachment_id"].as_str().unwrap().to_owned()
-}
-
 /// PUTs `bytes` to the upload URL exactly as the answer says; the status.
 async fn put(presigned: &Value, bytes: &[u8]) -> u16 {
     put_upload(presigned, bytes).await.0

@@ -488,45 +488,25 @@ async fn another_account_gets_404_and_writes_nothing() {
     let t = general_thread(&w).await;
     w.say(&dana(), &t, "hello").await;
     let before = w.partition(&format!("THREAD#{t}")).await;
-    for who in [client("u_bea", "acc_beta"), manager("u_max")] {
-        w.call(
-            &who,
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(json!({"body": "x", "client_message_id": key()})),
-        )
-        .await
-        .problem(404, "not_found");
-        w.call(&who, "GET", &format!("/threads/{t}/messages"), None)
-            .await
-            .problem(404, "not_found");
-        w.call(&who, "POST", &format!("/threads/{t}/read"), Some(json!({})))
-            .await
-            .problem(404, "not_found");
-        w.call(
-            &who,
-            "POST",
-            &format!("/threads/{t}/read"),
-            Some(json!({"message_id": ulid::Ulid::new().to_string()})),
-        )
-        .await
-        .problem(404, "not_found");
-    }
-    for who in [nobody()] {
-        w.call(
-            &who,
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(json!({"body": "x", "client_message_id": key()})),
-        )
-        .await
-        .problem(401, "unauthenticated");
-        w.call(&who, "GET", &format!("/threads/{t}/messages"), None)
-            .await
-            .problem(401, "unauthenticated");
-        w.call(&who, "POST", &format!("/threads/{t}/read"), Some(json!({})))
-            .await
-            .problem(401, "unauthenticated");
+    let (messages, read) = (
+        format!("/threads/{t}/messages"),
+        format!("/threads/{t}/read"),
+    );
+    for (who, status, code) in [
+        (client("u_bea", "acc_beta"), 404, "not_found"),
+        (manager("u_max"), 404, "not_found"),
+        (nobody(), 401, "unauthenticated"),
+    ] {
+        let send = json!({"body": "x", "client_message_id": key()});
+        let read_to = json!({"message_id": ulid::Ulid::new().to_string()});
+        for (method, path, body) in [
+            ("POST", &messages, Some(send)),
+            ("GET", &messages, None),
+            ("POST", &read, Some(json!({}))),
+            ("POST", &read, Some(read_to)),
+        ] {
+            w.call(&who, method, path, body).await.problem(status, code);
+        }
     }
     assert_eq!(w.partition(&format!("THREAD#{t}")).await, before);
     // Malformed thread ids name no thread.

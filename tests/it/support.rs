@@ -429,6 +429,14 @@ pub async fn presign_raw(
     .await
 }
 
+/// The attachment id a presign answer names.
+pub fn id_of(presigned: &Value) -> String {
+    presigned["attachment_id"]
+        .as_str()
+        .expect("an attachment id")
+        .to_owned()
+}
+
 /// PUTs `bytes` to an upload answer's URL with the headers it names; the
 /// status and body.
 pub async fn put_upload(presigned: &Value, bytes: &[u8]) -> (u16, Vec<u8>) {
