@@ -72,9 +72,12 @@ impl GatewayRequest {
 
     /// The payload-2.0 event.
     pub fn to_event(&self) -> ApiGatewayV2httpRequest {
+        // As bytes: a value `lambda_http` will not take (non-ASCII text)
+        // stays in, and fails the event as it would on AWS.
         let mut headers = HeaderMap::new();
         for (k, v) in &self.headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+            let name = HeaderName::from_bytes(k.as_bytes());
+            if let (Ok(k), Ok(v)) = (name, HeaderValue::from_bytes(v.as_bytes())) {
                 headers.insert(k, v);
             }
         }
