@@ -166,3 +166,71 @@ pub fn gateway_response(resp: Response<Body>) -> ApiGatewayV2httpResponse {
     });
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    use serde_json::json;
+
+    #[test]
+    fn a_routed_request_reaches_the_handler_as_api_gateway_sends_it() {
+        let mut claims = Map::new();
+        claims.insert("sub".into(), json!("u_dana"));
+        claims.insert("cognito:groups".into(), json!(["account-managers", "x"]));
+        claims.insert("exp".into(), json!(1700000000));
+        let (route, req) = GatewayRequest::routed(
+            "POST",
+            "/threads/thr_1/messages?a=1&a=2&b=x+y%21",
+            Some(claims),
+            Some("{}".into()),
+        )
+        .expect("a route");
+        assert_eq!(route.function, "send-message");
+        let req = req.to_request().expect("a request");
+        assert_eq!(req.method(), "POST");
+        assert_eq!(req.uri().path(), "/threads/thr_1/messages");
+        assert_eq!(req.path_parameters().first("thread_id"), Some("thr_1"));
+        let query = req.query_string_parameters();
+        assert_eq!(query.all("a"), Some(vec!["1", "2"]));
+        assert_eq!(query.first("b"), Some("x y!"));
+        assert_eq!(req.headers()["content-type"], "application/json");
+        assert_eq!(req.body(), &Body::Text("{}".into()));
+        let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+            panic!("an HTTP API context");
+        };
+        assert_eq!(
+            ctx.route_key.as_deref(),
+            Some("POST /threads/{thread_id}/messages")
+        );
+        let claims = &ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .expect("JWT claims")
+            .claims;
+        // Every claim a string, as API Gateway's JWT authorizer passes them.
+        assert_eq!(claims["sub"], "u_dana");
+        assert_eq!(claims["cognito:groups"], "[account-managers x]");
+        assert_eq!(claims["exp"], "1700000000");
+    }
+
+    #[test]
+    fn responses_are_payload_2_answers() {
+        let resp = Response::builder()
+            .status(201)
+            .header("content-type", "application/json")
+            .body(Body::Text("{\"id\":1}".into()))
+            .expect("a response");
+        let answer = serde_json::to_value(gateway_response(resp)).expect("JSON");
+        assert_eq!(answer["statusCode"], 201);
+        assert_eq!(answer["headers"]["content-type"], "application/json");
+        assert_eq!(answer["body"], "{\"id\":1}");
+        assert_eq!(answer["isBase64Encoded"], false);
+        let binary = Response::new(Body::Binary(b"hi".to_vec()));
+        let answer = serde_json::to_value(gateway_response(binary)).expect("JSON");
+        assert_eq!(answer["body"], "aGk=");
+        assert_eq!(answer["isBase64Encoded"], true);
+    }
+}
