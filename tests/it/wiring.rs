@@ -103,7 +103,7 @@ async fn every_route_dispatches_to_its_hosted_handler() {
         if route.path.contains("{attachment_id}") {
             path_parameters.insert("attachment_id".to_owned(), "att_1".to_owned());
         }
-        let req = liaison::http::GatewayRequest {
+        let req = liaison_local::apigw::GatewayRequest {
             method: route.method.to_owned(),
             route_key: route.key(),
             raw_path: path,

@@ -6,6 +6,7 @@
 //! `make dev` runs it as a binary; tests start it in-process with
 //! [`Gateway::start`] on port 0.
 
+pub mod apigw;
 pub mod client;
 pub mod demo;
 pub mod functions;
