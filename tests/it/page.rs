@@ -139,7 +139,10 @@ fn secure_html(r: &HttpResponse) {
     ] {
         assert!(csp.contains(part), "CSP lacks {part}: {csp}");
     }
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
     assert_eq!(r.header("x-content-type-options"), "nosniff");
     assert_eq!(r.header("x-frame-options"), "DENY");
     assert_eq!(r.header("referrer-policy"), "no-referrer");
@@ -423,7 +426,12 @@ async fn the_dev_sign_in_lists_the_directory_and_mints_its_tokens() {
         let mut h = headers.clone();
         h.push(("content-type", "application/json"));
         let r = l
-            .send("POST", "/dev/token", &h, Some(json!({"user_id": "u_chris"})))
+            .send(
+                "POST",
+                "/dev/token",
+                &h,
+                Some(json!({"user_id": "u_chris"})),
+            )
             .await;
         problem(&r, 403, "forbidden");
     }
@@ -479,7 +487,10 @@ async fn the_dev_sign_in_is_off_with_a_real_secret_and_off_this_machine() {
         .expect("answers");
     let b = problem(&r, 403, "forbidden");
     assert!(
-        b["detail"].as_str().unwrap_or_default().contains("LIAISON_DEV_JWT_SECRET"),
+        b["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("LIAISON_DEV_JWT_SECRET"),
         "{b}"
     );
     let r = l
@@ -521,7 +532,10 @@ async fn the_dev_sign_in_is_off_with_a_real_secret_and_off_this_machine() {
                 .expect("answers");
             let b = problem(&r, 403, "forbidden");
             assert!(
-                b["detail"].as_str().unwrap_or_default().contains("this machine only"),
+                b["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("this machine only"),
                 "{why}: {b}"
             );
         }

@@ -181,9 +181,7 @@ impl DevSignIn {
             Err(e) => return problem(&ApiError::malformed_json(format!("{e}."))),
         };
         let user_id = match body.get("user_id") {
-            None | Some(Value::Null) => {
-                return problem(&ApiError::field("user_id", "is required"))
-            }
+            None | Some(Value::Null) => return problem(&ApiError::field("user_id", "is required")),
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
             Some(_) => {
                 return problem(&ApiError::field(

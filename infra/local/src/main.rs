@@ -301,10 +301,14 @@ fn banner(
                  this machine only).\n",
             );
         } else {
-            out.push_str("  No directory loaded (--demo or --directory FILE): the sign-in lists nobody.\n");
+            out.push_str(
+                "  No directory loaded (--demo or --directory FILE): the sign-in lists nobody.\n",
+            );
         }
     } else {
-        out.push_str("  The dev sign-in is off (LIAISON_DEV_JWT_SECRET is set): bring your own tokens.\n");
+        out.push_str(
+            "  The dev sign-in is off (LIAISON_DEV_JWT_SECRET is set): bring your own tokens.\n",
+        );
     }
     out.push_str(&format!(
         "  E-mail links open {}/messages/THREAD_ID\n",

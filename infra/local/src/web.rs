@@ -26,7 +26,8 @@ pub(crate) type Resp = http::Response<Full<Bytes>>;
 
 /// The repository this crate is part of.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 /// `dir` as given (absolute) or under the repository root (relative).
@@ -247,10 +248,7 @@ impl Site {
         let Ok(bytes) = tokio::fs::read(&real).await else {
             return problem(&ApiError::not_found());
         };
-        let name = rel
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let in_assets = rel.starts_with("assets");
         let mut resp = response(200, content_type(rel), bytes);
         let cache = if in_assets && is_hashed(name) {
