@@ -556,3 +556,30 @@ fn the_web_directory_is_under_the_repository_unless_absolute() {
         Path::new("/srv/page")
     );
 }
+
+/// The page PUTs uploads straight to the bucket from the gateway's origin,
+/// whatever its port: the bucket's CORS names it (moto answers any origin,
+/// S3 does not, so this reads the configuration).
+#[tokio::test]
+async fn the_bucket_takes_uploads_from_the_pages_origin() {
+    let l = local(false, |_| {}).await;
+    let s3 = liaison::aws::s3_client(l.gateway.aws());
+    let cors = s3
+        .get_bucket_cors()
+        .bucket(&l.gateway.env().names.bucket)
+        .send()
+        .await
+        .expect("the bucket has CORS");
+    let origins: Vec<String> = cors
+        .cors_rules()
+        .iter()
+        .filter(|r| r.allowed_methods().iter().any(|m| m == "PUT"))
+        .flat_map(|r| r.allowed_origins().to_vec())
+        .collect();
+    let own = l.gateway.url();
+    let localhost = format!("http://localhost:{}", l.gateway.addr().port());
+    for origin in [own.as_str(), localhost.as_str(), "http://127.0.0.1:3000"] {
+        assert!(origins.iter().any(|o| o == origin), "{origin}: {origins:?}");
+    }
+    l.gateway.shutdown().await;
+}

@@ -184,11 +184,8 @@ impl Gateway {
         let (queue_url, dead_letter_queue_url, stream_arn) = if config.provision {
             let p = liaison::provision::all(&config.aws, &config.names).await?;
             // The page PUTs uploads from this origin: the bucket's CORS
-            // must name it whatever the port.
-            let mut origins: Vec<String> = liaison::provision::LOCAL_CORS_ORIGINS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect();
+            // must name it whatever the port (and the API's other origins).
+            let mut origins = cors_origins();
             for o in [origin.clone(), format!("http://localhost:{}", addr.port())] {
                 if !origins.contains(&o) {
                     origins.push(o);

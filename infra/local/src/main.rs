@@ -19,6 +19,11 @@ usage:
       resources NAME-table, NAME-attachments, NAME-notifications (default
       liaison-dev). --provision creates them first; --demo loads the demo
       directory (or FILE) through sync-directory and prints tokens to try.
+      On the same origin: the page built in LIAISON_WEB_DIR (default web/dist,
+      relative to the repository or absolute; `make web` builds it), its
+      /config.json, and the dev sign-in (GET /dev/people, POST /dev/token:
+      callers on this machine only, and only with the default dev secret).
+      E-mail links open LIAISON_APP_URL, by default this origin.
   liaison-local token --sub USER [--account ACC | --manager] [--name N] [--email E] [--hours H] [--directory FILE]
       Prints a dev JWT (HS256, LIAISON_DEV_JWT_SECRET) for USER, valid H hours
       (default 12). Name, e-mail, account and role come from the demo
