@@ -157,12 +157,20 @@ impl DevSignIn {
     }
 
     async fn token(&self, req: http::Request<Incoming>) -> Resp {
-        let json_body = req
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        // JSON, however labelled by a fetch() that set no type; not a form
+        // (a cross-site form post is refused by its Origin anyway).
+        let media = req.headers().get(http::header::CONTENT_TYPE).map(|v| {
+            let v = v.to_str().unwrap_or("?");
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+        let json_body = match media.as_deref() {
+            None => true,
+            Some(m) => m == "application/json" || m == "text/plain" || m.ends_with("+json"),
+        };
         if !json_body {
             return problem(&ApiError::unsupported_media_type(
                 "POST /dev/token takes application/json: {\"user_id\": \"u_chris\"}.",
@@ -201,10 +209,13 @@ impl DevSignIn {
                 .into();
             return problem(&err);
         };
-        let ttl = demo::TOKEN_HOURS * 3600;
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let token = jwt::mint(&self.secret, &person.claims(), ttl);
-        let expires_at = OffsetDateTime::from_unix_timestamp(now + ttl)
+        let token = jwt::mint(&self.secret, &person.claims(), demo::TOKEN_HOURS * 3600);
+        // Its own exp, to the second.
+        let exp = jwt::verify(&self.secret, &token)
+            .ok()
+            .and_then(|c| c.get("exp").and_then(Value::as_i64))
+            .unwrap_or_default();
+        let expires_at = OffsetDateTime::from_unix_timestamp(exp)
             .ok()
             .and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_default();
