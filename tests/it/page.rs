@@ -197,6 +197,43 @@ async fn the_gateway_serves_the_page_beside_the_api() {
     let r = l.get("/assets/liaison-messages.js").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("cache-control"), "no-cache");
+    // Revalidation: the same file again is a 304 without a body.
+    let tag = r.header("etag").to_owned();
+    assert!(tag.starts_with("W/\""), "{tag}");
+    for method in ["GET", "HEAD"] {
+        let again = l
+            .send(
+                method,
+                "/assets/liaison-messages.js",
+                &[("if-none-match", &tag)],
+                None,
+            )
+            .await;
+        assert_eq!(again.status, 304, "{method}");
+        assert!(again.body.is_empty());
+        assert_eq!(again.header("etag"), tag);
+    }
+    let other = l
+        .send(
+            "GET",
+            "/assets/liaison-messages.js",
+            &[("if-none-match", "W/\"0-0\"")],
+            None,
+        )
+        .await;
+    assert_eq!(other.status, 200);
+    assert_eq!(other.text(), SCRIPT);
+    let index = l.get("/").await;
+    let again = l
+        .send(
+            "GET",
+            "/messages",
+            &[("if-none-match", index.header("etag"))],
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 304);
+    assert!(!again.header("content-security-policy").is_empty());
     let r = l.get("/assets/img/logo.svg").await;
     assert_eq!(r.header("content-type"), "image/svg+xml");
     let r = l.get("/favicon.svg").await;

@@ -103,11 +103,7 @@ async fn handle(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -
         && crate::web::handles(&path)
     {
         // API routes keep precedence: only paths the API lacks get here.
-        let host = req
-            .headers()
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok());
-        (state.site.serve(&method, &path, host).await, None)
+        (state.site.serve(&method, &path, req.headers()).await, None)
     } else {
         api(state, req).await
     };

@@ -171,12 +171,17 @@ impl Site {
     }
 
     /// The page's answer for a path [`handles`] accepted.
-    pub async fn serve(&self, method: &Method, path: &str, host: Option<&str>) -> Resp {
+    pub async fn serve(&self, method: &Method, path: &str, headers: &http::HeaderMap) -> Resp {
         if method != Method::GET && method != Method::HEAD {
             return with_body(method, method_not_allowed("GET, HEAD"));
         }
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
         let resp = if path == "/config.json" {
-            self.config(host)
+            self.config(header(http::header::HOST))
         } else if is_app_route(path) {
             self.index().await
         } else {
@@ -185,7 +190,10 @@ impl Site {
                 None => problem(&ApiError::not_found()),
             }
         };
-        with_body(method, resp)
+        with_body(
+            method,
+            not_modified(resp, header(http::header::IF_NONE_MATCH)),
+        )
     }
 
     fn config(&self, host: Option<&str>) -> Resp {
@@ -204,9 +212,12 @@ impl Site {
     }
 
     async fn index(&self) -> Resp {
-        match tokio::fs::read(self.dir.join("index.html")).await {
+        let path = self.dir.join("index.html");
+        match tokio::fs::read(&path).await {
             Ok(bytes) => {
+                let tag = etag(&path).await;
                 let mut resp = response(200, "text/html; charset=utf-8", bytes);
+                set(&mut resp, "etag", &tag);
                 set(&mut resp, "cache-control", REVALIDATE);
                 self.html_headers(&mut resp);
                 resp
@@ -250,7 +261,9 @@ impl Site {
         };
         let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let in_assets = rel.starts_with("assets");
+        let tag = etag(&real).await;
         let mut resp = response(200, content_type(rel), bytes);
+        set(&mut resp, "etag", &tag);
         let cache = if in_assets && is_hashed(name) {
             IMMUTABLE
         } else {
@@ -277,6 +290,45 @@ impl Site {
             "camera=(), microphone=(), geolocation=(), payment=()",
         );
     }
+}
+
+/// A weak validator from a file's length and modification time.
+async fn etag(path: &Path) -> String {
+    let (len, modified) = match tokio::fs::metadata(path).await {
+        Ok(m) => (
+            m.len(),
+            m.modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        ),
+        Err(_) => (0, 0),
+    };
+    format!("W/\"{len:x}-{modified:x}\"")
+}
+
+/// A 200 whose ETag the client already has (`If-None-Match`) becomes a
+/// 304 with the same headers and no body.
+fn not_modified(resp: Resp, if_none_match: Option<&str>) -> Resp {
+    let (Some(wanted), Some(tag)) = (
+        if_none_match,
+        resp.headers().get("etag").and_then(|v| v.to_str().ok()),
+    ) else {
+        return resp;
+    };
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let hit = resp.status() == StatusCode::OK
+        && wanted
+            .split(',')
+            .any(|w| w.trim() == "*" || bare(w) == bare(tag));
+    if !hit {
+        return resp;
+    }
+    let (mut parts, _) = resp.into_parts();
+    parts.status = StatusCode::NOT_MODIFIED;
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    http::Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
 /// A Host header naming a host and maybe a port, nothing else.
@@ -354,7 +406,7 @@ fn nosniff(resp: &mut Resp) {
 
 /// HEAD: the GET's headers (its length too), no body.
 pub(crate) fn with_body(method: &Method, resp: Resp) -> Resp {
-    if method != Method::HEAD {
+    if method != Method::HEAD || resp.status() == StatusCode::NOT_MODIFIED {
         return resp;
     }
     use hyper::body::Body as _;
