@@ -159,7 +159,12 @@ async fn the_api_over_http() {
         404,
         "not_found",
     );
-    problem(&l.call("GET", "/", None, None).await, 404, "not_found");
+    // `/` is the page's (tests/it/page.rs); other unknown paths are not found.
+    problem(
+        &l.call("GET", "/threads/thr_1/nope", None, None).await,
+        404,
+        "not_found",
+    );
     let r = l.as_user("u_chris", "DELETE", "/threads", None).await;
     problem(&r, 405, "method_not_allowed");
     assert!(r.header("allow").contains("POST"));

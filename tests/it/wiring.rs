@@ -89,7 +89,7 @@ async fn every_route_dispatches_to_its_hosted_handler() {
     let config = Config::new(aws.clone(), Names::with_prefix("never-made"));
     let functions = Functions::new(
         &Clients::new(&aws),
-        &config.function_env("q".into(), "dlq".into()),
+        &config.function_env("q".into(), "dlq".into(), "http://127.0.0.1:3000"),
     );
     let http: BTreeSet<&str> = ROUTES.iter().map(|r| r.function).collect();
     for route in ROUTES {
@@ -211,6 +211,7 @@ fn the_cargo_lambda_env_is_what_make_dev_gives_the_functions() {
     let dev = Config::new(aws_config::SdkConfig::builder().build(), names.clone()).function_env(
         queue_url(&names.queue),
         queue_url(&names.dead_letter_queue()),
+        &format!("http://{}", liaison_local::DEFAULT_ADDR),
     );
     let given: BTreeMap<String, String> = dev
         .vars()

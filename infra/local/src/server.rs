@@ -34,6 +34,10 @@ pub(crate) struct State {
     pub functions: Arc<Functions>,
     pub jwt_secret: Vec<u8>,
     pub cors_origins: Vec<String>,
+    /// The page on this origin.
+    pub site: crate::web::Site,
+    /// `/dev/people`, `/dev/token`.
+    pub dev: crate::dev::DevSignIn,
 }
 
 type Resp = http::Response<Full<Bytes>>;
@@ -92,6 +96,15 @@ async fn handle(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -
         && req.headers().contains_key("access-control-request-method")
     {
         (preflight(origin.as_deref()), None)
+    } else if matches!(routes::resolve(method.as_str(), &path), Resolved::NotFound)
+        && path.starts_with("/dev/")
+    {
+        (state.dev.handle(req, peer, &state.cors_origins).await, None)
+    } else if matches!(routes::resolve(method.as_str(), &path), Resolved::NotFound)
+        && crate::web::handles(&path)
+    {
+        // API routes keep precedence: only paths the API lacks get here.
+        (state.site.serve(&method, &path, req.headers()).await, None)
     } else {
         api(state, req).await
     };
