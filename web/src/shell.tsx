@@ -143,6 +143,7 @@ function Shell() {
     // The elements say when the token no longer works: back to sign-in;
     // drafts are in localStorage, so nothing typed is lost.
     const onAuth = () => {
+      if (location.pathname === "/signin") return;
       token.clear();
       setExpired(true);
       navigate(`/signin?next=${encodeURIComponent(location.pathname + location.search)}`, true);
