@@ -84,7 +84,7 @@ function Badge({ api }: { api: Api }) {
   }, [api]);
   if (!count) return null;
   return (
-    <span class="badge count" aria-label={`${count} unread`}>
+    <span class="badge count" role="img" aria-label={`${count} unread`}>
       {count > 99 ? "99+" : count}
     </span>
   );

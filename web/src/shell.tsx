@@ -4,11 +4,14 @@
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { AUTH_REQUIRED } from "./elements";
+import { finishHostedSignIn, startHostedSignIn, type CognitoConfig } from "./hosted-signin";
 import { linkClick, navigate, useLocation } from "./router";
 
 interface Config {
   api_url: string;
   dev_sign_in: boolean;
+  /** Production: the user pool's hosted UI (see hosted-signin.ts). */
+  cognito?: CognitoConfig;
 }
 interface Person {
   user_id: string;
@@ -30,7 +33,8 @@ async function loadConfig(): Promise<Config> {
     const r = await fetch("/config.json", { headers: { Accept: "application/json" } });
     if (r.ok) {
       const c = await r.json();
-      return { api_url: c.api_url || location.origin, dev_sign_in: !!c.dev_sign_in };
+      const cognito = c.cognito?.domain && c.cognito?.client_id ? (c.cognito as CognitoConfig) : undefined;
+      return { api_url: c.api_url || location.origin, dev_sign_in: !!c.dev_sign_in, cognito };
     }
   } catch {
     /* fall through: same origin, no dev sign-in */
@@ -68,8 +72,28 @@ function SignIn({ config, expired }: { config: Config; expired: boolean }) {
       setError(e instanceof TypeError ? "Can't reach Liaison" : (e as Error).message);
     }
   }
+  const nextPath = () => {
+    const next = new URLSearchParams(location.search).get("next");
+    return next && next.startsWith("/") && !next.startsWith("//") ? next : BASE;
+  };
+
   useEffect(() => {
     if (config.dev_sign_in) load();
+    else if (config.cognito) {
+      const c = config.cognito;
+      setBusy(true);
+      finishHostedSignIn(c, new URLSearchParams(location.search))
+        .then((done) => {
+          if (done) {
+            token.set(done.token);
+            navigate(done.next, true);
+          } else setBusy(false);
+        })
+        .catch((e) => {
+          setError((e as Error).message);
+          setBusy(false);
+        });
+    }
   }, []);
 
   async function choose(p: Person) {
@@ -84,8 +108,7 @@ function SignIn({ config, expired }: { config: Config; expired: boolean }) {
       const body = await r.json().catch(() => ({}));
       if (!r.ok || !body.token) throw new Error(body.detail ?? `Signing in failed (${r.status}).`);
       token.set(body.token);
-      const next = new URLSearchParams(location.search).get("next");
-      navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : BASE, true);
+      navigate(nextPath(), true);
     } catch (e) {
       setError(e instanceof TypeError ? "Can't reach Liaison" : (e as Error).message);
       setBusy(false);
@@ -103,13 +126,21 @@ function SignIn({ config, expired }: { config: Config; expired: boolean }) {
       {error && (
         <div class="error-box" role="alert">
           <p>{error}</p>
-          <button type="button" class="button" onClick={load}>
-            Try again
-          </button>
+          {config.dev_sign_in && (
+            <button type="button" class="button" onClick={load}>
+              Try again
+            </button>
+          )}
         </div>
       )}
       {!config.dev_sign_in ? (
-        <p>Sign in from your agency platform to see your messages.</p>
+        config.cognito ? (
+          <button type="button" class="button" disabled={busy} onClick={() => startHostedSignIn(config.cognito!, nextPath())}>
+            Sign in with your agency account
+          </button>
+        ) : (
+          <p>Sign in from your agency platform to see your messages.</p>
+        )
       ) : people === null ? (
         !error && <p class="muted" role="status">Loading…</p>
       ) : (

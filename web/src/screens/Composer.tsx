@@ -153,7 +153,7 @@ export function Composer(props: {
       props.onSent(message);
       textbox.current?.focus();
     } catch (e) {
-      if (e instanceof ApiError && e.kind === "network") setSendError(`${UNREACHABLE}: your message has not been sent. It is kept here.`);
+      if (e instanceof ApiError && e.kind === "network") setSendError(`${UNREACHABLE}, so your message may not have been sent. It is kept here: Retry sends it once, never twice.`);
       else if (e instanceof ApiError && e.field("body")) setTextError(e.field("body")!);
       else setSendError(`Your message was not sent: ${errorText(e)}`);
     } finally {

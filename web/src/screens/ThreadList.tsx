@@ -155,7 +155,7 @@ export function ThreadList({ store }: { store: Store }) {
                   : "No messages yet"}
               </span>
               <time dateTime={t.last_activity_at}>{shortTime(t.last_activity_at)}</time>
-              {t.unread && <span class="badge" aria-label="unread">•</span>}
+              {t.unread && <span class="badge" role="img" aria-label="unread">•</span>}
             </li>
           ))}
         </ul>
