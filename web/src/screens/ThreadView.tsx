@@ -3,7 +3,7 @@
 // re-rendering the loaded messages, and the composer. Opening marks it read.
 import { Component } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { Attachment, Message, Thread } from "../api/client";
+import { ApiError, type Attachment, type Message, type Thread } from "../api/client";
 import { fullTime, shortTime, sideName } from "../format";
 import { linkClick } from "../router";
 import type { Store } from "../store";
@@ -219,7 +219,14 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
     return (
       <section class="thread-view">
         {back}
-        <LoadError error={error} retry={load} />
+        {error instanceof ApiError && error.status === 404 ? (
+          <div class="error-box" role="alert">
+            <h1>Thread not found</h1>
+            <p>This thread does not exist, or it is not one of yours. Check the link, or go back to all messages.</p>
+          </div>
+        ) : (
+          <LoadError error={error} retry={load} />
+        )}
       </section>
     );
   }
