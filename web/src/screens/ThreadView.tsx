@@ -173,7 +173,11 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
     setMessages(null);
     load();
     const timer = setInterval(poll, POLL_MS);
-    const focus = () => poll();
+    // Back on the page: catch up, and count what arrived unseen as read.
+    const focus = () => {
+      poll();
+      markRead();
+    };
     window.addEventListener("focus", focus);
     return () => {
       clearInterval(timer);
