@@ -1,0 +1,172 @@
+// The thread list: newest activity first, an "Unread" filter, cursor paging,
+// and for managers an "Account" filter. Polls its first page while open.
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { Thread } from "../api/client";
+import { shortTime } from "../format";
+import { joinPath, linkClick } from "../router";
+import { noteAccounts, useStore, type Store } from "../store";
+import { LoadError } from "./common";
+import { Picker } from "./Picker";
+
+const POLL_MS = 15000;
+
+function byActivity(a: Thread, b: Thread) {
+  return a.last_activity_at < b.last_activity_at ? 1 : a.last_activity_at > b.last_activity_at ? -1 : 0;
+}
+
+function merge(old: Thread[], fresh: Thread[]): Thread[] {
+  const byId = new Map(old.map((t) => [t.id, t]));
+  for (const t of fresh) byId.set(t.id, t);
+  return [...byId.values()].sort(byActivity);
+}
+
+export function ThreadList({ store }: { store: Store }) {
+  const state = useStore(store);
+  const [unreadOnly, setUnreadOnly] = useState(false);
+  const [account, setAccount] = useState("");
+  const [threads, setThreads] = useState<Thread[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [moreError, setMoreError] = useState<unknown>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [pickerOpen, setPickerOpen] = useState(false);
+  const generation = useRef(0);
+
+  const filters = () => ({ unread: unreadOnly, accountId: account || undefined });
+
+  function note(list: Thread[]) {
+    if (store.get().role === "manager") noteAccounts(store, list.map((t) => t.account_id));
+  }
+
+  async function loadFirst(replace: boolean) {
+    const gen = generation.current;
+    try {
+      const page = await store.api.listThreads(filters());
+      if (gen !== generation.current) return;
+      setError(null);
+      note(page.threads);
+      if (replace) {
+        setThreads(page.threads);
+        setCursor(page.next_cursor ?? null);
+      } else {
+        // A poll: bring the first page up to date and keep what was paged in.
+        setThreads((old) => {
+          const kept = (old ?? []).filter((t) => !unreadOnly || page.threads.some((p) => p.id === t.id) || t.last_activity_at < (page.threads.at(-1)?.last_activity_at ?? ""));
+          return merge(kept, page.threads);
+        });
+      }
+    } catch (e) {
+      if (gen === generation.current && replace) setError(e);
+    }
+  }
+
+  useEffect(() => {
+    generation.current++;
+    setThreads(null);
+    setError(null);
+    loadFirst(true);
+    const poll = setInterval(() => loadFirst(false), POLL_MS);
+    const focus = () => loadFirst(false);
+    window.addEventListener("focus", focus);
+    return () => {
+      clearInterval(poll);
+      window.removeEventListener("focus", focus);
+    };
+  }, [unreadOnly, account]);
+
+  async function loadMore() {
+    if (!cursor) return;
+    setLoadingMore(true);
+    const gen = generation.current;
+    try {
+      const page = await store.api.listThreads({ ...filters(), cursor });
+      if (gen !== generation.current) return;
+      note(page.threads);
+      setThreads((old) => merge(old ?? [], page.threads));
+      setCursor(page.next_cursor ?? null);
+      setMoreError(null);
+    } catch (e) {
+      setMoreError(e);
+    } finally {
+      setLoadingMore(false);
+    }
+  }
+
+  const manager = state.role === "manager";
+  const base = store.basePath;
+
+  return (
+    <section class="thread-list" aria-labelledby="liaison-messages-heading">
+      <div class="list-head">
+        <h1 id="liaison-messages-heading">Messages</h1>
+        <button type="button" class="button" onClick={() => setPickerOpen(true)} disabled={!state.role}>
+          New
+        </button>
+      </div>
+      <div class="filters">
+        <button type="button" class="toggle" aria-pressed={unreadOnly} onClick={() => setUnreadOnly(!unreadOnly)}>
+          Unread
+        </button>
+        {manager && (
+          <label class="field-inline">
+            <span>Account</span>
+            <select value={account} onChange={(e) => setAccount((e.target as HTMLSelectElement).value)}>
+              <option value="">All accounts</option>
+              {state.accounts.map((id) => (
+                <option key={id} value={id}>
+                  {state.accountNames[id] ?? id}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+      </div>
+      {error ? (
+        <LoadError error={error} retry={() => { setError(null); loadFirst(true); }} />
+      ) : threads === null ? (
+        <p class="muted" role="status">Loading…</p>
+      ) : threads.length === 0 ? (
+        <div class="empty" role="status">
+          {unreadOnly ? (
+            <p>
+              <strong>Nothing unread</strong>
+              <br />
+              You have read every message.
+            </p>
+          ) : (
+            <p>
+              <strong>No threads yet</strong>
+              <br />
+              Press New to start a conversation about a client, a campaign or a creative.
+            </p>
+          )}
+        </div>
+      ) : (
+        <ul class="threads" aria-label="Threads">
+          {threads.map((t) => (
+            <li key={t.id} class={t.unread ? "thread unread" : "thread"}>
+              <a href={joinPath(base, `/${t.id}`)} onClick={linkClick} class="thread-link">
+                {t.scope.label}
+              </a>
+              {manager && <span class="account">{state.accountNames[t.account_id] ?? t.account_id}</span>}
+              <span class="preview">
+                {t.last_message
+                  ? `${t.last_message.author.name}: ${t.last_message.preview || "sent attachments"}`
+                  : "No messages yet"}
+              </span>
+              <time dateTime={t.last_activity_at}>{shortTime(t.last_activity_at)}</time>
+              {t.unread && <span class="badge" role="img" aria-label="unread">•</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {threads && cursor && (
+        <button type="button" class="button secondary" onClick={loadMore} disabled={loadingMore}>
+          Load more
+        </button>
+      )}
+      {moreError != null && <LoadError error={moreError} retry={loadMore} />}
+      {pickerOpen && <Picker store={store} onClose={() => setPickerOpen(false)} />}
+    </section>
+  );
+}

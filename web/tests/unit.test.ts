@@ -1,0 +1,55 @@
+// Unit tests of the page's pure rules: `npm test` (bundled by esbuild, run by node:test).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { checkFile, MAX_FILES } from "../src/uploads";
+import { matchRoute } from "../src/router";
+import { scopeFromParams } from "../src/screens/OpenScope";
+import { scopeOf } from "../src/screens/Picker";
+import { mergeMessages } from "../src/screens/ThreadView";
+import type { Message } from "../src/api/client";
+
+const MIB = 1024 * 1024;
+
+test("checkFile follows the API's types, extensions and limits", () => {
+  assert.deepEqual(checkFile("hook.PNG", 10), { ok: true, content_type: "image/png" });
+  assert.deepEqual(checkFile("a.jpeg", 10), { ok: true, content_type: "image/jpeg" });
+  assert.deepEqual(checkFile("cut.mov", 10), { ok: true, content_type: "video/quicktime" });
+  assert.deepEqual(checkFile("brief.pdf", 50 * MIB), { ok: true, content_type: "application/pdf" });
+  assert.equal(checkFile("brief.pdf", 50 * MIB + 1).ok, false);
+  assert.equal(checkFile("big.png", 25 * MIB + 1).ok, false);
+  assert.equal(checkFile("all.zip", 500 * MIB).ok, true);
+  assert.equal(checkFile("logo.svg", 10).ok, false);
+  assert.equal(checkFile(".png", 10).ok, false, "a name before the extension is needed");
+  assert.equal(checkFile("empty.png", 0).ok, false);
+  assert.equal(checkFile(`${"é".repeat(126)}.png`, 1).ok, false, "over 255 bytes of UTF-8");
+  assert.equal(MAX_FILES, 10);
+});
+
+test("routes below the base path", () => {
+  assert.deepEqual(matchRoute("/messages", "", "/messages"), { name: "list" });
+  assert.deepEqual(matchRoute("/messages/", "", "/messages"), { name: "list" });
+  assert.deepEqual(matchRoute("/messages/thr_01", "", "/messages"), { name: "thread", id: "thr_01" });
+  const r = matchRoute("/app/inbox/new", "?client=cl_glow", "/app/inbox/");
+  assert.equal(r.name, "new");
+  assert.equal(matchRoute("/elsewhere", "", "/messages").name, "unknown");
+});
+
+test("deep-link scopes", () => {
+  const p = (s: string) => new URLSearchParams(s);
+  assert.deepEqual(scopeFromParams(p("general")), { kind: "general" });
+  assert.deepEqual(scopeFromParams(p("client=cl_glow")), { kind: "client", client_id: "cl_glow" });
+  assert.deepEqual(scopeFromParams(p("client=c&campaign=p")), { kind: "campaign", client_id: "c", campaign_id: "p" });
+  assert.deepEqual(scopeFromParams(p("client=c&campaign=p&creative=r")), scopeOf("c", "p", "r"));
+  assert.equal(scopeFromParams(p("client=c&creative=r")), null);
+  assert.equal(scopeFromParams(p("")), null);
+});
+
+test("mergeMessages appends new ones in id order and keeps the old array when nothing is new", () => {
+  const m = (id: string) => ({ id }) as Message;
+  const old = [m("01A"), m("01C")];
+  assert.equal(mergeMessages(old, [m("01A")]), old);
+  assert.deepEqual(
+    mergeMessages(old, [m("01D"), m("01B")]).map((x) => x.id),
+    ["01A", "01B", "01C", "01D"],
+  );
+});
