@@ -415,8 +415,8 @@ fn check_email(s: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// A link's URL as stored: an absolute `https:` URL with a host, no user
-/// name or password, at most [`MAX_LINK_URL_LEN`] bytes (given and as
+/// A link's URL as stored: an absolute URL starting `https://`, with a
+/// host, no user name or password, normalised by the WHATWG parser, at most [`MAX_LINK_URL_LEN`] bytes (given and as
 /// normalised). The reason, when it is not one.
 fn check_link_url(raw: &str) -> Result<String, String> {
     let too_long = || format!("must be at most {MAX_LINK_URL_LEN} characters");
@@ -426,10 +426,10 @@ fn check_link_url(raw: &str) -> Result<String, String> {
     if raw.trim() != raw || raw.is_empty() {
         return Err("must be an absolute https URL (no surrounding spaces)".into());
     }
-    let url = url::Url::parse(raw).map_err(|e| format!("must be an absolute https URL: {e}"))?;
-    if url.scheme() != "https" {
-        return Err("must be an https URL".into());
+    if !raw.starts_with("https://") {
+        return Err("must be an https URL (starting https://)".into());
     }
+    let url = url::Url::parse(raw).map_err(|e| format!("must be an absolute https URL: {e}"))?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err("must be an absolute https URL with a host".into());
     }
