@@ -1054,9 +1054,7 @@ fn dependencies(template: &Template) -> BTreeMap<String, BTreeSet<String>> {
             references(r, &mut refs);
             if let Some(d) = plain(r).get("DependsOn") {
                 match plain(d) {
-                    Value::Sequence(items) => {
-                        refs.extend(items.iter().map(|i| text(i).to_owned()))
-                    }
+                    Value::Sequence(items) => refs.extend(items.iter().map(|i| text(i).to_owned())),
                     other => {
                         refs.insert(text(other).to_owned());
                     }
@@ -1099,7 +1097,11 @@ fn the_app_origin_comes_from_the_distribution_without_a_cycle() {
             .filter(|(_, d)| d.iter().all(|x| !left.contains_key(x)))
             .map(|(id, _)| id.clone())
             .collect();
-        assert!(!ready.is_empty(), "dependency cycle among {:?}", left.keys());
+        assert!(
+            !ready.is_empty(),
+            "dependency cycle among {:?}",
+            left.keys()
+        );
         for id in ready {
             left.remove(&id);
         }
@@ -1125,7 +1127,12 @@ fn the_app_origin_comes_from_the_distribution_without_a_cycle() {
     assert_eq!(field(env, config::APP_URL), origin);
     let outputs = field(&template.0, "Outputs");
     assert_eq!(field(field(outputs, "AppOrigin"), "Value"), origin);
-    for who in ["HttpApi", "AttachmentsBucket", "NotifyReplyFunction", "WebAppClient"] {
+    for who in [
+        "HttpApi",
+        "AttachmentsBucket",
+        "NotifyReplyFunction",
+        "WebAppClient",
+    ] {
         assert!(depends_on(&deps, who, "WebDistribution"), "{who}");
     }
     for what in ["HttpApi", "AttachmentsBucket"] {
@@ -1144,14 +1151,21 @@ fn the_page_is_a_private_bucket_read_only_by_cloudfront_over_https() {
         "IgnorePublicAcls",
         "RestrictPublicBuckets",
     ] {
-        assert_eq!(plain(field(block, setting)).as_bool(), Some(true), "{setting}");
+        assert_eq!(
+            plain(field(block, setting)).as_bool(),
+            Some(true),
+            "{setting}"
+        );
     }
     let sse = &list(field(
         field(bucket, "BucketEncryption"),
         "ServerSideEncryptionConfiguration",
     ))[0];
     assert_eq!(
-        text(field(field(sse, "ServerSideEncryptionByDefault"), "SSEAlgorithm")),
+        text(field(
+            field(sse, "ServerSideEncryptionByDefault"),
+            "SSEAlgorithm"
+        )),
         "AES256"
     );
 
@@ -1233,7 +1247,10 @@ fn the_page_sends_security_headers_and_a_csp_without_inline_script() {
         "DENY"
     );
     field(field(security, "ReferrerPolicy"), "ReferrerPolicy");
-    let csp = field(field(security, "ContentSecurityPolicy"), "ContentSecurityPolicy");
+    let csp = field(
+        field(security, "ContentSecurityPolicy"),
+        "ContentSecurityPolicy",
+    );
     let csp = text(&list(csp)[0]);
     assert!(!csp.contains("unsafe-"), "{csp}");
     // `${Auth}`: the hosted UI's origin, with its leading space, or nothing.
@@ -1255,8 +1272,17 @@ fn the_page_sends_security_headers_and_a_csp_without_inline_script() {
         .any(|c| c == "https://*.s3.${AWS::Region}.${AWS::URLSuffix}"));
     // The hosted UI's token endpoint (PKCE exchange), when there is one.
     assert!(connect.iter().any(|c| c == "${Auth}"), "{connect:?}");
-    let auth = format!("{:?}", list(field(field(security, "ContentSecurityPolicy"), "ContentSecurityPolicy"))[1]);
-    assert!(auth.contains(".auth.${AWS::Region}.amazoncognito.com"), "{auth}");
+    let auth = format!(
+        "{:?}",
+        list(field(
+            field(security, "ContentSecurityPolicy"),
+            "ContentSecurityPolicy"
+        ))[1]
+    );
+    assert!(
+        auth.contains(".auth.${AWS::Region}.amazoncognito.com"),
+        "{auth}"
+    );
 }
 
 /// Runs the routing function (cloudfront-js) with Node on the page's
@@ -1289,7 +1315,11 @@ fn the_pages_routes_answer_index_html_and_files_stay_files() {
         .arg(&script)
         .output()
         .expect("node (the page's toolchain) runs the CloudFront function");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Vec<String> = serde_json::from_slice(&out.stdout).expect("JSON");
     let want: Vec<&str> = cases.iter().map(|(_, w)| *w).collect();
     assert_eq!(got, want);
@@ -1302,7 +1332,10 @@ fn the_hosted_ui_client_is_public_with_the_code_flow_on_the_pages_origin() {
     assert_eq!(text(field(client, "Condition")), "HostedUi");
     let p = field(client, "Properties");
     assert_eq!(plain(field(p, "GenerateSecret")).as_bool(), Some(false));
-    let flows: Vec<&str> = list(field(p, "AllowedOAuthFlows")).iter().map(text).collect();
+    let flows: Vec<&str> = list(field(p, "AllowedOAuthFlows"))
+        .iter()
+        .map(text)
+        .collect();
     assert_eq!(flows, ["code"]);
     for urls in ["CallbackURLs", "LogoutURLs"] {
         let url = format!("{:?}", list(field(p, urls))[0]);
@@ -1327,7 +1360,14 @@ fn the_hosted_ui_client_is_public_with_the_code_flow_on_the_pages_origin() {
     assert!(audience.contains("WebAppClient"), "{audience}");
     // What the shell's settings need.
     let outputs = field(&template.0, "Outputs");
-    for name in ["ApiUrl", "UserPoolDomain", "WebClientId", "Region", "WebBucketName", "WebDistributionId"] {
+    for name in [
+        "ApiUrl",
+        "UserPoolDomain",
+        "WebClientId",
+        "Region",
+        "WebBucketName",
+        "WebDistributionId",
+    ] {
         field(outputs, name);
     }
 }

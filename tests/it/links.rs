@@ -167,7 +167,10 @@ async fn links_follow_the_directory() {
     event["accounts"][0]["clients"][0]["campaigns"][0]["archived"] = json!(true);
     w.sync(event).await;
     assert_eq!(
-        w.thread(&dana(), &id).await["links"].as_array().unwrap().len(),
+        w.thread(&dana(), &id).await["links"]
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
 }
@@ -253,7 +256,10 @@ async fn bad_links_are_named_and_nothing_is_written() {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("validation_failed"), "{err}");
-        assert!(err.contains(&format!("{field}:")), "{err} should name {field}");
+        assert!(
+            err.contains(&format!("{field}:")),
+            "{err} should name {field}"
+        );
     }
     assert!(w.partition("ACCOUNT#acc_acme").await.is_empty());
     assert!(w.partition("ACCOUNT#acc_beta").await.is_empty());

@@ -603,7 +603,10 @@ mod tests {
             }]
         );
         assert!(a.catalog[1].links.is_empty());
-        assert_eq!(a.catalog[2].links[0].url, "https://cdn.example/v/hook2.mp4?t=1");
+        assert_eq!(
+            a.catalog[2].links[0].url,
+            "https://cdn.example/v/hook2.mp4?t=1"
+        );
 
         let mut e = acme();
         let campaign = "accounts[0].clients[0].campaigns[0]";

@@ -75,7 +75,9 @@ pub fn scope_links(scope: &Scope, catalog: &[CatalogEntry]) -> Vec<ScopeLink> {
             break;
         }
         let entry = catalog.iter().find(|e| {
-            &e.client == client && e.campaign.as_ref() == campaign && e.creative.as_ref() == creative
+            &e.client == client
+                && e.campaign.as_ref() == campaign
+                && e.creative.as_ref() == creative
         });
         out.extend(entry.into_iter().flat_map(|e| &e.links).map(|l| ScopeLink {
             label: l.label.clone(),
