@@ -14,12 +14,12 @@ async fn clients_see_their_catalog_without_archived_entries() {
     assert_eq!(
         body,
         json!({"account": {"id": "acc_acme", "name": "Acme Beauty"}, "clients": [
-            {"id": "cl_glow", "name": "Glow Serum", "campaigns": [
-                {"id": "cp_spring", "name": "Spring launch", "creatives": [
-                    {"id": "cr_hook2", "name": "Hook v2"}]}]},
-            {"id": "cl_tonic", "name": "Night Tonic", "campaigns": [
-                {"id": "cp_launch", "name": "Launch", "creatives": [
-                    {"id": "cr_teaser", "name": "Teaser"}]}]}]})
+            {"id": "cl_glow", "name": "Glow Serum", "links": [], "campaigns": [
+                {"id": "cp_spring", "name": "Spring launch", "links": [], "creatives": [
+                    {"id": "cr_hook2", "name": "Hook v2", "links": []}]}]},
+            {"id": "cl_tonic", "name": "Night Tonic", "links": [], "campaigns": [
+                {"id": "cp_launch", "name": "Launch", "links": [], "creatives": [
+                    {"id": "cr_teaser", "name": "Teaser", "links": []}]}]}]})
     );
     // Naming their own account is the same.
     let same = w

@@ -822,9 +822,8 @@ fn notification_queue_outlasts_the_notifier_and_dead_letters() {
 #[test]
 fn unbound_uploads_expire_by_the_tag_presigning_sets() {
     let template = Template::load();
-    let buckets = template.of_type("AWS::S3::Bucket");
-    assert_eq!(buckets.len(), 1, "exactly one bucket");
-    let props = field(buckets[0].1, "Properties");
+    // The attachments bucket (the other one holds the web page).
+    let props = field(template.resource("AttachmentsBucket"), "Properties");
     let (key, value) = PENDING_TAG
         .split_once('=')
         .expect("PENDING_TAG is key=value");
@@ -949,6 +948,8 @@ fn the_app_origin_is_https_except_on_this_machine() {
     let param = field(field(&template.0, "Parameters"), "AppOrigin");
     let pattern = regex_lite::Regex::new(text(field(param, "AllowedPattern"))).expect("regex");
     // CloudFormation matches the whole value, as the code's check does.
+    // Empty: the web distribution's origin.
+    assert!(pattern.is_match(""), "an empty AppOrigin is refused");
     for origin in [
         "https://app.agency.example",
         "https://app.agency.example:8443",
@@ -994,4 +995,379 @@ fn every_route_is_throttled_and_the_directory_sync_cannot_starve_the_api() {
     let (_, notify) = functions["notify-reply"];
     let sqs = Template::events(notify, "SQS");
     assert!(number(field(field(sqs[0], "ScalingConfig"), "MaximumConcurrency")) <= 10);
+}
+
+// ------------------------------------------------------------ the web page
+
+/// Every resource a value refers to: `Ref`, `GetAtt`, and `${X}` or
+/// `${X.Attr}` in a `Sub` (its own variables included; the caller keeps
+/// only resource ids).
+fn references(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            match (tag, plain(&t.value)) {
+                ("Ref", Value::String(s)) => {
+                    out.insert(s.clone());
+                }
+                ("GetAtt", Value::String(s)) => {
+                    out.insert(s.split('.').next().unwrap_or_default().to_owned());
+                }
+                ("GetAtt", Value::Sequence(parts)) => {
+                    out.insert(text(&parts[0]).to_owned());
+                }
+                ("Sub", inner) => {
+                    let template = match inner {
+                        Value::Sequence(parts) => {
+                            references(&parts[1], out);
+                            text(&parts[0])
+                        }
+                        other => text(other),
+                    };
+                    for piece in template.split("${").skip(1) {
+                        let name = piece.split('}').next().unwrap_or_default();
+                        out.insert(name.split('.').next().unwrap_or_default().to_owned());
+                    }
+                }
+                _ => references(&t.value, out),
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|i| references(i, out)),
+        Value::Mapping(m) => m.values().for_each(|i| references(i, out)),
+        _ => {}
+    }
+}
+
+/// Which resources each resource depends on (references and `DependsOn`).
+fn dependencies(template: &Template) -> BTreeMap<String, BTreeSet<String>> {
+    let ids: BTreeSet<String> = template
+        .resources()
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
+    template
+        .resources()
+        .into_iter()
+        .map(|(id, r)| {
+            let mut refs = BTreeSet::new();
+            references(r, &mut refs);
+            if let Some(d) = plain(r).get("DependsOn") {
+                match plain(d) {
+                    Value::Sequence(items) => refs.extend(items.iter().map(|i| text(i).to_owned())),
+                    other => {
+                        refs.insert(text(other).to_owned());
+                    }
+                }
+            }
+            refs.retain(|r| ids.contains(r) && r != id);
+            (id.to_owned(), refs)
+        })
+        .collect()
+}
+
+fn depends_on(deps: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
+    let mut stack = vec![from.to_owned()];
+    let mut seen = BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        for d in &deps[&id] {
+            if d == to {
+                return true;
+            }
+            stack.push(d.clone());
+        }
+    }
+    false
+}
+
+/// The app's origin comes from the distribution, which itself depends on
+/// none of what admits that origin: the cycle is broken at the CSP (see the
+/// template's comment), and CloudFormation can order every resource.
+#[test]
+fn the_app_origin_comes_from_the_distribution_without_a_cycle() {
+    let template = Template::load();
+    let deps = dependencies(&template);
+    let mut left = deps.clone();
+    while !left.is_empty() {
+        let ready: Vec<String> = left
+            .iter()
+            .filter(|(_, d)| d.iter().all(|x| !left.contains_key(x)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert!(
+            !ready.is_empty(),
+            "dependency cycle among {:?}",
+            left.keys()
+        );
+        for id in ready {
+            left.remove(&id);
+        }
+    }
+
+    // One origin everywhere: CORS of the API and of the attachments, the
+    // e-mail links, the app client's URLs, the output.
+    let api = field(template.resource("HttpApi"), "Properties");
+    let origin = &list(field(field(api, "CorsConfiguration"), "AllowOrigins"))[0];
+    assert!(
+        format!("{origin:?}").contains("WebDistribution.DomainName"),
+        "{origin:?}"
+    );
+    let bucket = field(template.resource("AttachmentsBucket"), "Properties");
+    let rule = &list(field(field(bucket, "CorsConfiguration"), "CorsRules"))[0];
+    assert_eq!(&list(field(rule, "AllowedOrigins"))[0], origin);
+    let functions = template.functions();
+    let (_, notify) = functions["notify-reply"];
+    let env = field(
+        field(field(notify, "Properties"), "Environment"),
+        "Variables",
+    );
+    assert_eq!(field(env, config::APP_URL), origin);
+    let outputs = field(&template.0, "Outputs");
+    assert_eq!(field(field(outputs, "AppOrigin"), "Value"), origin);
+    for who in [
+        "HttpApi",
+        "AttachmentsBucket",
+        "NotifyReplyFunction",
+        "WebAppClient",
+    ] {
+        assert!(depends_on(&deps, who, "WebDistribution"), "{who}");
+    }
+    for what in ["HttpApi", "AttachmentsBucket"] {
+        assert!(!depends_on(&deps, "WebDistribution", what), "{what}");
+    }
+}
+
+#[test]
+fn the_page_is_a_private_bucket_read_only_by_cloudfront_over_https() {
+    let template = Template::load();
+    let bucket = field(template.resource("WebBucket"), "Properties");
+    let block = field(bucket, "PublicAccessBlockConfiguration");
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            plain(field(block, setting)).as_bool(),
+            Some(true),
+            "{setting}"
+        );
+    }
+    let sse = &list(field(
+        field(bucket, "BucketEncryption"),
+        "ServerSideEncryptionConfiguration",
+    ))[0];
+    assert_eq!(
+        text(field(
+            field(sse, "ServerSideEncryptionByDefault"),
+            "SSEAlgorithm"
+        )),
+        "AES256"
+    );
+
+    // Only the distribution reads it, and only over TLS.
+    let policy = field(template.resource("WebBucketPolicy"), "Properties");
+    assert_eq!(referenced(field(policy, "Bucket")), "WebBucket");
+    let statements = list(field(field(policy, "PolicyDocument"), "Statement"));
+    let allows: Vec<&Value> = statements
+        .iter()
+        .filter(|s| text(field(s, "Effect")) == "Allow")
+        .collect();
+    assert_eq!(allows.len(), 1);
+    assert_eq!(
+        text(field(field(allows[0], "Principal"), "Service")),
+        "cloudfront.amazonaws.com"
+    );
+    assert_eq!(text(field(allows[0], "Action")), "s3:GetObject");
+    let source = field(
+        field(field(allows[0], "Condition"), "StringEquals"),
+        "AWS:SourceArn",
+    );
+    assert!(text(source).ends_with(":distribution/${WebDistribution}"));
+    assert!(statements.iter().any(|s| text(field(s, "Effect")) == "Deny"
+        && format!("{:?}", field(s, "Condition")).contains("aws:SecureTransport")));
+
+    let config = field(
+        field(template.resource("WebDistribution"), "Properties"),
+        "DistributionConfig",
+    );
+    let origins = list(field(config, "Origins"));
+    assert_eq!(origins.len(), 1);
+    assert_eq!(referenced(field(&origins[0], "DomainName")), "WebBucket");
+    assert_eq!(
+        referenced(field(&origins[0], "OriginAccessControlId")),
+        "WebOriginAccessControl"
+    );
+    let oac = field(
+        field(template.resource("WebOriginAccessControl"), "Properties"),
+        "OriginAccessControlConfig",
+    );
+    assert_eq!(text(field(oac, "SigningBehavior")), "always");
+    let mut behaviors = vec![field(config, "DefaultCacheBehavior")];
+    if let Some(more) = plain(config).get("CacheBehaviors") {
+        behaviors.extend(list(more));
+    }
+    for b in behaviors {
+        assert_eq!(text(field(b, "ViewerProtocolPolicy")), "redirect-to-https");
+        assert_eq!(
+            referenced(field(b, "ResponseHeadersPolicyId")),
+            "WebSecurityHeaders"
+        );
+    }
+}
+
+/// The CSP's directives, by name.
+fn csp_directives(csp: &str) -> BTreeMap<String, Vec<String>> {
+    csp.split(';')
+        .map(str::split_whitespace)
+        .filter_map(|mut parts| {
+            let name = parts.next()?.to_owned();
+            Some((name, parts.map(str::to_owned).collect()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_page_sends_security_headers_and_a_csp_without_inline_script() {
+    let template = Template::load();
+    let policy = field(
+        field(template.resource("WebSecurityHeaders"), "Properties"),
+        "ResponseHeadersPolicyConfig",
+    );
+    let security = field(policy, "SecurityHeadersConfig");
+    let hsts = field(security, "StrictTransportSecurity");
+    assert!(number(field(hsts, "AccessControlMaxAgeSec")) >= 31_536_000);
+    field(security, "ContentTypeOptions");
+    assert_eq!(
+        text(field(field(security, "FrameOptions"), "FrameOption")),
+        "DENY"
+    );
+    field(field(security, "ReferrerPolicy"), "ReferrerPolicy");
+    let csp = field(
+        field(security, "ContentSecurityPolicy"),
+        "ContentSecurityPolicy",
+    );
+    let csp = text(&list(csp)[0]);
+    assert!(!csp.contains("unsafe-"), "{csp}");
+    // `${Auth}`: the hosted UI's origin, with its leading space, or nothing.
+    let d = csp_directives(&csp.replace("${Auth}", " ${Auth}"));
+    assert_eq!(d["default-src"], ["'none'"]);
+    assert_eq!(d["script-src"], ["'self'"]);
+    assert_eq!(d["style-src"], ["'self'"]);
+    assert_eq!(d["frame-ancestors"], ["'none'"]);
+    assert_eq!(d["object-src"], ["'none'"]);
+    let connect = &d["connect-src"];
+    for host in [
+        "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        "https://*.s3.${AWS::Region}.${AWS::URLSuffix}",
+    ] {
+        assert!(connect.iter().any(|c| c == host), "{host} in {connect:?}");
+    }
+    assert!(d["img-src"]
+        .iter()
+        .any(|c| c == "https://*.s3.${AWS::Region}.${AWS::URLSuffix}"));
+    // The hosted UI's token endpoint (PKCE exchange), when there is one.
+    assert!(connect.iter().any(|c| c == "${Auth}"), "{connect:?}");
+    let auth = format!(
+        "{:?}",
+        list(field(
+            field(security, "ContentSecurityPolicy"),
+            "ContentSecurityPolicy"
+        ))[1]
+    );
+    assert!(
+        auth.contains(".auth.${AWS::Region}.amazoncognito.com"),
+        "{auth}"
+    );
+}
+
+/// Runs the routing function (cloudfront-js) with Node on the page's
+/// routes and on files.
+#[test]
+fn the_pages_routes_answer_index_html_and_files_stay_files() {
+    let template = Template::load();
+    let code = text(field(
+        field(template.resource("WebRouting"), "Properties"),
+        "FunctionCode",
+    ));
+    let cases = [
+        ("/", "/index.html"),
+        ("/signin", "/index.html"),
+        ("/signin/callback", "/index.html"),
+        ("/messages", "/index.html"),
+        ("/messages/new", "/index.html"),
+        ("/messages/thr_01jd8x3v6m9q2r7t4w5y8z0abc", "/index.html"),
+        ("/index.html", "/index.html"),
+        ("/config.json", "/config.json"),
+        ("/assets/index-4f3a.js", "/assets/index-4f3a.js"),
+        ("/messagesx", "/messagesx"),
+    ];
+    let uris: Vec<&str> = cases.iter().map(|(u, _)| *u).collect();
+    let script = format!(
+        "{code}\nconsole.log(JSON.stringify({uris:?}.map(u => handler({{request: {{uri: u}}}}).uri)));"
+    );
+    let out = std::process::Command::new("node")
+        .arg("-e")
+        .arg(&script)
+        .output()
+        .expect("node (the page's toolchain) runs the CloudFront function");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<String> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let want: Vec<&str> = cases.iter().map(|(_, w)| *w).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn the_hosted_ui_client_is_public_with_the_code_flow_on_the_pages_origin() {
+    let template = Template::load();
+    let client = template.resource("WebAppClient");
+    assert_eq!(text(field(client, "Condition")), "HostedUi");
+    let p = field(client, "Properties");
+    assert_eq!(plain(field(p, "GenerateSecret")).as_bool(), Some(false));
+    let flows: Vec<&str> = list(field(p, "AllowedOAuthFlows"))
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(flows, ["code"]);
+    for urls in ["CallbackURLs", "LogoutURLs"] {
+        let url = format!("{:?}", list(field(p, urls))[0]);
+        assert!(url.contains("WebDistribution.DomainName"), "{urls}: {url}");
+    }
+    assert_eq!(
+        text(field(template.resource("UserPoolDomain"), "Condition")),
+        "HostedUi"
+    );
+    // The API accepts the client's tokens.
+    let api = field(template.resource("HttpApi"), "Properties");
+    let audience = format!(
+        "{:?}",
+        field(
+            field(
+                field(field(field(api, "Auth"), "Authorizers"), "UserJwt"),
+                "JwtConfiguration"
+            ),
+            "audience"
+        )
+    );
+    assert!(audience.contains("WebAppClient"), "{audience}");
+    // What the shell's settings need.
+    let outputs = field(&template.0, "Outputs");
+    for name in [
+        "ApiUrl",
+        "UserPoolDomain",
+        "WebClientId",
+        "Region",
+        "WebBucketName",
+        "WebDistributionId",
+    ] {
+        field(outputs, name);
+    }
 }

@@ -12,6 +12,7 @@ mod e2e;
 mod events;
 mod infra;
 mod limits;
+mod links;
 mod messages;
 mod notify;
 mod notify_faults;

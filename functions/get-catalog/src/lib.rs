@@ -1,9 +1,10 @@
 //! `GET /catalog` — what the new-thread picker offers: the account's
-//! clients, their campaigns and creatives, without archived entries.
+//! clients, their campaigns and creatives, without archived entries, each
+//! with its context links (always an array).
 
 use lambda_http::{Body, Request, Response};
 use liaison::access::{member_of, requested_account};
-use liaison::domain::CatalogEntry;
+use liaison::domain::{CatalogEntry, Link};
 use liaison::http::{self, ApiResult};
 use liaison::store::Store;
 use liaison::ApiError;
@@ -20,16 +21,25 @@ struct Named<'a> {
 }
 
 #[derive(Serialize)]
+struct Creative<'a> {
+    id: &'a str,
+    name: &'a str,
+    links: &'a [Link],
+}
+
+#[derive(Serialize)]
 struct Campaign<'a> {
     id: &'a str,
     name: &'a str,
-    creatives: Vec<Named<'a>>,
+    links: &'a [Link],
+    creatives: Vec<Creative<'a>>,
 }
 
 #[derive(Serialize)]
 struct Client<'a> {
     id: &'a str,
     name: &'a str,
+    links: &'a [Link],
     campaigns: Vec<Campaign<'a>>,
 }
 
@@ -69,6 +79,7 @@ fn tree(entries: &[CatalogEntry]) -> Vec<Client<'_>> {
             (None, _) => clients.push(Client {
                 id: e.client.as_str(),
                 name: &e.name,
+                links: &e.links,
                 campaigns: Vec::new(),
             }),
             (Some(cp), None) => {
@@ -76,6 +87,7 @@ fn tree(entries: &[CatalogEntry]) -> Vec<Client<'_>> {
                     c.campaigns.push(Campaign {
                         id: cp.as_str(),
                         name: &e.name,
+                        links: &e.links,
                         creatives: Vec::new(),
                     });
                 }
@@ -86,9 +98,10 @@ fn tree(entries: &[CatalogEntry]) -> Vec<Client<'_>> {
                     .find(|c| c.id == e.client.as_str())
                     .and_then(|c| c.campaigns.iter_mut().find(|p| p.id == cp.as_str()))
                 {
-                    campaign.creatives.push(Named {
+                    campaign.creatives.push(Creative {
                         id: cr.as_str(),
                         name: &e.name,
+                        links: &e.links,
                     });
                 }
             }

@@ -2,16 +2,19 @@
 //! - `GET /threads` — newest activity first, `?limit=`, `?cursor=`,
 //!   `?unread=true`, and for managers `?account_id=` (default: all their
 //!   accounts);
-//! - `GET /threads/{thread_id}` — one thread;
+//! - `GET /threads/{thread_id}` — one thread, with its scope's context
+//!   links;
 //! - `GET /unread` — how many of the caller's threads are unread.
 //!
-//! Each reads only the caller's inbox rows: one Query or GetItem. Only rows
+//! Each reads only the caller's inbox rows: one Query or GetItem (the one
+//! thread then reads its scope's catalog entries for their links: one
+//! BatchGetItem of at most three keys, none for General). Only rows
 //! where the caller is on the side their token claims count (a client's only
 //! in their own account): see `access::side_in`.
 
 use lambda_http::{Body, Request, Response};
 use liaison::access::{member_of, requested_account, side_in};
-use liaison::domain::Role;
+use liaison::domain::{Role, ThreadView};
 use liaison::http::{self, ApiResult, CursorCodec};
 use liaison::store::{Store, ThreadQuery};
 use liaison::ApiError;
@@ -77,7 +80,12 @@ async fn get(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     match app.store.inbox_row(&thread, &caller.user_id).await? {
         Some(row) => {
             side_in(&caller, &row.thread.account_id, row.role)?;
-            Ok(http::json(200, &row.thread))
+            // The scope is known only from the row: a second round trip.
+            let catalog = app
+                .store
+                .scope_catalog(&row.thread.account_id, &row.thread.scope.scope)
+                .await?;
+            Ok(http::json(200, &ThreadView::new(row.thread, &catalog)))
         }
         None => Err(ApiError::not_found()),
     }

@@ -3,11 +3,13 @@
 //! Idempotent per (account, scope): the thread id is derived from both, the
 //! first call creates the thread with an inbox row for everyone in the
 //! account (`201`), and every later call from either side answers the same
-//! thread (`200`). Fifty concurrent opens make one thread.
+//! thread (`200`). Fifty concurrent opens make one thread. The answer
+//! carries the scope's context links, from the catalog entries read in the
+//! same BatchGetItem as the thread and the profile.
 
 use lambda_http::{Body, Request, Response};
 use liaison::access::{member_of, requested_account};
-use liaison::domain::{CatalogEntry, LabeledScope, Scope, Thread, ThreadId, Timestamp};
+use liaison::domain::{CatalogEntry, LabeledScope, Scope, Thread, ThreadId, ThreadView, Timestamp};
 use liaison::http::requests::OpenThreadJson;
 use liaison::http::{self, ApiResult};
 use liaison::store::{CreateOutcome, Store};
@@ -42,7 +44,7 @@ async fn open(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             .await?;
         let profile = member_of(ctx.profile, &caller)?;
         if let Some(existing) = ctx.existing {
-            return Ok(http::json(200, &existing));
+            return Ok(http::json(200, &ThreadView::new(existing, &ctx.catalog)));
         }
 
         let labeled = label(&scope, &ctx.catalog)?;
@@ -65,12 +67,12 @@ async fn open(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         {
             CreateOutcome::Created => {
                 tracing::info!(thread_id = %thread.id, account_id = %thread.account_id, "thread opened");
-                return Ok(http::json(201, &thread));
+                return Ok(http::json(201, &ThreadView::new(thread, &ctx.catalog)));
             }
             // Someone opened it between our read and our write: answer theirs.
             CreateOutcome::Exists => {
                 return match app.store.inbox_row(&thread.id, &caller.user_id).await? {
-                    Some(row) => Ok(http::json(200, &row.thread)),
+                    Some(row) => Ok(http::json(200, &ThreadView::new(row.thread, &ctx.catalog))),
                     None => Err(ApiError::not_found()),
                 };
             }

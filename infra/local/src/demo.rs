@@ -3,7 +3,9 @@
 use serde_json::{json, Map, Value};
 
 /// `infra/local/demo-directory.json`: Acme (two client users, a manager,
-/// two clients with campaigns and creatives) and Beta (its own manager).
+/// two clients with campaigns and creatives; Glow Serum's persona, its
+/// spring campaign's brief and moodboard and Hook v2's delivered video as
+/// context links) and Beta (its own manager).
 pub const DIRECTORY_JSON: &str = include_str!("../demo-directory.json");
 
 /// How long a minted dev token lives.

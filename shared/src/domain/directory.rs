@@ -60,6 +60,21 @@ impl AccountProfile {
     }
 }
 
+/// The most links one client, campaign or creative may carry.
+pub const MAX_LINKS: usize = 5;
+/// The longest link label, in characters (after cleaning).
+pub const MAX_LINK_LABEL_CHARS: usize = 80;
+/// The longest link URL, in bytes.
+pub const MAX_LINK_URL_LEN: usize = 2048;
+
+/// Context the team pulls before replying (the campaign brief, the
+/// delivered video, the persona): a label and an absolute https URL.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Link {
+    pub label: String,
+    pub url: String,
+}
+
 /// One catalog entry: a client, a campaign in it, or a creative in that.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogEntry {
@@ -68,6 +83,8 @@ pub struct CatalogEntry {
     pub creative: Option<CreativeId>,
     pub name: String,
     pub archived: bool,
+    /// In the order the directory gave them.
+    pub links: Vec<Link>,
 }
 
 /// One account of a sync event.
@@ -88,6 +105,7 @@ struct Entry<'v, T> {
     id: Option<T>,
     name: Option<String>,
     archived: bool,
+    links: Vec<Link>,
 }
 
 impl<T> Entry<'_, T> {
@@ -103,6 +121,7 @@ impl<T> Entry<'_, T> {
             creative,
             name: self.name.clone()?,
             archived: self.archived,
+            links: self.links.clone(),
         })
     }
 }
@@ -198,6 +217,7 @@ impl Parser {
             let id = self.id(obj, &path, parse);
             let name = self.name(obj, &path);
             let archived = self.archived(obj, &path);
+            let links = self.links(obj, &path);
             self.unique(&mut seen, &id, &path);
             out.push(Entry {
                 path,
@@ -205,6 +225,7 @@ impl Parser {
                 id,
                 name,
                 archived,
+                links,
             });
         }
         out
@@ -226,6 +247,63 @@ impl Parser {
             None
         } else {
             Some(t)
+        }
+    }
+
+    /// The optional `links` of a client, campaign or creative: at most
+    /// [`MAX_LINKS`], each a cleaned label and an absolute https URL.
+    fn links(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Vec<Link> {
+        let items = self.array(o, "links", path);
+        if items.len() > MAX_LINKS {
+            self.err(
+                format!("{path}.links"),
+                format!("at most {MAX_LINKS} links"),
+            );
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, v) in items.iter().enumerate() {
+            let lpath = format!("{path}.links[{i}]");
+            let Some(lo) = self.obj(v, &lpath) else {
+                continue;
+            };
+            let label = self.link_label(lo, &lpath);
+            let url = self.link_url(lo, &lpath);
+            if let (Some(label), Some(url)) = (label, url) {
+                out.push(Link { label, url });
+            }
+        }
+        out
+    }
+
+    fn link_label(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
+        let t = clean_line(self.string(o, "label", path)?);
+        let field = format!("{path}.label");
+        if t.is_empty() {
+            self.err(
+                field,
+                "must not be empty (after removing control and invisible characters)",
+            );
+            None
+        } else if t.chars().count() > MAX_LINK_LABEL_CHARS {
+            self.err(
+                field,
+                format!("must be at most {MAX_LINK_LABEL_CHARS} characters"),
+            );
+            None
+        } else {
+            Some(t)
+        }
+    }
+
+    fn link_url(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<String> {
+        let raw = self.string(o, "url", path)?;
+        match check_link_url(raw) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                self.err(format!("{path}.url"), why);
+                None
+            }
         }
     }
 
@@ -335,6 +413,34 @@ fn check_email(s: &str) -> Result<(), &'static str> {
         return Err("the domain's last label is all digits");
     }
     Ok(())
+}
+
+/// A link's URL as stored: an absolute URL starting `https://`, with a
+/// host, no user name or password, normalised by the WHATWG parser, at most [`MAX_LINK_URL_LEN`] bytes (given and as
+/// normalised). The reason, when it is not one.
+fn check_link_url(raw: &str) -> Result<String, String> {
+    let too_long = || format!("must be at most {MAX_LINK_URL_LEN} characters");
+    if raw.len() > MAX_LINK_URL_LEN {
+        return Err(too_long());
+    }
+    if raw.trim() != raw || raw.is_empty() {
+        return Err("must be an absolute https URL (no surrounding spaces)".into());
+    }
+    if !raw.starts_with("https://") {
+        return Err("must be an https URL (starting https://)".into());
+    }
+    let url = url::Url::parse(raw).map_err(|e| format!("must be an absolute https URL: {e}"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must be an absolute https URL with a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password".into());
+    }
+    let url: String = url.into();
+    if url.len() > MAX_LINK_URL_LEN {
+        return Err(too_long());
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -483,6 +589,70 @@ mod tests {
         assert_eq!(
             parse_directory(&e).unwrap_err()[0].field,
             "accounts[0].clients[1].id"
+        );
+    }
+
+    #[test]
+    fn links_are_read_cleaned_and_checked() {
+        let mut e = acme();
+        e["accounts"][0]["clients"][0]["links"] = json!([
+            {"label": " Persona\u{200B}: Mia ", "url": "https://wiki.agency.example/personas/mia"}]);
+        e["accounts"][0]["clients"][0]["campaigns"][0]["creatives"][0]["links"] =
+            json!([{"label": "Video", "url": "https://CDN.example/v/hook2.mp4?t=1"}]);
+        let a = &parse_directory(&e).unwrap()[0];
+        assert_eq!(
+            a.catalog[0].links,
+            vec![Link {
+                label: "Persona: Mia".into(),
+                url: "https://wiki.agency.example/personas/mia".into()
+            }]
+        );
+        assert!(a.catalog[1].links.is_empty());
+        assert_eq!(
+            a.catalog[2].links[0].url,
+            "https://cdn.example/v/hook2.mp4?t=1"
+        );
+
+        let mut e = acme();
+        let campaign = "accounts[0].clients[0].campaigns[0]";
+        e["accounts"][0]["clients"][0]["campaigns"][0]["links"] = json!([
+            {"label": "Brief", "url": "http://docs.example/brief"},
+            {"label": "\u{200B}", "url": "https://docs.example/a"},
+            {"label": "x".repeat(81), "url": "https://docs.example/b"},
+            {"label": "No host", "url": "https://"},
+            {"label": "Relative", "url": "/brief"}]);
+        e["accounts"][0]["clients"][0]["links"] = json!([
+            {"label": "Secret", "url": "https://user:pw@docs.example/"},
+            {"label": "Long", "url": format!("https://docs.example/{}", "a".repeat(2048))},
+            {"url": "https://docs.example/"},
+            "https://docs.example/"]);
+        e["accounts"][0]["clients"][0]["campaigns"][0]["creatives"][0]["links"] =
+            json!(vec![json!({"label": "a", "url": "https://a.example/"}); 6]);
+        let fields: Vec<String> = parse_directory(&e)
+            .unwrap_err()
+            .into_iter()
+            .map(|f| f.field)
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                "accounts[0].clients[0].links[0].url".to_owned(),
+                "accounts[0].clients[0].links[1].url".to_owned(),
+                "accounts[0].clients[0].links[2].label".to_owned(),
+                "accounts[0].clients[0].links[3]".to_owned(),
+                format!("{campaign}.links[0].url"),
+                format!("{campaign}.links[1].label"),
+                format!("{campaign}.links[2].label"),
+                format!("{campaign}.links[3].url"),
+                format!("{campaign}.links[4].url"),
+                format!("{campaign}.creatives[0].links"),
+            ]
+        );
+        let mut e = acme();
+        e["accounts"][0]["clients"][0]["links"] = json!({"label": "x"});
+        assert_eq!(
+            parse_directory(&e).unwrap_err()[0].field,
+            "accounts[0].clients[0].links"
         );
     }
 

@@ -11,7 +11,8 @@ mod thread;
 mod time;
 
 pub use directory::{
-    parse_directory, AccountProfile, CatalogEntry, DirectoryAccount, Person, MAX_PEOPLE_PER_ACCOUNT,
+    parse_directory, AccountProfile, CatalogEntry, DirectoryAccount, Link, Person, MAX_LINKS,
+    MAX_LINK_LABEL_CHARS, MAX_LINK_URL_LEN, MAX_PEOPLE_PER_ACCOUNT,
 };
 pub use ids::{
     AccountId, AttachmentId, CampaignId, ClientId, CreativeId, IdError, MessageId, ThreadId, UserId,
@@ -22,7 +23,10 @@ pub use message::{
 pub use principal::{Principal, Role, UnknownRole};
 pub use scope::{LabeledScope, Scope, ScopeKind};
 pub use text::{clean_line, is_clean_line, is_invisible_format};
-pub use thread::{AttachmentRef, Author, LastMessage, Message, Thread, PREVIEW_CHARS};
+pub use thread::{
+    scope_links, AttachmentRef, Author, LastMessage, LinkLevel, Message, ScopeLink, Thread,
+    ThreadView, PREVIEW_CHARS,
+};
 pub use time::{Timestamp, TimestampError};
 
 /// One problem with one input field, as `problem+json` reports it.

@@ -1,6 +1,6 @@
 use super::{
-    AccountId, ClientMessageId, LabeledScope, MessageBody, MessageId, Role, ThreadId, Timestamp,
-    UserId,
+    AccountId, CatalogEntry, ClientMessageId, LabeledScope, MessageBody, MessageId, Role, Scope,
+    ThreadId, Timestamp, UserId,
 };
 
 /// Who wrote a message, as responses show it.
@@ -36,6 +36,73 @@ pub struct Thread {
     pub last_message: Option<LastMessage>,
     pub message_count: u64,
     pub unread: bool,
+}
+
+/// Which entry of a thread's scope a link belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkLevel {
+    Client,
+    Campaign,
+    Creative,
+}
+
+/// A context link of a thread's scope (the persona, the brief, the video).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScopeLink {
+    pub label: String,
+    pub url: String,
+    pub level: LinkLevel,
+}
+
+/// The links of the scope's client, campaign and creative, in that order
+/// (each entry's in the directory's order), from the catalog entries given
+/// (others are ignored; an entry not among them adds none).
+pub fn scope_links(scope: &Scope, catalog: &[CatalogEntry]) -> Vec<ScopeLink> {
+    let Some(client) = scope.client() else {
+        return Vec::new();
+    };
+    let levels = [
+        (LinkLevel::Client, None, None),
+        (LinkLevel::Campaign, scope.campaign(), None),
+        (LinkLevel::Creative, scope.campaign(), scope.creative()),
+    ];
+    let mut out = Vec::new();
+    for (level, campaign, creative) in levels {
+        if level != LinkLevel::Client && campaign.is_none()
+            || level == LinkLevel::Creative && creative.is_none()
+        {
+            break;
+        }
+        let entry = catalog.iter().find(|e| {
+            &e.client == client
+                && e.campaign.as_ref() == campaign
+                && e.creative.as_ref() == creative
+        });
+        out.extend(entry.into_iter().flat_map(|e| &e.links).map(|l| ScopeLink {
+            label: l.label.clone(),
+            url: l.url.clone(),
+            level,
+        }));
+    }
+    out
+}
+
+/// One thread as its own view shows it (`GET /threads/{id}`, the open
+/// answer): the thread and its scope's context links.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ThreadView {
+    #[serde(flatten)]
+    pub thread: Thread,
+    pub links: Vec<ScopeLink>,
+}
+
+impl ThreadView {
+    /// `catalog`: the scope's entries (more are fine).
+    pub fn new(thread: Thread, catalog: &[CatalogEntry]) -> Self {
+        let links = scope_links(&thread.scope.scope, catalog);
+        Self { thread, links }
+    }
 }
 
 /// A file attached to a message (the download link is added per response).

@@ -75,6 +75,24 @@ impl Store {
         Ok(ctx)
     }
 
+    /// The catalog entries on a scope's path (none for General): one
+    /// BatchGetItem of at most three keys, or no call at all.
+    pub async fn scope_catalog(
+        &self,
+        account: &AccountId,
+        scope: &Scope,
+    ) -> Result<Vec<CatalogEntry>, StoreError> {
+        let wanted = keys::scope_catalog(account, scope);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.batch_get(wanted)
+            .await?
+            .iter()
+            .map(read_catalog_entry)
+            .collect()
+    }
+
     /// Creates the thread with an inbox row for every participant in one
     /// transaction, conditional on the account's directory version still
     /// being `version` (the one `profile` was read at): a sync that changes

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
-    AccountId, AccountProfile, CampaignId, CatalogEntry, ClientId, CreativeId, Person, UserId,
+    AccountId, AccountProfile, CampaignId, CatalogEntry, ClientId, CreativeId, Link, Person, UserId,
 };
 use crate::store::attr::{b, s, Item, Reader};
 use crate::store::{keys, StoreError};
@@ -92,6 +92,38 @@ pub(in crate::store) fn read_membership(item: &Item) -> Result<Membership, Store
     })
 }
 
+/// A catalog entry's links: a list of `{label, url}` maps, absent when
+/// there are none (as for every entry stored before links).
+fn links_attr(links: &[Link]) -> AttributeValue {
+    AttributeValue::L(
+        links
+            .iter()
+            .map(|l| {
+                AttributeValue::M(Item::from([
+                    ("label".into(), s(&l.label)),
+                    ("url".into(), s(&l.url)),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+fn read_links(r: &Reader<'_>) -> Result<Vec<Link>, StoreError> {
+    r.list("links")?
+        .iter()
+        .map(|v| match v {
+            AttributeValue::M(m) => {
+                let l = Reader::new(m);
+                Ok(Link {
+                    label: l.s("label")?.to_owned(),
+                    url: l.s("url")?.to_owned(),
+                })
+            }
+            _ => Err(r.corrupt("links holds a non-map")),
+        })
+        .collect()
+}
+
 pub(in crate::store) fn read_catalog_entry(item: &Item) -> Result<CatalogEntry, StoreError> {
     let r = Reader::new(item);
     Ok(CatalogEntry {
@@ -100,6 +132,7 @@ pub(in crate::store) fn read_catalog_entry(item: &Item) -> Result<CatalogEntry, 
         creative: r.opt_parse("creative_id", CreativeId::parse)?,
         name: r.s("name")?.to_owned(),
         archived: r.bool_or("archived", false)?,
+        links: read_links(&r)?,
     })
 }
 
@@ -118,5 +151,8 @@ pub(in crate::store) fn catalog_item(acc: &AccountId, e: &CatalogEntry) -> Item 
     }
     item.insert("name".into(), s(&e.name));
     item.insert("archived".into(), b(e.archived));
+    if !e.links.is_empty() {
+        item.insert("links".into(), links_attr(&e.links));
+    }
     item
 }
