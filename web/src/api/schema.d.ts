@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * What the new-thread picker offers
-         * @description The account's clients, their campaigns and their creatives, in the directory's order, without archived entries (nor anything under an archived entry).
+         * @description The account's clients, their campaigns and their creatives, in the directory's order, without archived entries (nor anything under an archived entry), each with its context `links` (always an array, perhaps empty).
          */
         get: operations["getCatalog"];
         put?: never;
@@ -61,7 +61,7 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One thread */
+        /** One thread, with its scope's context links */
         get: operations["getThread"];
         put?: never;
         post?: never;
@@ -355,6 +355,53 @@ export interface components {
             name: components["schemas"]["Name"];
         };
         /**
+         * @description Context the team pulls before replying (the persona, the campaign brief, the delivered video), as the directory gives it.
+         * @example {
+         *       "label": "Campaign brief",
+         *       "url": "https://drive.agency.example/acme/glow/spring-launch/brief.pdf"
+         *     }
+         */
+        Link: {
+            /** @description The link's text (trimmed, no control or invisible characters). */
+            label: string;
+            /**
+             * Format: uri
+             * @description An absolute https URL with a host and no user name or password, normalised (host in lower case, international names in punycode).
+             */
+            url: string;
+        };
+        /** @description An entry's context links, in the directory's order. */
+        Links: components["schemas"]["Link"][];
+        /**
+         * @description A context link of a thread's scope, with the scope level it belongs to.
+         * @example {
+         *       "label": "Delivered video",
+         *       "url": "https://cdn.agency.example/acme/glow/spring-launch/hook-v2.mp4",
+         *       "level": "creative"
+         *     }
+         */
+        ScopeLink: components["schemas"]["Link"] & {
+            /** @enum {string} */
+            level: "client" | "campaign" | "creative";
+        };
+        CatalogCreative: {
+            id: components["schemas"]["DirectoryId"];
+            name: components["schemas"]["Name"];
+            links: components["schemas"]["Links"];
+        };
+        CatalogCampaign: {
+            id: components["schemas"]["DirectoryId"];
+            name: components["schemas"]["Name"];
+            links: components["schemas"]["Links"];
+            creatives: components["schemas"]["CatalogCreative"][];
+        };
+        CatalogClient: {
+            id: components["schemas"]["DirectoryId"];
+            name: components["schemas"]["Name"];
+            links: components["schemas"]["Links"];
+            campaigns: components["schemas"]["CatalogCampaign"][];
+        };
+        /**
          * @example {
          *       "account": {
          *         "id": "acc_acme",
@@ -364,14 +411,32 @@ export interface components {
          *         {
          *           "id": "cl_glow",
          *           "name": "Glow Serum",
+         *           "links": [
+         *             {
+         *               "label": "Persona: Mia, 29, skincare first",
+         *               "url": "https://drive.agency.example/acme/glow/persona-mia.pdf"
+         *             }
+         *           ],
          *           "campaigns": [
          *             {
          *               "id": "cp_spring",
          *               "name": "Spring launch",
+         *               "links": [
+         *                 {
+         *                   "label": "Campaign brief",
+         *                   "url": "https://drive.agency.example/acme/glow/spring-launch/brief.pdf"
+         *                 }
+         *               ],
          *               "creatives": [
          *                 {
          *                   "id": "cr_hook2",
-         *                   "name": "Hook v2"
+         *                   "name": "Hook v2",
+         *                   "links": [
+         *                     {
+         *                       "label": "Delivered video",
+         *                       "url": "https://cdn.agency.example/acme/glow/spring-launch/hook-v2.mp4"
+         *                     }
+         *                   ]
          *                 }
          *               ]
          *             }
@@ -382,15 +447,7 @@ export interface components {
          */
         Catalog: {
             account: components["schemas"]["Named"];
-            clients: {
-                id: components["schemas"]["DirectoryId"];
-                name: components["schemas"]["Name"];
-                campaigns: {
-                    id: components["schemas"]["DirectoryId"];
-                    name: components["schemas"]["Name"];
-                    creatives: components["schemas"]["Named"][];
-                }[];
-            }[];
+            clients: components["schemas"]["CatalogClient"][];
         };
         /** @description Unknown fields are ignored. */
         OpenThreadRequest: {
@@ -459,6 +516,55 @@ export interface components {
             message_count: number;
             /** @description The thread has a message from the other side that the caller has not read. */
             unread: boolean;
+        };
+        /**
+         * @description One thread as its own view shows it (`GET /threads/{thread_id}`, the answer of `POST /threads`): the thread as the caller sees it and the context links of its scope's client, then campaign, then creative (each entry's in the directory's order; none for General). Archived entries keep theirs.
+         * @example {
+         *       "id": "thr_01jd8x3v6m9q2r7t4w5y8z0abc",
+         *       "account_id": "acc_acme",
+         *       "scope": {
+         *         "kind": "creative",
+         *         "client_id": "cl_glow",
+         *         "campaign_id": "cp_spring",
+         *         "creative_id": "cr_hook2",
+         *         "label": "Glow Serum › Spring launch › Hook v2"
+         *       },
+         *       "created_at": "2026-11-24T11:31:23.123Z",
+         *       "created_by": "u_chris",
+         *       "last_activity_at": "2026-11-24T11:42:05.481Z",
+         *       "last_message": {
+         *         "id": "01JD8X4A7K2M9P3Q5R6S8T0V1W",
+         *         "author": {
+         *           "id": "u_dana",
+         *           "name": "Dana",
+         *           "role": "manager"
+         *         },
+         *         "preview": "Sure, a softer opening it is",
+         *         "urgent": false
+         *       },
+         *       "message_count": 3,
+         *       "unread": true,
+         *       "links": [
+         *         {
+         *           "label": "Persona: Mia, 29, skincare first",
+         *           "url": "https://drive.agency.example/acme/glow/persona-mia.pdf",
+         *           "level": "client"
+         *         },
+         *         {
+         *           "label": "Campaign brief",
+         *           "url": "https://drive.agency.example/acme/glow/spring-launch/brief.pdf",
+         *           "level": "campaign"
+         *         },
+         *         {
+         *           "label": "Delivered video",
+         *           "url": "https://cdn.agency.example/acme/glow/spring-launch/hook-v2.mp4",
+         *           "level": "creative"
+         *         }
+         *       ]
+         *     }
+         */
+        ThreadView: components["schemas"]["Thread"] & {
+            links: components["schemas"]["ScopeLink"][];
         };
         ThreadList: {
             threads: components["schemas"]["Thread"][];
@@ -695,6 +801,8 @@ export interface components {
             name: components["schemas"]["Name"];
             /** @description No longer offered by `GET /catalog` and cannot scope a new thread; existing threads keep working. */
             archived?: boolean | null;
+            /** @description Context links (https only); they replace the entry's stored links, and absent or `null` means none. */
+            links?: components["schemas"]["Link"][] | null;
         };
         /** @description The event of the `sync-directory` function (direct invocation, not HTTP). Each account is its whole current state for people (at most 80 users and managers together; nobody both); catalog entries are upserted, never deleted. Ids are unique within their list. An absent or `null` list is empty: an account given without `managers` has no managers afterwards. */
         DirectorySync: {
@@ -999,22 +1107,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The thread already existed; here it is, as the caller sees it. */
+            /** @description The thread already existed; here it is, as the caller sees it, with its scope's context links. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Thread"];
+                    "application/json": components["schemas"]["ThreadView"];
                 };
             };
-            /** @description The thread was created by this call. */
+            /** @description The thread was created by this call, with its scope's context links. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Thread"];
+                    "application/json": components["schemas"]["ThreadView"];
                 };
             };
             400: components["responses"]["BadBody"];
@@ -1040,13 +1148,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The thread, as the caller sees it. */
+            /** @description The thread, as the caller sees it, with the context links of its scope's client, campaign and creative. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Thread"];
+                    "application/json": components["schemas"]["ThreadView"];
                 };
             };
             401: components["responses"]["Unauthenticated"];
