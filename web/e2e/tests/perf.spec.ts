@@ -141,7 +141,7 @@ test("a 1,000-message thread renders a page, pages on demand, and typing stays f
   await page.waitForTimeout(1500);
   const kept = await conversation(page).evaluate((list) => {
     const w = window as unknown as { __e2e: { removed: number; marked: Element[] } };
-    const now = new Set(list.querySelectorAll("article"));
+    const now = new Set<Element>(list.querySelectorAll("article"));
     return { removed: w.__e2e.removed, same: w.__e2e.marked.filter((a) => now.has(a)).length, marked: w.__e2e.marked.length };
   });
   expect(kept.removed, "articles removed by a poll").toBe(0);
