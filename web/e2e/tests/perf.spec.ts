@@ -8,7 +8,7 @@
 // Sending 1,000 messages through the local stack takes many minutes (moto
 // serializes requests and copies the table per transaction), and what is
 // measured here is the page, not the store.
-import { expect, test, type Route } from "@playwright/test";
+import { expect, test, type Locator, type Page, type Route } from "@playwright/test";
 import { Api, BEA, MAX, composer, conversation, scopeHeading, signIn } from "./support";
 
 const COUNT = 1000;
@@ -40,6 +40,32 @@ function history(threadId: string) {
       created_at: new Date(at).toISOString(),
     };
   });
+}
+
+const TEXT = "The crunch shoot notes look good, one question about take 12. ".repeat(2);
+
+/** Types `text` into `box` and answers how the key events went (Event Timing API). */
+async function typingProfile(page: Page, box: Locator, text: string) {
+  await box.click();
+  await box.fill("");
+  await page.evaluate(() => {
+    const w = window as unknown as { __keyEvents: number[] };
+    w.__keyEvents = [];
+    new PerformanceObserver((entries) => {
+      for (const e of entries.getEntries()) w.__keyEvents.push(e.duration);
+    }).observe({ type: "event", durationThreshold: 16 } as PerformanceObserverInit);
+  });
+  const started = Date.now();
+  await box.pressSequentially(text);
+  const ms = Date.now() - started;
+  await expect(box).toHaveValue(text);
+  await page.waitForTimeout(300);
+  const slow = await page.evaluate(() => (window as unknown as { __keyEvents: number[] }).__keyEvents);
+  return {
+    msPerChar: Math.round((ms / text.length) * 10) / 10,
+    over50: slow.filter((d) => d > 50).length,
+    worst: Math.round(Math.max(0, ...slow)),
+  };
 }
 
 function cursorFor(offset: number): string {
@@ -82,6 +108,16 @@ test("a 1,000-message thread renders a page, pages on demand, and typing stays f
   );
 
   await signIn(page, BEA);
+  // The baseline: a thread of two messages.
+  const crunch = await bea.open({ kind: "client", client_id: "cl_crunch" });
+  if ((await bea.messages(crunch)).length === 0) {
+    await bea.send(crunch, "The crunch shoot is on Monday");
+    await max.send(crunch, "Noted");
+  }
+  await page.goto(`/messages/${crunch}`);
+  await expect(conversation(page).getByRole("article")).toHaveCount(2);
+  const small = await typingProfile(page, composer(page), TEXT);
+
   const opened = Date.now();
   await page.goto(`/messages/${id}`);
   await expect(scopeHeading(page, "General")).toBeVisible();
@@ -110,28 +146,16 @@ test("a 1,000-message thread renders a page, pages on demand, and typing stays f
         for (const n of r.removedNodes)
           if (n instanceof Element && (n.matches("article") || n.querySelector("article"))) w.__e2e.removed++;
     }).observe(list, { childList: true, subtree: true });
-    new PerformanceObserver((entries) => {
-      const slow = ((window as unknown as { __slowEvents?: number[] }).__slowEvents ??= []);
-      for (const e of entries.getEntries()) slow.push(e.duration);
-    }).observe({ type: "event", durationThreshold: 16 } as PerformanceObserverInit);
   });
 
-  // Typing: every key's event handled and painted quickly.
+  // Typing stays as fast as in a thread of two messages (same machine, same
+  // moment: the machine's load cancels out), and never stalls.
   const box = composer(page);
-  await box.click();
-  const text = "The crunch shoot notes look good, one question about take 12. ".repeat(2);
-  const typingStarted = Date.now();
-  await box.pressSequentially(text);
-  const typingMs = Date.now() - typingStarted;
-  await expect(box).toHaveValue(text);
-  const slow = await page.evaluate(() => (window as unknown as { __slowEvents?: number[] }).__slowEvents ?? []);
-  const worst = Math.max(0, ...slow);
-  console.log(
-    `typed ${text.length} characters in ${typingMs} ms; ${slow.length} events over 16 ms, worst ${worst.toFixed(0)} ms`,
-  );
-  expect(worst, "the slowest key event (handling + paint)").toBeLessThan(200);
-  expect(slow.filter((d) => d > 100).length, "key events over 100 ms").toBeLessThanOrEqual(3);
-  expect(typingMs / text.length, "milliseconds per character typed").toBeLessThan(60);
+  const big = await typingProfile(page, box, TEXT);
+  console.log(`typing, 1,000-message thread: ${JSON.stringify(big)}; small thread: ${JSON.stringify(small)}`);
+  expect(big.worst, "the slowest key event (handling + paint), ms").toBeLessThan(Math.max(500, small.worst * 2));
+  expect(big.over50, "key events over 50 ms").toBeLessThanOrEqual(small.over50 * 2 + 10);
+  expect(big.msPerChar, "milliseconds per character typed").toBeLessThan(small.msPerChar * 1.5 + 10);
 
   // A poll (the badge's or the thread's) comes and goes without re-rendering the list.
   await page.waitForRequest(
@@ -147,5 +171,5 @@ test("a 1,000-message thread renders a page, pages on demand, and typing stays f
   expect(kept.removed, "articles removed by a poll").toBe(0);
   expect(kept.same, "articles kept (same DOM nodes) across a poll").toBe(kept.marked);
   // The draft survived all of it.
-  await expect(box).toHaveValue(text);
+  await expect(box).toHaveValue(TEXT);
 });
