@@ -57,10 +57,11 @@ for (const [who, role] of [
     const picker = page.getByRole("dialog", { name: "New thread" });
     await expect(picker).toBeVisible();
     const client = picker.getByRole("combobox", { name: "Client", exact: true });
-    if (await client.isVisible()) {
-      await client.selectOption({ label: "Glow Serum" });
-      await picker.getByRole("combobox", { name: "Campaign", exact: true }).selectOption({ label: "Spring launch" });
-    }
+    // (A manager's picker starts with the account; its catalog loads first.)
+    await expect(client).toBeVisible();
+    await client.selectOption({ label: "Glow Serum" });
+    await picker.getByRole("combobox", { name: "Campaign", exact: true }).selectOption({ label: "Spring launch" });
+    await expect(picker.getByRole("combobox", { name: "Creative", exact: true })).toBeVisible();
     await shot(page, testInfo, `${role}-picker`);
     await picker.getByRole("button", { name: "Cancel", exact: true }).click();
     await expect(picker).toBeHidden();
