@@ -127,24 +127,6 @@ case "$page" in
   *) echo "web/e2e/run.sh: GET $origin/ answered \"$page\", not the page (does the gateway serve LIAISON_WEB_DIR?)" >&2 ;;
 esac
 
-# The browser PUTs attachments straight to S3 (moto), which checks the
-# bucket's CORS rules: allow this run's origin too.
-"$python" - "$origin" <<'PY'
-import sys, boto3
-origin = sys.argv[1]
-s3 = boto3.client("s3")
-for b in s3.list_buckets().get("Buckets", []):
-    try:
-        rules = s3.get_bucket_cors(Bucket=b["Name"])["CORSRules"]
-    except s3.exceptions.ClientError:
-        continue
-    for r in rules:
-        if origin not in r.get("AllowedOrigins", []):
-            r.setdefault("AllowedOrigins", []).append(origin)
-        r.pop("ID", None)
-    s3.put_bucket_cors(Bucket=b["Name"], CORSConfiguration={"CORSRules": rules})
-PY
-
 echo "web/e2e/run.sh: local AWS (moto) at $AWS_ENDPOINT_URL, gateway at $origin" >&2
 cd "$e2e"
 rm -rf screenshots
