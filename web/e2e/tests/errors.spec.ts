@@ -17,6 +17,13 @@ import {
 
 const API_PATH = /^\/(threads|unread|catalog)(\/|$)/;
 
+test.beforeAll(async ({ request }) => {
+  // Chris has a thread, whichever specs ran before.
+  const chris = await Api.as(request, CHRIS);
+  const general = await chris.open({ kind: "general" });
+  if ((await chris.messages(general)).length === 0) await chris.send(general, "Could we move our monthly call to Thursday?");
+});
+
 test("the API unreachable: the page says so and Try again recovers", async ({ page }) => {
   await signIn(page, CHRIS);
   await page.route(
