@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-web screenshots dev token build bench lint fmt venv clean
+.PHONY: test test-web test-web-run screenshots dev web token build bench lint fmt venv clean
 
 venv: $(STAMP)
 
@@ -27,32 +27,72 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory test-web
 
 ## make test-web: the page in a real browser. Installs Debian's chromium if
-## /usr/bin/chromium is missing (apt-get; no browser download), the Node
-## packages of web/ and web/e2e/ (npm ci), builds the page and the local
-## gateway, then web/e2e/run.sh starts a private moto and gateway on free
-## ports and runs the Playwright tests against them (E2E_ARGS="flow.spec.ts"
-## or E2E_ARGS="--grep IME" for some of them).
+## /usr/bin/chromium is missing (apt-get; no browser download), builds the
+## page (make web) and the local gateway, installs web/e2e's packages (npm
+## ci, when its lockfile changed), then web/e2e/run.sh starts a private moto
+## and gateway on free ports and runs the Playwright tests against them
+## (E2E_ARGS="flow.spec.ts" or E2E_ARGS="--grep IME" for some of them).
 E2E_ARGS ?=
-test-web: $(STAMP)
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  echo "test-web: installing Debian's chromium"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
+test-web: $(STAMP) web
+	@if [ ! -f web/package.json ]; then \
+	  echo "test-web: skipped: there is no web/package.json yet, so no page to test"; \
+	else \
+	  $(MAKE) --no-print-directory test-web-run; \
 	fi
-	cd web && npm ci --no-audit --no-fund && npm run build
-	cd web/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+
+test-web-run: /usr/bin/chromium web/e2e/node_modules/.package-lock.json
 	cargo build -p liaison-local
 	web/e2e/run.sh $(E2E_ARGS)
+
+/usr/bin/chromium:
+	@echo "test-web: installing Debian's chromium"
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium
+
+web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json
+	cd web/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
 
 ## make screenshots: the browser tests' screenshots of the page (client and
 ## manager: list, thread, picker), copied to docs/screenshots/ for the README.
 screenshots:
 	LIAISON_E2E_COPY_SCREENSHOTS=1 $(MAKE) --no-print-directory test-web E2E_ARGS=screenshots.spec.ts
 
-## make dev: the product on http://127.0.0.1:3000 against a local AWS (moto),
-## with demo data and two tokens to try; Ctrl-C stops all it started.
-dev: $(STAMP)
+## make dev: the product on http://127.0.0.1:3000 against a local AWS (moto):
+## the page at / (built by `make web`; sign in as anyone in the demo
+## directory) and the API on the same origin, with demo data and two tokens
+## to try; Ctrl-C stops all it started.
+dev: $(STAMP) web
 	scripts/dev.sh
+
+## make web: the page in web/dist, which the local gateway serves (or
+## LIAISON_WEB_DIR). Needs Node.js 20+ with npm (packages from the npm
+## registry). `npm ci` runs only when web/package-lock.json is newer than
+## web/node_modules, `npm run build` only when web/src, web/public,
+## web/index.html, the package files, the Vite/TypeScript config or
+## infra/openapi.yaml changed. Skipped, with a note, while web/ has no app.
+WEB_INPUTS = $(shell find web/src web/public -type f 2>/dev/null) \
+  $(wildcard web/index.html web/package.json web/package-lock.json web/vite.config.* web/tsconfig*.json) \
+  infra/openapi.yaml
+
+web:
+	@if [ ! -f web/package.json ]; then \
+	  echo "web: skipped: there is no web/package.json yet, so no page to build (the gateway serves the API and a note at /)"; \
+	elif [ ! -f web/package-lock.json ]; then \
+	  echo "web: web/package-lock.json is missing: run \`npm install\` in web/ and commit the lockfile" >&2; exit 1; \
+	elif ! command -v npm >/dev/null 2>&1; then \
+	  echo "web: npm not found: install Node.js 20 or later (with npm) to build the page" >&2; exit 1; \
+	else \
+	  $(MAKE) --no-print-directory web/dist/index.html && echo "web: the page is built in web/dist"; \
+	fi
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@mkdir -p web/node_modules && touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_INPUTS)
+	cd web && npm run build
+	@touch $@
 
 ## make token USER=u_chris: a 12-hour dev token for a demo directory user;
 ## ARGS="--account acc_acme" or ARGS="--manager" for anyone else.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke test of `make dev`: starts it in the background (its own moto and
 # gateway ports, so a running `make dev` is not disturbed), waits for the
-# demo tokens, calls GET /threads with curl, stops it as Ctrl-C would, and
+# demo tokens, calls GET /threads with curl, checks the page, /config.json
+# and the dev sign-in on the same origin, stops it as Ctrl-C would, and
 # checks that the gateway and the moto it started are gone.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +70,30 @@ esac
 status=$(curl -s -o /dev/null -w '%{http_code}' "$api/threads")
 [ "$status" = 401 ] || fail "GET /threads without a token answered $status, not 401"
 
+# The page on the same origin: built (200) or a note saying to build it (503).
+page=$(curl -sS -D - "$api/messages/thr_smoke") || fail "GET /messages/… failed"
+case "$page" in
+  "HTTP/1.1 200"*"content-security-policy: default-src 'self'"*) ;;
+  "HTTP/1.1 503"*"make web"*) ;;
+  *) fail "unexpected page at /messages/…: $page" ;;
+esac
+config=$(curl -fsS "$api/config.json") || fail "GET /config.json failed"
+[ "$config" = "{\"api_url\":\"$api\",\"dev_sign_in\":true}" ] || fail "unexpected /config.json: $config"
+# The dev sign-in: the demo directory's people, a token that works.
+people=$(curl -fsS "$api/dev/people") || fail "GET /dev/people failed"
+case "$people" in
+  *'"label":"Chris — Acme Beauty, client"'*'"label":"Dana — account manager"'*) ;;
+  *) fail "unexpected GET /dev/people answer: $people" ;;
+esac
+signed=$(curl -fsS -X POST "$api/dev/token" -H 'content-type: application/json' -d '{"user_id":"u_dana"}') ||
+  fail "POST /dev/token failed"
+dev_token=$(printf '%s' "$signed" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[ -n "$dev_token" ] || fail "no token in the POST /dev/token answer: $signed"
+curl -fsS "$api/threads" -H "Authorization: Bearer $dev_token" >/dev/null ||
+  fail "GET /threads with a /dev/token token failed"
+grep -q "open $api/ in a browser" "$log" || fail "the banner does not lead with the page's URL"
+grep -q "E-mail links open $api/messages/" "$log" || fail "e-mail links do not open this gateway's page"
+
 stop || fail "make dev did not stop"
 if curl -fs "http://127.0.0.1:$moto_port/moto-api/" >/dev/null 2>&1; then
   fail "moto still answers on port $moto_port after make dev stopped"
@@ -78,4 +103,4 @@ if curl -s -o /dev/null "$api/threads" 2>/dev/null; then
 fi
 grep -q "moto) stopped" "$log" || fail "make dev did not report stopping moto"
 rm -f "$log"
-echo "dev-smoke: make dev served GET /threads with a demo token and stopped cleanly (moto too)"
+echo "dev-smoke: make dev served the page, the dev sign-in and GET /threads with demo tokens, and stopped cleanly (moto too)"

@@ -6,7 +6,9 @@
 # local gateway, which creates the liaison-dev resources (idempotent), loads
 # the demo directory through sync-directory, prints a token for a demo client
 # and a demo manager with curl lines to try, and serves the API on
-# http://${LIAISON_LOCAL_ADDR:-127.0.0.1:3000}. Ctrl-C stops everything this
+# http://${LIAISON_LOCAL_ADDR:-127.0.0.1:3000}, with the page (web/dist, or
+# LIAISON_WEB_DIR; `make dev` builds it with `make web`) and its dev sign-in
+# on the same origin. Ctrl-C stops everything this
 # script started (moto too; a moto it found running is left alone).
 #
 # Extra arguments go to `liaison-local serve` (see `liaison-local --help`).
@@ -21,7 +23,8 @@ export AWS_REGION=${AWS_REGION:-us-east-1}
 export AWS_DEFAULT_REGION=$AWS_REGION
 # What the functions get (the same as [workspace.metadata.lambda.env]).
 export LIAISON_NOTIFY_DELAY_SECONDS=${LIAISON_NOTIFY_DELAY_SECONDS:-3}
-export LIAISON_APP_URL=${LIAISON_APP_URL:-http://localhost:5173}
+# LIAISON_APP_URL: unset, e-mail links open the page the gateway serves on
+# its own origin (http://$addr/messages/THREAD_ID).
 export LIAISON_CURSOR_SECRET=${LIAISON_CURSOR_SECRET:-liaison-dev-cursor-secret}
 export LIAISON_FROM_EMAIL=${LIAISON_FROM_EMAIL:-liaison@agency.example}
 # Dev tokens (the gateway's and `make token`'s): LIAISON_DEV_JWT_SECRET,

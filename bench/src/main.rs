@@ -14,6 +14,8 @@ mod world;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use lambda_http::aws_lambda_events::sqs::SqsEvent;
 use serde_json::{json, Value};
 
 use report::{Measured, Run};
@@ -284,29 +286,34 @@ fn run() -> Result<(), BoxError> {
         }
         let raw = std::fs::read_to_string(events.join(format!("{f}.json")))?
             .replace(EVENTS_THREAD, &w.thread);
-        let mut event: Value = serde_json::from_str(&raw)?;
-        match f {
+        Ok(match f {
             "send-message" => {
-                event["body"] = json!(
+                let mut event: ApiGatewayV2httpRequest = serde_json::from_str(&raw)?;
+                event.body = Some(
                     json!({"body": "Hello", "client_message_id": format!("bench-{seq}")})
-                        .to_string()
+                        .to_string(),
                 );
+                serde_json::to_vec(&event)?
             }
             "mark-read" => {
                 // Something new to read each time, so every run moves the
                 // read position (an already-read thread is a cheaper no-op).
                 rt.block_on(w.say("u_dana", &format!("unread-{seq}")))?;
+                raw.into_bytes()
             }
             "notify-reply" => {
                 // A new reply each time, so every run notifies someone.
                 let message = rt.block_on(w.say("u_dana", &format!("notify-{seq}")))?;
                 let job = json!({"account_id": "acc_acme", "thread_id": w.thread,
                                  "message_id": message, "author_role": "manager"});
-                event["Records"][0]["body"] = json!(job.to_string());
+                let mut event: SqsEvent = serde_json::from_str(&raw)?;
+                for record in &mut event.records {
+                    record.body = Some(job.to_string());
+                }
+                serde_json::to_vec(&event)?
             }
-            _ => {}
-        }
-        Ok(serde_json::to_vec(&event)?)
+            _ => raw.into_bytes(),
+        })
     };
 
     let total = o.runs * targets.len();

@@ -95,33 +95,14 @@ impl Stub {
     /// Waits for the runtime's first `GET next`; fails if the process
     /// exits or reports an init error first.
     pub fn wait_ready(&self, proc: &mut Proc, timeout: Duration) -> Result<Instant, String> {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.lock();
-        loop {
+        let function = self.function.clone();
+        self.wait(proc, timeout, "during init", "no GET next", |state| {
             if let Some(t) = state.first_next {
-                return Ok(t);
+                return Some(Ok(t));
             }
-            if let Some(e) = &state.init_error {
-                return Err(format!("{}: init error: {e}", self.function));
-            }
-            if let Ok(Some(status)) = proc.child.try_wait() {
-                return Err(format!(
-                    "{}: exited during init ({status}); see {}",
-                    self.function, proc.log
-                ));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(format!("{}: no GET next within {timeout:?}", self.function));
-            }
-            let wait = (deadline - now).min(Duration::from_millis(20));
-            state = self
-                .shared
-                .cv
-                .wait_timeout(state, wait)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
+            let e = state.init_error.as_ref()?;
+            Some(Err(format!("{function}: init error: {e}")))
+        })
     }
 
     /// Hands `event` to the function and waits for its answer.
@@ -133,29 +114,54 @@ impl Stub {
     ) -> Result<Invocation, String> {
         self.next_id += 1;
         let id = format!("{:08x}-bench-{}", self.next_id, std::process::id());
-        let deadline = Instant::now() + timeout;
-        let mut state = self.shared.lock();
-        state.queue.push_back((id.clone(), event.to_vec()));
-        self.shared.cv.notify_all();
-        loop {
-            if let Some(done) = state.done.remove(&id) {
+        {
+            let mut state = self.shared.lock();
+            state.queue.push_back((id.clone(), event.to_vec()));
+            self.shared.cv.notify_all();
+        }
+        self.wait(
+            proc,
+            timeout,
+            "during an invocation",
+            "no response",
+            |state| {
+                let done = state.done.remove(&id)?;
                 let handed = state.handed.remove(&id).unwrap_or(done.at);
-                return Ok(Invocation {
+                Some(Ok(Invocation {
                     handed,
                     latency: done.at.saturating_duration_since(handed),
                     ok: done.ok,
                     body: done.body,
-                });
+                }))
+            },
+        )
+    }
+
+    /// Waits until `ready` answers, the process exits (`exited` says when)
+    /// or `timeout` passes (`late` says what did not come).
+    fn wait<T>(
+        &self,
+        proc: &mut Proc,
+        timeout: Duration,
+        exited: &str,
+        late: &str,
+        mut ready: impl FnMut(&mut State) -> Option<Result<T, String>>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        loop {
+            if let Some(answer) = ready(&mut state) {
+                return answer;
             }
             if let Ok(Some(status)) = proc.child.try_wait() {
                 return Err(format!(
-                    "{}: exited during an invocation ({status}); see {}",
+                    "{}: exited {exited} ({status}); see {}",
                     self.function, proc.log
                 ));
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(format!("{}: no response within {timeout:?}", self.function));
+                return Err(format!("{}: {late} within {timeout:?}", self.function));
             }
             let wait = (deadline - now).min(Duration::from_millis(20));
             state = self

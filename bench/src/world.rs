@@ -3,16 +3,15 @@
 //! the local gateway and the tests wire them) for counting round trips per
 //! API call.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
-use liaison::http::GatewayRequest;
 use liaison::provision::{Names, Stream};
-use liaison_local::routes::{self, Resolved};
+use liaison_local::apigw::GatewayRequest;
 use liaison_local::{Clients, FunctionEnv, Functions};
 use serde_json::{json, Map, Value};
 
@@ -168,32 +167,10 @@ impl World {
         path_and_query: &str,
         body: Option<Value>,
     ) -> Result<Resp, BoxError> {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        // Routed by the local gateway's route table, as API Gateway would.
-        let (route, params) = match routes::resolve(method, path) {
-            Resolved::Route {
-                route,
-                path_parameters,
-            } => (route, path_parameters),
-            other => return Err(format!("no route for {method} {path}: {other:?}").into()),
-        };
-        let mut headers = BTreeMap::new();
-        if body.is_some() {
-            headers.insert("content-type".to_owned(), "application/json".to_owned());
-        }
-        let req = GatewayRequest {
-            method: method.to_owned(),
-            route_key: route.key(),
-            raw_path: path.to_owned(),
-            raw_query: query.to_owned(),
-            headers,
-            path_parameters: params,
-            claims: Some(claims(user)),
-            body: body.map(|b| b.to_string()),
-        }
-        .to_request()?;
+        let body = body.map(|b| b.to_string());
+        let (route, req) = GatewayRequest::routed(method, path_and_query, Some(claims(user)), body)
+            .map_err(|other| format!("no route for {method} {path_and_query}: {other:?}"))?;
+        let req = req.to_request()?;
         let resp = self
             .functions
             .http(route.function, req)

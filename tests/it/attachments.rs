@@ -6,52 +6,15 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn thread(w: &World, scope: Value) -> String {
-    w.open(&chris(), None, scope).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Presigns, returns (attachment_id, the presign answer).
-async fn presign(
-    w: &World,
-    who: &Who,
-    t: &str,
-    filename: &str,
-    content_type: &str,
-    size: u64,
-) -> (String, Value) {
-    let body = w
-        .call(
-            who,
-            "POST",
-            &format!("/threads/{t}/attachments"),
-            Some(json!({"filename": filename, "content_type": content_type, "size": size})),
-        )
-        .await
-        .expect(201);
-    (body["attachment_id"].as_str().unwrap().to_owned(), body)
-}
-
-fn upload_headers(presigned: &Value) -> Vec<(String, String)> {
-    presigned["upload"]["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
+/// A presign answer (201): the attachment id and the answer.
+fn presigned(r: Resp) -> (String, Value) {
+    let body = r.expect(201);
+    (id_of(&body), body)
 }
 
 /// PUTs `bytes` to the presigned URL with the headers it names.
 async fn upload(presigned: &Value, bytes: &[u8]) {
-    let (status, _, body) = http(
-        "PUT",
-        presigned["upload"]["url"].as_str().unwrap(),
-        &upload_headers(presigned),
-        bytes,
-    )
-    .await;
+    let (status, body) = put_upload(presigned, bytes).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
 }
 
@@ -69,48 +32,15 @@ async fn upload_as(w: &World, t: &str, id: &str, content_type: &str, bytes: &[u8
         .expect("put");
 }
 
-fn query(url: &str) -> Vec<(String, String)> {
-    url.split_once('?')
-        .map(|(_, q)| q)
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            )
-        })
-        .collect()
-}
-
-fn param(url: &str, name: &str) -> Option<String> {
-    query(url)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-}
-
-async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
-    w.call(
-        who,
-        "POST",
-        &format!("/threads/{t}/messages"),
-        Some(json!({"body": body, "attachment_ids": ids, "client_message_id": key()})),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn the_full_flow_presign_upload_send_list_download() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
+    let t = chris_thread(&w, general()).await;
     let bytes: Vec<u8> = (0..48_213u32).map(|i| (i % 251) as u8).collect();
     let name = "Hook v2 (final) é.png";
     w.trips.take();
-    let (id, presigned) = presign(&w, &chris(), &t, name, "image/png", bytes.len() as u64).await;
+    let (id, presigned) =
+        presigned(presign_raw(&w, &chris(), &t, name, "image/png", bytes.len() as u64).await);
     let trips = w.trips.take();
     assert!(
         trips <= 2,
@@ -195,7 +125,7 @@ async fn the_full_flow_presign_upload_send_list_download() {
 #[tokio::test]
 async fn every_bad_declaration_is_refused() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
+    let t = chris_thread(&w, general()).await;
     let post = |body: Value| {
         let w = &w;
         let t = t.clone();
@@ -282,8 +212,8 @@ async fn every_bad_declaration_is_refused() {
 #[tokio::test]
 async fn every_bad_binding_is_refused() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
-    let other = thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
+    let t = chris_thread(&w, general()).await;
+    let other = chris_thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
 
     // Eleven attachments.
     let ids: Vec<String> = (0..11).map(|_| ulid::Ulid::new().to_string()).collect();
@@ -293,29 +223,30 @@ async fn every_bad_binding_is_refused() {
         .problem(422, "too_many_attachments");
 
     // Presigned in another thread.
-    let (elsewhere, p) = presign(&w, &chris(), &other, "a.png", "image/png", 3).await;
+    let (elsewhere, p) =
+        presigned(presign_raw(&w, &chris(), &other, "a.png", "image/png", 3).await);
     upload(&p, b"abc").await;
     send(&w, &chris(), &t, "x", &[&elsewhere])
         .await
         .problem(422, "attachment_not_uploaded");
     // Presigned by another author.
-    let (alexs, p) = presign(&w, &alex(), &t, "a.png", "image/png", 3).await;
+    let (alexs, p) = presigned(presign_raw(&w, &alex(), &t, "a.png", "image/png", 3).await);
     upload(&p, b"abc").await;
     send(&w, &chris(), &t, "x", &[&alexs])
         .await
         .problem(422, "attachment_not_uploaded");
     // Never uploaded.
-    let (missing, _) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    let (missing, _) = presigned(presign_raw(&w, &chris(), &t, "a.png", "image/png", 3).await);
     send(&w, &chris(), &t, "x", &[&missing])
         .await
         .problem(422, "attachment_not_uploaded");
     // Uploaded with another length, or another type.
-    let (short, _) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    let (short, _) = presigned(presign_raw(&w, &chris(), &t, "a.png", "image/png", 3).await);
     upload_as(&w, &t, &short, "image/png", b"abcd").await;
     send(&w, &chris(), &t, "x", &[&short])
         .await
         .problem(422, "attachment_mismatch");
-    let (typed, _) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    let (typed, _) = presigned(presign_raw(&w, &chris(), &t, "a.png", "image/png", 3).await);
     upload_as(&w, &t, &typed, "text/html", b"abc").await;
     send(&w, &chris(), &t, "x", &[&typed])
         .await
@@ -326,7 +257,7 @@ async fn every_bad_binding_is_refused() {
         .problem(422, "attachment_not_uploaded");
 
     // Already bound to a message.
-    let (good, p) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    let (good, p) = presigned(presign_raw(&w, &chris(), &t, "a.png", "image/png", 3).await);
     upload(&p, b"abc").await;
     send(&w, &chris(), &t, "first", &[&good]).await.expect(201);
     send(&w, &chris(), &t, "second", &[&good])
@@ -340,8 +271,8 @@ async fn every_bad_binding_is_refused() {
 #[tokio::test]
 async fn a_replayed_send_with_attachments_answers_the_original() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
-    let (id, p) = presign(&w, &chris(), &t, "brief.pdf", "application/pdf", 4).await;
+    let t = chris_thread(&w, general()).await;
+    let (id, p) = presigned(presign_raw(&w, &chris(), &t, "brief.pdf", "application/pdf", 4).await);
     upload(&p, b"%PDF").await;
     let body =
         json!({"body": "brief attached", "attachment_ids": [id], "client_message_id": "with-file"});
@@ -369,9 +300,9 @@ async fn a_replayed_send_with_attachments_answers_the_original() {
 #[tokio::test]
 async fn two_sends_racing_for_one_attachment_exactly_one_wins() {
     let w = Arc::new(World::new().await);
-    let t = thread(&w, general()).await;
+    let t = chris_thread(&w, general()).await;
     for _ in 0..3 {
-        let (id, p) = presign(&w, &chris(), &t, "a.gif", "image/gif", 3).await;
+        let (id, p) = presigned(presign_raw(&w, &chris(), &t, "a.gif", "image/gif", 3).await);
         upload(&p, b"GIF").await;
         let mut set = tokio::task::JoinSet::new();
         for i in 0..4 {
@@ -395,9 +326,9 @@ async fn two_sends_racing_for_one_attachment_exactly_one_wins() {
 #[tokio::test]
 async fn other_accounts_get_404_and_ids_do_not_travel_between_threads() {
     let w = World::new().await;
-    let t = thread(&w, general()).await;
-    let other = thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
-    let (id, p) = presign(&w, &chris(), &t, "a.png", "image/png", 3).await;
+    let t = chris_thread(&w, general()).await;
+    let other = chris_thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
+    let (id, p) = presigned(presign_raw(&w, &chris(), &t, "a.png", "image/png", 3).await);
     upload(&p, b"abc").await;
     send(&w, &chris(), &t, "x", &[&id]).await.expect(201);
     let declared = json!({"filename": "a.png", "content_type": "image/png", "size": 3});
@@ -432,7 +363,7 @@ async fn other_accounts_get_404_and_ids_do_not_travel_between_threads() {
     .await
     .problem(404, "not_found");
     // A pending (unsent) upload has no download link yet.
-    let (pending, _) = presign(&w, &chris(), &t, "b.png", "image/png", 3).await;
+    let (pending, _) = presigned(presign_raw(&w, &chris(), &t, "b.png", "image/png", 3).await);
     w.call(
         &chris(),
         "GET",

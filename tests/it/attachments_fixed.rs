@@ -4,78 +4,18 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::dynamodb::Event;
 use serde_json::{json, Value};
 
 use crate::support::*;
-
-async fn thread(w: &World) -> String {
-    w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn presign_raw(w: &World, who: &Who, t: &str, filename: &str, ct: &str, size: u64) -> Resp {
-    w.call(
-        who,
-        "POST",
-        &format!("/threads/{t}/attachments"),
-        Some(json!({"filename": filename, "content_type": ct, "size": size})),
-    )
-    .await
-}
 
 async fn presign(w: &World, who: &Who, t: &str, filename: &str, ct: &str, size: u64) -> Value {
     presign_raw(w, who, t, filename, ct, size).await.expect(201)
 }
 
-fn id_of(presigned: &Value) -> String {
-    presigned["attachment_id"].as_str().unwrap().to_owned()
-}
-
-fn upload_headers(presigned: &Value) -> Vec<(String, String)> {
-    presigned["upload"]["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect()
-}
-
 /// PUTs `bytes` to the upload URL exactly as the answer says; the status.
 async fn put(presigned: &Value, bytes: &[u8]) -> u16 {
-    http(
-        "PUT",
-        presigned["upload"]["url"].as_str().unwrap(),
-        &upload_headers(presigned),
-        bytes,
-    )
-    .await
-    .0
-}
-
-fn param(url: &str, name: &str) -> Option<String> {
-    url.split_once('?')?
-        .1
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-}
-
-async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
-    w.call(
-        who,
-        "POST",
-        &format!("/threads/{t}/messages"),
-        Some(json!({"body": body, "attachment_ids": ids, "client_message_id": key()})),
-    )
-    .await
+    put_upload(presigned, bytes).await.0
 }
 
 fn s3(w: &World) -> aws_sdk_s3::Client {
@@ -138,7 +78,7 @@ fn object_key(t: &str, id: &str) -> String {
 #[tokio::test]
 async fn a_sent_attachment_keeps_its_bytes_when_the_upload_url_is_used_again() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let original: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
     let p = presign(&w, &chris(), &t, "hook.png", "image/png", 4096).await;
     let id = id_of(&p);
@@ -197,7 +137,7 @@ async fn a_sent_attachment_keeps_its_bytes_when_the_upload_url_is_used_again() {
 #[tokio::test]
 async fn an_upload_never_sent_is_left_to_the_expiry_rule() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let p = presign(&w, &chris(), &t, "draft.pdf", "application/pdf", 4).await;
     assert_eq!(put(&p, b"%PDF").await, 200);
     let key = object_key(&t, &id_of(&p));
@@ -229,31 +169,10 @@ async fn an_upload_never_sent_is_left_to_the_expiry_rule() {
     assert!(expirable(&w, &key).await);
 }
 
-/// A stream record for a stored item, as the stream mapping hands it over.
-async fn stream_record(w: &World, pk: &str, sk: &str) -> EventRecord {
-    let item = w
-        .store
-        .client()
-        .get_item()
-        .table_name(&w.names.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
-        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    let mut r = EventRecord::default();
-    r.event_name = "INSERT".into();
-    r.change.new_image = item.into();
-    r.change.sequence_number = Some("100".into());
-    r
-}
-
 #[tokio::test]
 async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let p = presign(&w, &chris(), &t, "cut.mp4", "video/mp4", 8).await;
     let id = id_of(&p);
     assert_eq!(put(&p, b"\0\0\0\x18ftyp").await, 200);
@@ -272,7 +191,7 @@ async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
     };
     let mut event = Event::default();
     event.records =
-        vec![stream_record(&w, &format!("THREAD#{t}"), &format!("MSG#{message}")).await];
+        vec![stream_record(&w, &format!("THREAD#{t}"), &format!("MSG#{message}"), 100).await];
     for _ in 0..3 {
         relay_messages::handle(&broken, event.clone()).await;
     }
@@ -293,7 +212,7 @@ async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
 #[tokio::test]
 async fn a_send_with_attachments_costs_two_round_trips_plus_two_per_attachment() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let p = presign(&w, &chris(), &t, &format!("{i}.gif"), "image/gif", 3).await;
@@ -324,7 +243,7 @@ async fn attachment_records(w: &World, t: &str) -> usize {
 #[tokio::test]
 async fn a_persons_unsent_uploads_are_capped_by_count() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let max = liaison::store::MAX_PENDING_UPLOADS;
     let mut first = None;
     for i in 0..max {
@@ -357,7 +276,7 @@ async fn a_persons_unsent_uploads_are_capped_by_count() {
 #[tokio::test]
 async fn a_persons_unsent_uploads_are_capped_by_bytes() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     const GIB: u64 = 1024 * 1024 * 1024;
     assert_eq!(liaison::store::MAX_PENDING_UPLOAD_BYTES, 10 * GIB);
     for i in 0..9 {
@@ -380,7 +299,7 @@ async fn a_persons_unsent_uploads_are_capped_by_bytes() {
 #[tokio::test]
 async fn concurrent_presigns_of_one_person_all_count() {
     let w = std::sync::Arc::new(World::new().await);
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..12 {
         let (w, t) = (w.clone(), t.clone());
@@ -407,7 +326,7 @@ async fn concurrent_presigns_of_one_person_all_count() {
 #[tokio::test]
 async fn the_attachment_count_is_checked_before_any_per_id_work() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     // ~9,000 tiny ids (36 KB of JSON): one length check, not a pairwise scan.
     let ids = vec!["a"; 9_000];
     let started = std::time::Instant::now();
@@ -430,7 +349,7 @@ async fn the_attachment_count_is_checked_before_any_per_id_work() {
 #[tokio::test]
 async fn hostile_file_names_are_stored_clean_and_download_safely() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     // U+202E would show this as "invoice_gnp.exe"; CR LF would forge a
     // header line; quotes would end the header's parameter.
     let hostile = "\u{200B}\"invoice\"\r\n_\u{202E}2024\u{2069}.png";
@@ -508,7 +427,7 @@ async fn attachment_state(w: &World, t: &str, id: &str) -> String {
 #[tokio::test]
 async fn a_send_whose_binding_fails_in_s3_writes_nothing_and_its_retry_binds() {
     let mut w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let p = presign(&w, &chris(), &t, "brief.pdf", "application/pdf", 4).await;
     let id = id_of(&p);
     assert_eq!(put(&p, b"%PDF").await, 200);
@@ -552,7 +471,7 @@ async fn a_send_whose_binding_fails_in_s3_writes_nothing_and_its_retry_binds() {
 #[tokio::test]
 async fn a_reused_client_message_id_is_refused_before_any_upload_is_tagged() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let path = format!("/threads/{t}/messages");
     w.call(
         &chris(),
@@ -591,7 +510,7 @@ async fn a_reused_client_message_id_is_refused_before_any_upload_is_tagged() {
 #[tokio::test]
 async fn a_replayed_send_with_attachments_touches_no_upload() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let p = presign(&w, &chris(), &t, "a.gif", "image/gif", 3).await;
     let id = id_of(&p);
     assert_eq!(put(&p, b"GIF").await, 200);
@@ -635,7 +554,7 @@ async fn age_record(w: &World, t: &str, id: &str, at: i64) {
 #[tokio::test]
 async fn an_upload_near_or_past_its_expiry_is_refused_and_left_untouched() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let now = liaison::domain::Timestamp::now().unix_seconds();
     let margin = liaison::store::BIND_MARGIN_SECONDS;
     // Within the margin of its expiry, and past it (the TTL deletes late).
@@ -667,7 +586,7 @@ async fn the_send_transaction_never_binds_an_upload_near_its_expiry() {
     use liaison::domain::{AttachmentId, Author, ClientMessageId, MessageBody, Role, ThreadId};
     use liaison::store::{NewMessage, SendOutcome};
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let p = presign(&w, &chris(), &t, "old.pdf", "application/pdf", 4).await;
     let id = id_of(&p);
     assert_eq!(put(&p, b"%PDF").await, 200);

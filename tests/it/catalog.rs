@@ -53,34 +53,20 @@ async fn managers_name_an_assigned_account() {
 #[tokio::test]
 async fn other_accounts_are_not_found() {
     let w = World::new().await;
-    w.call(
-        &client("u_chris", "acc_acme"),
-        "GET",
-        "/catalog?account_id=acc_beta",
-        None,
-    )
-    .await
-    .problem(404, "not_found");
-    w.call(
-        &manager("u_dana"),
-        "GET",
-        "/catalog?account_id=acc_beta",
-        None,
-    )
-    .await
-    .problem(404, "not_found");
-    w.call(
-        &client("u_bea", "acc_beta"),
-        "GET",
-        "/catalog?account_id=acc_acme",
-        None,
-    )
-    .await
-    .problem(404, "not_found");
-    // A valid token for an account the directory does not know.
-    w.call(&client("u_ghost", "acc_ghost"), "GET", "/catalog", None)
-        .await
-        .problem(404, "not_found");
+    for (who, path) in [
+        (
+            client("u_chris", "acc_acme"),
+            "/catalog?account_id=acc_beta",
+        ),
+        (manager("u_dana"), "/catalog?account_id=acc_beta"),
+        (client("u_bea", "acc_beta"), "/catalog?account_id=acc_acme"),
+        // A valid token for an account the directory does not know.
+        (client("u_ghost", "acc_ghost"), "/catalog"),
+    ] {
+        w.call(&who, "GET", path, None)
+            .await
+            .problem(404, "not_found");
+    }
     w.call(&nobody(), "GET", "/catalog", None)
         .await
         .problem(401, "unauthenticated");

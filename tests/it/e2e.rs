@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::SqsBatchResponse;
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use liaison_local::client::{HttpClient, HttpResponse};
@@ -22,30 +24,25 @@ struct Local {
 }
 
 async fn local() -> Local {
-    let aws = support::aws().await;
-    let prefix = format!("e{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut config = Config::new(aws, liaison::provision::Names::with_prefix(&prefix));
-    config.addr = "127.0.0.1:0".parse().expect("an address");
-    config.directory = Some(demo::directory());
-    config.print_mail = false;
-    let gateway = Gateway::start(config).await.expect("the gateway starts");
-    Local {
-        gateway,
-        http: HttpClient::new(),
-    }
+    Local::start(support::gateway_config("e").await).await
 }
 
 fn claims_of(id: &str) -> Map<String, Value> {
-    demo::find(&demo::directory(), id)
-        .expect("a demo person")
-        .claims()
+    support::demo_claims(id)
 }
 
 fn token(id: &str) -> String {
-    jwt::mint(SECRET.as_bytes(), &claims_of(id), 3600)
+    support::demo_token(id)
 }
 
 impl Local {
+    async fn start(config: Config) -> Self {
+        Local {
+            gateway: Gateway::start(config).await.expect("the gateway starts"),
+            http: HttpClient::new(),
+        }
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -162,7 +159,12 @@ async fn the_api_over_http() {
         404,
         "not_found",
     );
-    problem(&l.call("GET", "/", None, None).await, 404, "not_found");
+    // `/` is the page's (tests/it/page.rs); other unknown paths are not found.
+    problem(
+        &l.call("GET", "/threads/thr_1/nope", None, None).await,
+        404,
+        "not_found",
+    );
     let r = l.as_user("u_chris", "DELETE", "/threads", None).await;
     problem(&r, 405, "method_not_allowed");
     assert!(r.header("allow").contains("POST"));
@@ -429,11 +431,14 @@ async fn the_queue_mapping_honours_batch_item_failures() {
                     };
                     assert_eq!(m.event_source.as_deref(), Some("aws:sqs"));
                     if body == "fail-once" && first {
-                        failures.push(json!({"itemIdentifier": m.message_id}));
+                        let mut failure = BatchItemFailure::default();
+                        failure.item_identifier = m.message_id.clone().unwrap_or_default();
+                        failures.push(failure);
                     }
                 }
-                serde_json::from_value::<SqsBatchResponse>(json!({ "batchItemFailures": failures }))
-                    .map_err(|e| e.to_string())
+                let mut answer = SqsBatchResponse::default();
+                answer.batch_item_failures = failures;
+                Ok::<_, String>(answer)
             }
         },
         shutdown,
@@ -487,18 +492,10 @@ async fn the_queue_mapping_honours_batch_item_failures() {
 #[tokio::test]
 async fn the_stream_mapping_delivers_inserted_items() {
     use aws_sdk_dynamodb::types::AttributeValue as A;
-    let aws = support::aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("s{}-table", ulid::Ulid::new().to_string().to_lowercase());
-    let stream_arn = liaison::provision::table(&db, &table)
-        .await
-        .expect("a table")
-        .expect("with a stream");
+    let table = support::StreamTable::new("s").await;
     let put = |sk: &str| {
-        db.put_item()
-            .table_name(&table)
-            .item("pk", A::S("THREAD#thr_e2e".into()))
-            .item("sk", A::S(sk.into()))
+        table
+            .put("THREAD#thr_e2e", sk)
             .item("body", A::S(format!("body of {sk}")))
             .item("urgent", A::Bool(false))
             .send()
@@ -506,12 +503,13 @@ async fn the_stream_mapping_delivers_inserted_items() {
     // Written before the mapping starts: LATEST skips it.
     put("MSG#0").await.expect("put");
 
-    let events: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let events: Arc<Mutex<Vec<EventRecord>>> = Arc::default();
     let (stopper, shutdown) = liaison_local::stopper();
     let log = events.clone();
+    let sk_of = |r: &EventRecord| support::record_key(r, "sk");
     let task = liaison_local::stream::start(
-        aws_sdk_dynamodbstreams::Client::new(&aws),
-        stream_arn.clone(),
+        aws_sdk_dynamodbstreams::Client::new(&table.aws),
+        table.stream_arn.clone(),
         liaison_local::stream::StreamOptions {
             poll_interval: Duration::from_millis(100),
             ..Default::default()
@@ -519,25 +517,21 @@ async fn the_stream_mapping_delivers_inserted_items() {
         move |event: aws_lambda_events::event::dynamodb::Event| {
             let log = log.clone();
             async move {
-                let mut failures = Vec::new();
+                let mut answer = DynamoDbEventResponse::default();
                 let mut log = log.lock().map_err(|e| e.to_string())?;
                 for r in &event.records {
-                    let json = serde_json::to_value(r).map_err(|e| e.to_string())?;
-                    let sk = json["dynamodb"]["Keys"]["sk"]["S"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let first = !log
-                        .iter()
-                        .any(|e| e["dynamodb"]["Keys"]["sk"]["S"] == sk.as_str());
-                    log.push(json);
+                    let sk = sk_of(r);
+                    let first = !log.iter().any(|e| sk_of(e) == sk);
+                    log.push(r.clone());
                     // MSG#2 fails once: it and what follows it come again.
                     if sk == "MSG#2" && first {
-                        failures.push(json!({"itemIdentifier": r.change.sequence_number}));
+                        let mut failure = DynamoDbBatchItemFailure::default();
+                        failure.item_identifier = r.change.sequence_number.clone();
+                        answer.batch_item_failures.push(failure);
                         break;
                     }
                 }
-                Ok::<_, String>(json!({ "batchItemFailures": failures }))
+                Ok::<_, String>(answer)
             }
         },
         shutdown,
@@ -548,19 +542,10 @@ async fn the_stream_mapping_delivers_inserted_items() {
     for sk in ["MSG#1", "MSG#2", "MSG#3"] {
         put(sk).await.expect("put");
     }
-    let delivered = |events: &Arc<Mutex<Vec<Value>>>| -> Vec<String> {
+    let delivered = |events: &Arc<Mutex<Vec<EventRecord>>>| -> Vec<String> {
         events
             .lock()
-            .map(|e| {
-                e.iter()
-                    .map(|r| {
-                        r["dynamodb"]["Keys"]["sk"]["S"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned()
-                    })
-                    .collect()
-            })
+            .map(|e| e.iter().map(sk_of).collect())
             .unwrap_or_default()
     };
     eventually("the inserts are delivered", Duration::from_secs(20), || {
@@ -582,22 +567,21 @@ async fn the_stream_mapping_delivers_inserted_items() {
     assert_eq!(got.iter().filter(|s| *s == "MSG#3").count(), 1, "{got:?}");
 
     let first = events.lock().map(|e| e[0].clone()).unwrap_or_default();
-    assert_eq!(first["eventName"], "INSERT");
-    assert_eq!(first["eventSource"], "aws:dynamodb");
-    assert_eq!(first["eventSourceARN"], stream_arn.as_str());
+    use serde_dynamo::AttributeValue as D;
+    assert_eq!(first.event_name, "INSERT");
+    assert_eq!(first.event_source.as_deref(), Some("aws:dynamodb"));
     assert_eq!(
-        first["dynamodb"]["NewImage"]["body"],
-        json!({"S": "body of MSG#1"})
+        first.event_source_arn.as_deref(),
+        Some(table.stream_arn.as_str())
     );
+    let image = &first.change.new_image;
+    assert_eq!(image.get("body"), Some(&D::S("body of MSG#1".into())));
+    assert_eq!(image.get("urgent"), Some(&D::Bool(false)));
     assert_eq!(
-        first["dynamodb"]["NewImage"]["urgent"],
-        json!({"BOOL": false})
+        first.change.keys.get("pk"),
+        Some(&D::S("THREAD#thr_e2e".into()))
     );
-    assert_eq!(
-        first["dynamodb"]["Keys"]["pk"],
-        json!({"S": "THREAD#thr_e2e"})
-    );
-    assert!(first["dynamodb"]["SequenceNumber"].is_string());
+    assert!(first.change.sequence_number.is_some());
 
     stopper.stop();
     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
@@ -605,20 +589,11 @@ async fn the_stream_mapping_delivers_inserted_items() {
 
 #[tokio::test]
 async fn a_message_sent_over_http_arrives_by_email_through_stream_and_queue() {
-    let aws = support::aws().await;
-    let prefix = format!("p{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut names = liaison::provision::Names::with_prefix(&prefix);
-    names.from_email = format!("{prefix}@agency.example");
-    let from = names.from_email.clone();
-    let mut config = Config::new(aws, names);
-    config.addr = "127.0.0.1:0".parse().expect("an address");
-    config.directory = Some(demo::directory());
-    config.print_mail = false;
+    let mut config = support::gateway_config("p").await;
     config.notify_delay = Duration::from_secs(1);
-    let local = Local {
-        gateway: Gateway::start(config).await.expect("the gateway starts"),
-        http: HttpClient::new(),
-    };
+    let from = config.names.from_email.clone();
+    let table = config.names.table.clone();
+    let local = Local::start(config).await;
     let opened = local
         .as_user(
             "u_chris",
@@ -647,7 +622,6 @@ async fn a_message_sent_over_http_arrives_by_email_through_stream_and_queue() {
     // took the e-mail: watch for it (cheap), then read what SES recorded.
     let aws = support::aws().await;
     let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("{prefix}-table");
     loop {
         let records = db
             .query()

@@ -1,6 +1,9 @@
 //! Sizes at the edges of the contract: the largest valid request is
 //! accepted, the largest page fits in a Lambda response.
 
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use aws_lambda_events::http;
+use lambda_http::Body;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -22,10 +25,9 @@ const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 #[tokio::test]
 async fn the_largest_valid_body_is_accepted_in_its_most_verbose_encoding() {
     let w = World::new().await;
-    let t = w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t = general_thread(&w).await;
+    let (chris, path) = (chris(), format!("/threads/{t}/messages"));
+    let post = |raw: String| w.call_raw(&chris, "POST", &path, Some(raw));
     let body = "😀".repeat(liaison::domain::BODY_MAX_CHARS);
     let raw = format!(
         "{{{}: {}, {}: {}, {}: true}}",
@@ -36,49 +38,25 @@ async fn the_largest_valid_body_is_accepted_in_its_most_verbose_encoding() {
         ascii_json_string("urgent"),
     );
     assert!(raw.len() > 120_000, "{}", raw.len());
-    let m = w
-        .call_raw(
-            &chris(),
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(raw),
-        )
-        .await
-        .expect(201);
+    let m = post(raw).await.expect(201);
     assert_eq!(m["body"].as_str().unwrap().chars().count(), 10_000);
     // One character more is refused, by the body rule, not by size.
     let raw = format!(
         "{{\"body\": {}, \"client_message_id\": \"c-2\"}}",
         ascii_json_string(&format!("{body}x"))
     );
-    let err = w
-        .call_raw(
-            &chris(),
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(raw),
-        )
-        .await
-        .problem(400, "validation_failed");
+    let err = post(raw).await.problem(400, "validation_failed");
     assert_eq!(err["errors"][0]["field"], "body");
     // Past the limit, a 413 before any parsing.
-    w.call_raw(
-        &chris(),
-        "POST",
-        &format!("/threads/{t}/messages"),
-        Some(" ".repeat(liaison::http::MAX_BODY_BYTES + 1)),
-    )
-    .await
-    .problem(413, "payload_too_large");
+    post(" ".repeat(liaison::http::MAX_BODY_BYTES + 1))
+        .await
+        .problem(413, "payload_too_large");
 }
 
 #[tokio::test]
 async fn a_page_of_the_largest_messages_fits_in_a_lambda_response() {
     let w = World::new().await;
-    let t = w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let t = general_thread(&w).await;
     // Control characters are the most expensive in JSON: 1 byte stored,
     // `\u0001` (6 bytes) in the body, 7 once the body is a string in the
     // Lambda response.
@@ -109,16 +87,14 @@ async fn a_page_of_the_largest_messages_fits_in_a_lambda_response() {
         // The response as the Lambda runtime sends it: the body, as text,
         // inside API Gateway's JSON envelope (measured here independently of
         // the budget's own estimate).
-        let envelope = serde_json::to_string(&json!({
-            "statusCode": 200,
-            "headers": {"content-type": "application/json; charset=utf-8"},
-            "multiValueHeaders": {},
-            "body": serde_json::to_string(&page).unwrap(),
-            "isBase64Encoded": false,
-            "cookies": [],
-        }))
-        .unwrap()
-        .len();
+        let mut envelope = ApiGatewayV2httpResponse::default();
+        envelope.status_code = 200;
+        envelope.headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        envelope.body = Some(Body::Text(serde_json::to_string(&page).unwrap()));
+        let envelope = serde_json::to_string(&envelope).unwrap().len();
         assert!(
             envelope < LAMBDA_RESPONSE_LIMIT,
             "page {pages} needs {envelope} bytes"

@@ -15,6 +15,7 @@ mod limits;
 mod messages;
 mod notify;
 mod notify_faults;
+mod page;
 mod pipeline;
 mod relay_faults;
 mod threads;

@@ -7,13 +7,6 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-async fn thread(w: &World) -> String {
-    w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn all_messages(w: &World, who: &Who, thread: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -34,7 +27,7 @@ async fn all_messages(w: &World, who: &Who, thread: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_send_is_stored_answered_and_updates_everyones_inbox() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     w.trips.take();
     let m = w
         .call(
@@ -115,7 +108,7 @@ async fn a_send_is_stored_answered_and_updates_everyones_inbox() {
 #[tokio::test]
 async fn twenty_concurrent_sends_by_both_sides() {
     let w = Arc::new(World::new().await);
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let mut set = tokio::task::JoinSet::new();
     for i in 0..20 {
         let (w, t) = (w.clone(), t.clone());
@@ -181,7 +174,7 @@ async fn twenty_concurrent_sends_by_both_sides() {
 #[tokio::test]
 async fn replays_return_the_original_and_conflicts_are_409() {
     let w = Arc::new(World::new().await);
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let path = format!("/threads/{t}/messages");
     let send = json!({"body": "once", "client_message_id": "same-key", "urgent": false});
     let first = w
@@ -202,17 +195,7 @@ async fn replays_return_the_original_and_conflicts_are_409() {
         let (w, path, body) = (w.clone(), path.clone(), concurrent.clone());
         set.spawn(async move { w.call(&chris(), "POST", &path, Some(body)).await });
     }
-    let mut created = 0;
-    let mut ids = HashSet::new();
-    while let Some(r) = set.join_next().await {
-        let r = r.unwrap();
-        match r.status {
-            201 => created += 1,
-            200 => {}
-            other => panic!("unexpected {other}: {}", r.body),
-        }
-        ids.insert(r.body["id"].as_str().unwrap().to_owned());
-    }
+    let (created, ids) = racing_creates(set).await;
     assert_eq!((created, ids.len()), (1, 1));
     assert_eq!(all_messages(&w, &chris(), &t).await.len(), 2);
     assert_eq!(w.thread(&dana(), &t).await["message_count"], 2);
@@ -235,7 +218,7 @@ async fn replays_return_the_original_and_conflicts_are_409() {
 #[tokio::test]
 async fn the_read_position_never_moves_backwards() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let m1 = w.say(&dana(), &t, "one").await;
     let m2 = w.say(&dana(), &t, "two").await;
     let m3 = w.say(&dana(), &t, "three").await;
@@ -402,7 +385,7 @@ async fn unread_counts_across_30_threads_match_a_model() {
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_named() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let path = format!("/threads/{t}/messages");
     let send = |body: Value| {
         let w = &w;
@@ -502,48 +485,28 @@ async fn bad_input_is_refused_with_the_field_named() {
 #[tokio::test]
 async fn another_account_gets_404_and_writes_nothing() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     w.say(&dana(), &t, "hello").await;
     let before = w.partition(&format!("THREAD#{t}")).await;
-    for who in [client("u_bea", "acc_beta"), manager("u_max")] {
-        w.call(
-            &who,
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(json!({"body": "x", "client_message_id": key()})),
-        )
-        .await
-        .problem(404, "not_found");
-        w.call(&who, "GET", &format!("/threads/{t}/messages"), None)
-            .await
-            .problem(404, "not_found");
-        w.call(&who, "POST", &format!("/threads/{t}/read"), Some(json!({})))
-            .await
-            .problem(404, "not_found");
-        w.call(
-            &who,
-            "POST",
-            &format!("/threads/{t}/read"),
-            Some(json!({"message_id": ulid::Ulid::new().to_string()})),
-        )
-        .await
-        .problem(404, "not_found");
-    }
-    for who in [nobody()] {
-        w.call(
-            &who,
-            "POST",
-            &format!("/threads/{t}/messages"),
-            Some(json!({"body": "x", "client_message_id": key()})),
-        )
-        .await
-        .problem(401, "unauthenticated");
-        w.call(&who, "GET", &format!("/threads/{t}/messages"), None)
-            .await
-            .problem(401, "unauthenticated");
-        w.call(&who, "POST", &format!("/threads/{t}/read"), Some(json!({})))
-            .await
-            .problem(401, "unauthenticated");
+    let (messages, read) = (
+        format!("/threads/{t}/messages"),
+        format!("/threads/{t}/read"),
+    );
+    for (who, status, code) in [
+        (client("u_bea", "acc_beta"), 404, "not_found"),
+        (manager("u_max"), 404, "not_found"),
+        (nobody(), 401, "unauthenticated"),
+    ] {
+        let send = json!({"body": "x", "client_message_id": key()});
+        let read_to = json!({"message_id": ulid::Ulid::new().to_string()});
+        for (method, path, body) in [
+            ("POST", &messages, Some(send)),
+            ("GET", &messages, None),
+            ("POST", &read, Some(json!({}))),
+            ("POST", &read, Some(read_to)),
+        ] {
+            w.call(&who, method, path, body).await.problem(status, code);
+        }
     }
     assert_eq!(w.partition(&format!("THREAD#{t}")).await, before);
     // Malformed thread ids name no thread.
@@ -560,7 +523,7 @@ async fn another_account_gets_404_and_writes_nothing() {
 #[tokio::test]
 async fn messages_page_newest_first_with_cursors_bound_to_the_caller() {
     let w = World::new().await;
-    let t = thread(&w).await;
+    let t = general_thread(&w).await;
     let mut sent = Vec::new();
     for i in 0..12 {
         sent.push(

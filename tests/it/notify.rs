@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use serde_json::{json, Value};
 
@@ -102,13 +102,6 @@ pub(crate) async fn deliver(w: &World, records: Vec<SqsMessage>) -> Vec<String> 
         .into_iter()
         .map(|f| f.item_identifier)
         .collect()
-}
-
-async fn general_thread(w: &World) -> String {
-    w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]
@@ -309,33 +302,6 @@ async fn a_failing_ses_is_retried_without_duplicates_and_malformed_records_go_to
         .unwrap();
     let bodies: Vec<&str> = dlq.messages().iter().filter_map(|m| m.body()).collect();
     assert_eq!(bodies, vec!["{\"thread_id\": 42}"]);
-}
-
-/// A stream record for a stored item, as the stream mapping hands it over.
-async fn stream_record(w: &World, pk: &str, sk: &str, seq: u64) -> EventRecord {
-    let item = w
-        .store
-        .client()
-        .get_item()
-        .table_name(&w.names.table)
-        .key(
-            "pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(pk.to_owned()),
-        )
-        .key(
-            "sk",
-            aws_sdk_dynamodb::types::AttributeValue::S(sk.to_owned()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    let mut r = EventRecord::default();
-    r.event_name = "INSERT".into();
-    r.change.new_image = item.into();
-    r.change.sequence_number = Some(seq.to_string());
-    r
 }
 
 #[tokio::test]

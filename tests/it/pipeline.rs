@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::config as streams_config;
 use liaison_local::client::{HttpClient, HttpResponse};
-use liaison_local::{demo, jwt, Config, Gateway};
+use liaison_local::Gateway;
 use serde_json::{json, Value};
 
 use crate::support::{self, seeded};
@@ -30,16 +31,9 @@ struct Pipeline {
 }
 
 async fn pipeline() -> Pipeline {
-    let aws = support::aws().await;
-    let prefix = format!("pl{}", ulid::Ulid::new().to_string().to_lowercase());
-    let mut names = liaison::provision::Names::with_prefix(&prefix);
-    names.from_email = format!("{prefix}@agency.example");
-    let from = names.from_email.clone();
-    let mut config = Config::new(aws, names);
-    config.addr = "127.0.0.1:0".parse().expect("an address");
-    config.directory = Some(demo::directory());
-    config.print_mail = false;
+    let mut config = support::gateway_config("pl").await;
     config.notify_delay = Duration::from_secs(1);
+    let from = config.names.from_email.clone();
     Pipeline {
         gateway: Gateway::start(config).await.expect("the gateway starts"),
         http: HttpClient::new(),
@@ -47,16 +41,9 @@ async fn pipeline() -> Pipeline {
     }
 }
 
-fn token(id: &str) -> String {
-    let claims = demo::find(&demo::directory(), id)
-        .expect("a demo person")
-        .claims();
-    jwt::mint(jwt::DEFAULT_SECRET.as_bytes(), &claims, 3600)
-}
-
 impl Pipeline {
     async fn call(&self, user: &str, method: &str, path: &str, body: Value) -> HttpResponse {
-        let auth = format!("Bearer {}", token(user));
+        let auth = format!("Bearer {}", support::demo_token(user));
         self.http
             .send(
                 method,
@@ -423,12 +410,7 @@ impl streams_config::Intercept for HoldNextRead {
         _runtime_components: &streams_config::RuntimeComponents,
         _cfg: &mut streams_config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodbstreams::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        let operation = support::target_of(context.request()).to_owned();
         *self
             .calls
             .lock()
@@ -452,23 +434,46 @@ impl streams_config::Intercept for HoldNextRead {
 /// The (event name, pk) of every record the mapping delivered, in order.
 type Delivered = Arc<Mutex<Vec<(String, String)>>>;
 
+/// The mapping's options here: from the stream's start, polled often.
+fn from_the_start() -> liaison_local::stream::StreamOptions {
+    liaison_local::stream::StreamOptions {
+        starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
+        poll_interval: Duration::from_millis(50),
+        ..Default::default()
+    }
+}
+
+/// A function that records what it was given in `log`.
+fn record(
+    log: &Delivered,
+    event: &aws_lambda_events::event::dynamodb::Event,
+) -> Result<DynamoDbEventResponse, String> {
+    let mut log = log.lock().map_err(|e| e.to_string())?;
+    for r in &event.records {
+        log.push((r.event_name.clone(), support::record_key(r, "pk")));
+    }
+    Ok(DynamoDbEventResponse::default())
+}
+
+/// Waits (90 s at most) until a record of `pk` was delivered.
+async fn wait_for(delivered: &Delivered, pk: &str) {
+    let start = Instant::now();
+    while !delivered
+        .lock()
+        .map(|d| d.iter().any(|(_, p)| p == pk))
+        .unwrap_or(false)
+    {
+        assert!(start.elapsed() < Duration::from_secs(90), "{pk} never came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_write() {
     use aws_sdk_dynamodb::types::{AttributeValue as A, Put, TransactWriteItem, Update};
-    let aws = support::aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("rb{}-table", ulid::Ulid::new().to_string().to_lowercase());
-    let stream_arn = liaison::provision::table(&db, &table)
-        .await
-        .expect("a table")
-        .expect("with a stream");
-    let put = |pk: &str| {
-        db.put_item()
-            .table_name(&table)
-            .item("pk", A::S(pk.into()))
-            .item("sk", A::S("X".into()))
-            .send()
-    };
+    let t = support::StreamTable::new("rb").await;
+    let (aws, db, table) = (&t.aws, &t.db, t.name.as_str());
+    let put = |pk: &str| t.put(pk, "X").send();
     // Writes `phantom`, then fails on `a` (it exists) and changes `b`:
     // moto applies the first and the last before it rolls all back.
     let failing = || {
@@ -482,7 +487,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
             TransactWriteItem::builder()
                 .put(
                     Put::builder()
-                        .table_name(&table)
+                        .table_name(table)
                         .set_item(Some(key(pk)))
                         .condition_expression("attribute_not_exists(pk)")
                         .build()
@@ -497,7 +502,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
                 TransactWriteItem::builder()
                     .update(
                         Update::builder()
-                            .table_name(&table)
+                            .table_name(table)
                             .set_key(Some(key("b")))
                             .update_expression("SET touched = :t")
                             .expression_attribute_values(":t", A::Bool(true))
@@ -513,7 +518,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
 
     let hold = HoldNextRead::default();
     let streams = aws_sdk_dynamodbstreams::Client::from_conf(
-        streams_config::Builder::from(&aws)
+        streams_config::Builder::from(aws)
             .interceptor(hold.clone())
             .build(),
     );
@@ -528,25 +533,11 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
         .expect("a runtime");
     let task = mapping.spawn(liaison_local::stream::start(
         streams,
-        stream_arn,
-        liaison_local::stream::StreamOptions {
-            starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
-            poll_interval: Duration::from_millis(50),
-            ..Default::default()
-        },
+        t.stream_arn.clone(),
+        from_the_start(),
         move |event: aws_lambda_events::event::dynamodb::Event| {
             let log = log.clone();
-            async move {
-                let mut log = log.lock().map_err(|e| e.to_string())?;
-                for r in &event.records {
-                    let pk = match r.change.keys.get("pk") {
-                        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
-                        _ => String::new(),
-                    };
-                    log.push((r.event_name.clone(), pk));
-                }
-                Ok::<_, String>(json!({}))
-            }
+            async move { record(&log, &event) }
         },
         shutdown,
     ));
@@ -554,23 +545,7 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
         .await
         .expect("the mapping's runtime")
         .expect("the mapping starts");
-    let seen = |delivered: &Delivered, pk: &str| {
-        delivered
-            .lock()
-            .map(|d| d.iter().any(|(_, p)| p == pk))
-            .unwrap_or(false)
-    };
-    let wait_for = |pk: &'static str| {
-        let delivered = delivered.clone();
-        async move {
-            let start = Instant::now();
-            while !seen(&delivered, pk) {
-                assert!(start.elapsed() < Duration::from_secs(90), "{pk} never came");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
-    wait_for("b").await;
+    wait_for(&delivered, "b").await;
 
     // A rollback while a read is on its way: the read was given an
     // iterator of the table that is about to be replaced.
@@ -587,12 +562,12 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
     assert!(failing().await.is_err(), "the transaction fails");
     hold.released.store(true, Ordering::SeqCst);
     put("c").await.expect("put");
-    wait_for("c").await;
+    wait_for(&delivered, "c").await;
     // A rollback between polls, then more writes.
     assert!(failing().await.is_err(), "the transaction fails");
     put("d").await.expect("put");
     put("e").await.expect("put");
-    wait_for("e").await;
+    wait_for(&delivered, "e").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
     let want: Vec<(String, String)> = ["a", "b", "c", "d", "e"]
@@ -645,33 +620,16 @@ async fn the_stream_mapping_outlives_rollbacks_and_never_delivers_a_rolled_back_
 /// `make dev` e-mailed nothing more).
 #[tokio::test]
 async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    let aws = support::aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&aws);
-    let table = format!("pn{}-table", ulid::Ulid::new().to_string().to_lowercase());
-    let stream_arn = liaison::provision::table(&db, &table)
-        .await
-        .expect("a table")
-        .expect("with a stream");
-    let put = |pk: &str| {
-        db.put_item()
-            .table_name(&table)
-            .item("pk", A::S(pk.into()))
-            .item("sk", A::S("X".into()))
-            .send()
-    };
+    let t = support::StreamTable::new("pn").await;
+    let put = |pk: &str| t.put(pk, "X").send();
     let delivered: Delivered = Arc::default();
     let log = delivered.clone();
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (_stopper, shutdown) = liaison_local::stopper();
     let _task = liaison_local::stream::start(
-        aws_sdk_dynamodbstreams::Client::new(&aws),
-        stream_arn,
-        liaison_local::stream::StreamOptions {
-            starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
-            poll_interval: Duration::from_millis(50),
-            ..Default::default()
-        },
+        aws_sdk_dynamodbstreams::Client::new(&t.aws),
+        t.stream_arn.clone(),
+        from_the_start(),
         move |event: aws_lambda_events::event::dynamodb::Event| {
             let log = log.clone();
             let calls = calls.clone();
@@ -679,13 +637,7 @@ async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
                     panic!("the first invocation panics");
                 }
-                let mut log = log.lock().map_err(|e| e.to_string())?;
-                for r in &event.records {
-                    if let Some(serde_dynamo::AttributeValue::S(pk)) = r.change.keys.get("pk") {
-                        log.push((r.event_name.clone(), pk.clone()));
-                    }
-                }
-                Ok::<_, String>(json!({}))
+                record(&log, &event)
             }
         },
         shutdown,
@@ -693,30 +645,14 @@ async fn a_panicking_function_fails_its_batch_and_the_mapping_goes_on() {
     .await
     .expect("the mapping starts");
     put("a").await.expect("put");
-    let start = Instant::now();
-    loop {
-        let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
-        if got.iter().any(|(_, pk)| pk == "a") {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "a never came");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&delivered, "a").await;
     put("b").await.expect("put");
-    let start = Instant::now();
-    loop {
-        let got = delivered.lock().map(|d| d.clone()).unwrap_or_default();
-        if got.iter().any(|(_, pk)| pk == "b") {
-            assert_eq!(
-                got,
-                [
-                    ("INSERT".to_owned(), "a".to_owned()),
-                    ("INSERT".to_owned(), "b".to_owned())
-                ]
-            );
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(90), "b never came");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&delivered, "b").await;
+    assert_eq!(
+        delivered.lock().map(|d| d.clone()).unwrap_or_default(),
+        [
+            ("INSERT".to_owned(), "a".to_owned()),
+            ("INSERT".to_owned(), "b".to_owned())
+        ]
+    );
 }

@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_sqs::config as sqs_config;
 use liaison::notify::{Mailer, Notifier};
-use serde_json::{json, Value};
+use serde_dynamo::AttributeValue;
+use serde_json::json;
 
 use crate::support::*;
 
@@ -45,12 +46,7 @@ impl sqs_config::Intercept for RefuseSends {
         _runtime_components: &sqs_config::RuntimeComponents,
         _cfg: &mut sqs_config::ConfigBag,
     ) -> Result<(), aws_sdk_sqs::error::BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default();
-        if target.ends_with(".SendMessageBatch")
+        if target_of(context.request()) == "SendMessageBatch"
             && self.refusing.load(Ordering::SeqCst)
             && self
                 .refused
@@ -73,20 +69,11 @@ struct Mappings {
 
 impl Mappings {
     async fn start(w: &World, relay: relay_messages::App) -> Mappings {
-        let stream_arn = aws_sdk_dynamodb::Client::new(&w.aws)
-            .describe_table()
-            .table_name(&w.names.table)
-            .send()
-            .await
-            .expect("the table")
-            .table
-            .and_then(|t| t.latest_stream_arn)
-            .expect("a stream");
         let (stopper, shutdown) = liaison_local::stopper();
         let relay = Arc::new(relay);
         let stream = liaison_local::stream::start(
             aws_sdk_dynamodbstreams::Client::new(&w.aws),
-            stream_arn,
+            stream_arn(w).await,
             liaison_local::stream::StreamOptions {
                 starting_position: liaison_local::stream::StartingPosition::TrimHorizon,
                 poll_interval: Duration::from_millis(100),
@@ -100,22 +87,7 @@ impl Mappings {
         )
         .await
         .expect("the stream mapping starts");
-        let notify = Arc::new(notifier(w));
-        let queue = liaison_local::queue::start(
-            aws_sdk_sqs::Client::new(&w.aws),
-            w.queue_url.clone(),
-            liaison_local::queue::QueueOptions {
-                idle_interval: Duration::from_millis(200),
-                ..Default::default()
-            },
-            move |event| {
-                let notify = notify.clone();
-                async move { Ok::<_, String>(notify_reply::handle(&notify, event).await) }
-            },
-            shutdown,
-        )
-        .await
-        .expect("the queue mapping starts");
+        let queue = queue_mapping(w, shutdown).await;
         Mappings {
             stopper,
             tasks: vec![stream, queue],
@@ -128,6 +100,42 @@ impl Mappings {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
     }
+}
+
+/// The world's table's stream.
+async fn stream_arn(w: &World) -> String {
+    aws_sdk_dynamodb::Client::new(&w.aws)
+        .describe_table()
+        .table_name(&w.names.table)
+        .send()
+        .await
+        .expect("the table")
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("a stream")
+}
+
+/// The queue → notifier mapping, running until `shutdown`.
+async fn queue_mapping(
+    w: &World,
+    shutdown: liaison_local::Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    let notify = Arc::new(notifier(w));
+    liaison_local::queue::start(
+        aws_sdk_sqs::Client::new(&w.aws),
+        w.queue_url.clone(),
+        liaison_local::queue::QueueOptions {
+            idle_interval: Duration::from_millis(200),
+            ..Default::default()
+        },
+        move |event| {
+            let notify = notify.clone();
+            async move { Ok::<_, String>(notify_reply::handle(&notify, event).await) }
+        },
+        shutdown,
+    )
+    .await
+    .expect("the queue mapping starts")
 }
 
 fn notifier(w: &World) -> notify_reply::App {
@@ -167,10 +175,7 @@ async fn stored_bodies(w: &World, thread: &str) -> Vec<String> {
 /// Two threads: the clients write in the general one (Dana is told),
 /// Dana in a campaign one (Chris and Alex are told). Nobody reads.
 async fn two_threads(w: &World) -> (String, String) {
-    let general = w.open(&chris(), None, general()).await["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    let general = general_thread(w).await;
     let campaign = w
         .open(
             &chris(),
@@ -269,17 +274,8 @@ async fn sqs_refusing_the_relays_sends_for_a_while_loses_and_duplicates_nothing(
 }
 
 /// Every record of the table's stream so far, as the mapping hands them over.
-async fn stream_records(w: &World) -> Vec<Value> {
-    let db = aws_sdk_dynamodb::Client::new(&w.aws);
-    let arn = db
-        .describe_table()
-        .table_name(&w.names.table)
-        .send()
-        .await
-        .expect("the table")
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .expect("a stream");
+async fn stream_records(w: &World) -> Vec<EventRecord> {
+    let arn = stream_arn(w).await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&w.aws);
     let shard = streams
         .describe_stream()
@@ -315,7 +311,7 @@ async fn stream_records(w: &World) -> Vec<Value> {
         out.extend(
             page.records()
                 .iter()
-                .map(|r| liaison_local::stream::record_json(r, &arn, "us-east-1")),
+                .map(|r| liaison_local::stream::record(r, &arn, "us-east-1")),
         );
         iterator = page.next_shard_iterator;
     }
@@ -338,10 +334,8 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
     let messages = records
         .iter()
         .filter(|r| {
-            r["eventName"] == "INSERT"
-                && r["dynamodb"]["Keys"]["sk"]["S"]
-                    .as_str()
-                    .is_some_and(|s| s.starts_with("MSG#"))
+            r.event_name == "INSERT"
+                && matches!(r.change.keys.get("sk"), Some(AttributeValue::S(s)) if s.starts_with("MSG#"))
         })
         .count();
     assert_eq!(messages, 12);
@@ -349,12 +343,12 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
     // The whole stream in order, then again reversed, then again shuffled
     // with every record twice, in batches of 7: each batch relayed whole.
     let mut rng = seeded(7);
-    let mut shuffled: Vec<Value> = records.iter().chain(records.iter()).cloned().collect();
+    let mut shuffled: Vec<EventRecord> = records.iter().chain(records.iter()).cloned().collect();
     rng.shuffle(&mut shuffled);
-    let reversed: Vec<Value> = records.iter().rev().cloned().collect();
+    let reversed: Vec<EventRecord> = records.iter().rev().cloned().collect();
     for run in [&records, &reversed, &shuffled] {
         for batch in run.chunks(7) {
-            let event: Event = liaison_local::stream::event(batch).expect("an event");
+            let event = liaison_local::stream::event(batch);
             let answer = relay_messages::handle(&w.functions.relay_messages, event).await;
             assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
         }
@@ -363,22 +357,7 @@ async fn stream_batches_delivered_twice_and_out_of_order_email_each_recipient_on
     // The queue now holds each message's job four times, in no order: the
     // notifier, through the queue mapping, e-mails each recipient once.
     let (stopper, shutdown) = liaison_local::stopper();
-    let notify = Arc::new(notifier(&w));
-    let queue = liaison_local::queue::start(
-        aws_sdk_sqs::Client::new(&w.aws),
-        w.queue_url.clone(),
-        liaison_local::queue::QueueOptions {
-            idle_interval: Duration::from_millis(200),
-            ..Default::default()
-        },
-        move |event| {
-            let notify = notify.clone();
-            async move { Ok::<_, String>(notify_reply::handle(&notify, event).await) }
-        },
-        shutdown,
-    )
-    .await
-    .expect("the queue mapping starts");
+    let queue = queue_mapping(&w, shutdown).await;
     mailbox(&w)
         .expect_mailed_once(&expected, Duration::from_secs(120))
         .await;

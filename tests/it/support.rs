@@ -2,13 +2,12 @@
 //! the local AWS that `make test` started, handlers wired to it, and
 //! helpers to call them as API Gateway would.
 
-use std::collections::BTreeMap;
-
 use aws_config::SdkConfig;
+use aws_lambda_events::event::dynamodb::EventRecord;
 use lambda_http::Body;
 use liaison::aws::RoundTrips;
-use liaison::http::GatewayRequest;
 use liaison::store::Store;
+use liaison_local::apigw::GatewayRequest;
 use liaison_local::{Clients, FunctionEnv, Functions};
 use serde_json::{json, Map, Value};
 
@@ -51,6 +50,19 @@ pub fn alex() -> Who {
 
 pub fn dana() -> Who {
     manager("u_dana")
+}
+
+/// Opens the thread of `scope` as Chris; its id.
+pub async fn chris_thread(w: &World, scope: Value) -> String {
+    w.open(&chris(), None, scope).await["id"]
+        .as_str()
+        .expect("a thread id")
+        .to_owned()
+}
+
+/// Chris's general thread at Acme (opened, or found open); its id.
+pub async fn general_thread(w: &World) -> String {
+    chris_thread(w, general()).await
 }
 
 /// A caller with no usable identity.
@@ -177,37 +189,10 @@ impl World {
         path_and_query: &str,
         body: Option<String>,
     ) -> Resp {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        // Routed by the local gateway's route table, as API Gateway would.
-        let (route, params) = match liaison_local::routes::resolve(method, path) {
-            liaison_local::routes::Resolved::Route {
-                route,
-                path_parameters,
-            } => (route, path_parameters),
-            other => panic!("no route for {method} {path}: {other:?}"),
-        };
-        let mut headers = BTreeMap::new();
-        if body.is_some() {
-            headers.insert("content-type".to_owned(), "application/json".to_owned());
-        }
-        let req = GatewayRequest {
-            method: method.to_owned(),
-            route_key: route.key(),
-            raw_path: path.to_owned(),
-            raw_query: query.to_owned(),
-            headers,
-            path_parameters: params,
-            claims: if who.0.is_empty() {
-                None
-            } else {
-                Some(who.0.clone())
-            },
-            body,
-        }
-        .to_request()
-        .expect("request");
+        let claims = (!who.0.is_empty()).then(|| who.0.clone());
+        let (route, req) = GatewayRequest::routed(method, path_and_query, claims, body)
+            .unwrap_or_else(|other| panic!("no route for {method} {path_and_query}: {other:?}"));
+        let req = req.to_request().expect("request");
         let resp = self
             .functions
             .http(route.function, req)
@@ -319,25 +304,207 @@ pub fn general() -> Value {
     json!({"kind": "general"})
 }
 
-/// An item as canonical JSON (maps sorted), for comparing table contents.
+/// An item as DynamoDB JSON (`{"S": ...}`, maps sorted), for comparing
+/// table contents.
 pub fn item_json(
     item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
 ) -> Value {
-    use aws_sdk_dynamodb::types::AttributeValue as A;
-    fn conv(v: &A) -> Value {
-        match v {
-            A::S(s) => json!({"S": s}),
-            A::N(n) => json!({"N": n}),
-            A::Bool(b) => json!({"BOOL": b}),
-            A::Null(_) => json!({"NULL": true}),
-            A::L(l) => json!({"L": l.iter().map(conv).collect::<Vec<_>>()}),
-            A::M(m) => {
-                json!({"M": m.iter().map(|(k, v)| (k.clone(), conv(v))).collect::<BTreeMap<_, _>>()})
-            }
-            other => json!({"other": format!("{other:?}")}),
+    serde_json::to_value(serde_dynamo::Item::from(item.clone())).expect("DynamoDB JSON")
+}
+
+/// The operation an SDK request calls, by its `X-Amz-Target` header
+/// (`DynamoDB_20120810.TransactWriteItems` → `TransactWriteItems`): for
+/// interceptors that fault one operation.
+pub fn target_of(request: &aws_smithy_runtime_api::http::Request) -> &str {
+    let target = request.headers().get("x-amz-target").unwrap_or_default();
+    target.rsplit('.').next().unwrap_or_default()
+}
+
+/// The local gateway's settings for a test of its own: fresh resources
+/// (`tag` and a new id as the name prefix, e-mail from
+/// `{prefix}@agency.example`), port 0, the demo directory loaded, no mail
+/// printed.
+pub async fn gateway_config(tag: &str) -> liaison_local::Config {
+    let prefix = format!("{tag}{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut names = liaison::provision::Names::with_prefix(&prefix);
+    names.from_email = format!("{prefix}@agency.example");
+    let mut config = liaison_local::Config::new(aws().await, names);
+    config.addr = "127.0.0.1:0".parse().expect("an address");
+    config.directory = Some(liaison_local::demo::directory());
+    config.print_mail = false;
+    config
+}
+
+/// A demo person's claims, as the dev sign-in puts them in a token.
+pub fn demo_claims(id: &str) -> Map<String, Value> {
+    liaison_local::demo::find(&liaison_local::demo::directory(), id)
+        .expect("a demo person")
+        .claims()
+}
+
+/// A demo person's token, signed with the gateway's dev secret.
+pub fn demo_token(id: &str) -> String {
+    let secret = liaison_local::jwt::DEFAULT_SECRET.as_bytes();
+    liaison_local::jwt::mint(secret, &demo_claims(id), 3600)
+}
+
+/// A table of its own, with its stream, for the stream mapping's tests.
+pub struct StreamTable {
+    pub aws: SdkConfig,
+    pub db: aws_sdk_dynamodb::Client,
+    pub name: String,
+    pub stream_arn: String,
+}
+
+impl StreamTable {
+    /// Provisioned as the app's table is (`tag` and a new id name it).
+    pub async fn new(tag: &str) -> Self {
+        let aws = aws().await;
+        let db = aws_sdk_dynamodb::Client::new(&aws);
+        let name = format!(
+            "{tag}{}-table",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let stream_arn = liaison::provision::table(&db, &name)
+            .await
+            .expect("a table")
+            .expect("with a stream");
+        Self {
+            aws,
+            db,
+            name,
+            stream_arn,
         }
     }
-    Value::Object(item.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
+
+    /// A put of the item (`pk`, `sk`), for more attributes and `send()`.
+    pub fn put(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        use aws_sdk_dynamodb::types::AttributeValue as A;
+        self.db
+            .put_item()
+            .table_name(&self.name)
+            .item("pk", A::S(pk.into()))
+            .item("sk", A::S(sk.into()))
+    }
+}
+
+/// Of requests racing to create one thing: how many created it (201;
+/// the others must answer 200) and the ids all of them answered.
+pub async fn racing_creates(
+    mut set: tokio::task::JoinSet<Resp>,
+) -> (usize, std::collections::HashSet<String>) {
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    while let Some(r) = set.join_next().await {
+        let r = r.expect("a request");
+        match r.status {
+            201 => created += 1,
+            200 => {}
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+        ids.insert(r.body["id"].as_str().expect("an id").to_owned());
+    }
+    (created, ids)
+}
+
+/// Asks to upload a file to thread `t`.
+pub async fn presign_raw(
+    w: &World,
+    who: &Who,
+    t: &str,
+    filename: &str,
+    content_type: &str,
+    size: u64,
+) -> Resp {
+    w.call(
+        who,
+        "POST",
+        &format!("/threads/{t}/attachments"),
+        Some(json!({"filename": filename, "content_type": content_type, "size": size})),
+    )
+    .await
+}
+
+/// The attachment id a presign answer names.
+pub fn id_of(presigned: &Value) -> String {
+    presigned["attachment_id"]
+        .as_str()
+        .expect("an attachment id")
+        .to_owned()
+}
+
+/// PUTs `bytes` to an upload answer's URL with the headers it names; the
+/// status and body.
+pub async fn put_upload(presigned: &Value, bytes: &[u8]) -> (u16, Vec<u8>) {
+    let headers: Vec<(String, String)> = presigned["upload"]["headers"]
+        .as_object()
+        .expect("upload headers")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let url = presigned["upload"]["url"].as_str().expect("an upload URL");
+    let (status, _, body) = http("PUT", url, &headers, bytes).await;
+    (status, body)
+}
+
+/// Sends `body` with attachments `ids` to thread `t`.
+pub async fn send(w: &World, who: &Who, t: &str, body: &str, ids: &[&str]) -> Resp {
+    w.call(
+        who,
+        "POST",
+        &format!("/threads/{t}/messages"),
+        Some(json!({"body": body, "attachment_ids": ids, "client_message_id": key()})),
+    )
+    .await
+}
+
+/// A query parameter of a (presigned) URL, percent-decoded.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    url.split_once('?')?
+        .1
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+}
+
+/// An INSERT stream record of a stored item (its new image and `seq`),
+/// as the stream mapping hands it over.
+pub async fn stream_record(w: &World, pk: &str, sk: &str, seq: u64) -> EventRecord {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let item = w
+        .store
+        .client()
+        .get_item()
+        .table_name(&w.names.table)
+        .key("pk", A::S(pk.to_owned()))
+        .key("sk", A::S(sk.to_owned()))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("the item");
+    let mut r = EventRecord::default();
+    r.event_name = "INSERT".into();
+    r.change.new_image = item.into();
+    r.change.sequence_number = Some(seq.to_string());
+    r
+}
+
+/// A string attribute of a stream record's keys ("" if there is none).
+pub fn record_key(record: &EventRecord, name: &str) -> String {
+    match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
+        _ => String::new(),
+    }
 }
 
 static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -125,17 +125,7 @@ async fn fifty_concurrent_opens_make_one_thread() {
             .await
         });
     }
-    let mut created = 0;
-    let mut ids = HashSet::new();
-    while let Some(r) = set.join_next().await {
-        let r = r.unwrap();
-        match r.status {
-            201 => created += 1,
-            200 => {}
-            other => panic!("unexpected {other}: {}", r.body),
-        }
-        ids.insert(r.body["id"].as_str().unwrap().to_owned());
-    }
+    let (created, ids) = racing_creates(set).await;
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1);
     let listed = w

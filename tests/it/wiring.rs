@@ -89,7 +89,7 @@ async fn every_route_dispatches_to_its_hosted_handler() {
     let config = Config::new(aws.clone(), Names::with_prefix("never-made"));
     let functions = Functions::new(
         &Clients::new(&aws),
-        &config.function_env("q".into(), "dlq".into()),
+        &config.function_env("q".into(), "dlq".into(), "http://127.0.0.1:3000"),
     );
     let http: BTreeSet<&str> = ROUTES.iter().map(|r| r.function).collect();
     for route in ROUTES {
@@ -103,7 +103,7 @@ async fn every_route_dispatches_to_its_hosted_handler() {
         if route.path.contains("{attachment_id}") {
             path_parameters.insert("attachment_id".to_owned(), "att_1".to_owned());
         }
-        let req = liaison::http::GatewayRequest {
+        let req = liaison_local::apigw::GatewayRequest {
             method: route.method.to_owned(),
             route_key: route.key(),
             raw_path: path,
@@ -211,6 +211,7 @@ fn the_cargo_lambda_env_is_what_make_dev_gives_the_functions() {
     let dev = Config::new(aws_config::SdkConfig::builder().build(), names.clone()).function_env(
         queue_url(&names.queue),
         queue_url(&names.dead_letter_queue()),
+        &format!("http://{}", liaison_local::DEFAULT_ADDR),
     );
     let given: BTreeMap<String, String> = dev
         .vars()

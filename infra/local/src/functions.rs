@@ -32,7 +32,7 @@ use liaison::http::CursorCodec;
 use liaison::notify::{Mailer, Notifier};
 use liaison::provision::Names;
 use liaison::store::Store;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// The SDK clients the functions use, one of each, shared by all of them.
 #[derive(Debug, Clone)]
@@ -289,7 +289,8 @@ impl Functions {
                     Err(e) => return Some(Err(unmarshal(e))),
                 };
                 let resp = self.http(http_function, req).await?;
-                Ok(gateway_response(resp))
+                Ok(serde_json::to_value(crate::apigw::gateway_response(resp))
+                    .unwrap_or(Value::Null))
             }
         })
     }
@@ -300,32 +301,4 @@ fn unmarshal(e: serde_json::Error) -> Diagnostic {
         error_type: "Runtime.UnmarshalError".into(),
         error_message: format!("the payload is not this function's event: {e}"),
     }
-}
-
-/// An HTTP function's response as its Lambda answer (API Gateway payload
-/// 2.0 response).
-pub fn gateway_response(resp: Response<Body>) -> Value {
-    let status = resp.status().as_u16();
-    let mut headers = serde_json::Map::new();
-    for (k, v) in resp.headers() {
-        headers.insert(
-            k.as_str().to_owned(),
-            json!(String::from_utf8_lossy(v.as_bytes())),
-        );
-    }
-    let (body, base64) = match resp.body() {
-        Body::Text(t) => (t.clone(), false),
-        Body::Binary(b) => {
-            use base64::Engine as _;
-            (base64::engine::general_purpose::STANDARD.encode(b), true)
-        }
-        _ => (String::new(), false),
-    };
-    json!({
-        "statusCode": status,
-        "headers": headers,
-        "body": body,
-        "isBase64Encoded": base64,
-        "cookies": [],
-    })
 }

@@ -6,8 +6,10 @@
 //! `make dev` runs it as a binary; tests start it in-process with
 //! [`Gateway::start`] on port 0.
 
+pub mod apigw;
 pub mod client;
 pub mod demo;
+mod dev;
 pub mod functions;
 pub mod jwt;
 pub mod mail;
@@ -15,6 +17,7 @@ pub mod queue;
 pub mod routes;
 mod server;
 pub mod stream;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,8 +35,6 @@ pub use functions::{Clients, FunctionEnv, Functions};
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 /// The resource name prefix of `make dev`.
 pub const DEV_PREFIX: &str = "liaison-dev";
-/// The web app `make dev` links e-mails to.
-pub const DEV_APP_URL: &str = "http://localhost:5173";
 /// Signs cursors locally; deployed stacks get a generated secret.
 pub const DEV_CURSOR_SECRET: &str = "liaison-dev-cursor-secret";
 
@@ -74,7 +75,11 @@ pub struct Config {
     pub provision: bool,
     /// A directory to push through `sync-directory` before serving.
     pub directory: Option<Value>,
-    pub app_url: String,
+    /// Where e-mail links point (`{app_url}/messages/{thread_id}`); `None`:
+    /// the gateway's own origin, which serves the page.
+    pub app_url: Option<String>,
+    /// The built page (`web/dist`, or `LIAISON_WEB_DIR`).
+    pub web_dir: std::path::PathBuf,
     pub cursor_secret: String,
     pub notify_delay: Duration,
     /// Run the event source mappings of the hosted stream and queue consumers.
@@ -96,7 +101,8 @@ impl Config {
             names,
             provision: true,
             directory: None,
-            app_url: DEV_APP_URL.to_owned(),
+            app_url: None,
+            web_dir: web::dir_from_env(),
             cursor_secret: DEV_CURSOR_SECRET.to_owned(),
             notify_delay: Duration::from_secs(3),
             event_sources: true,
@@ -106,13 +112,24 @@ impl Config {
     }
 
     /// What the hosted functions are given: these settings, with the
-    /// queues' URLs (which only the local AWS knows).
-    pub fn function_env(&self, queue_url: String, dead_letter_queue_url: String) -> FunctionEnv {
+    /// queues' URLs (which only the local AWS knows) and the origin the
+    /// gateway serves on (the app's, unless `app_url` says otherwise).
+    pub fn function_env(
+        &self,
+        queue_url: String,
+        dead_letter_queue_url: String,
+        origin: &str,
+    ) -> FunctionEnv {
         FunctionEnv {
             names: self.names.clone(),
             queue_url,
             dead_letter_queue_url,
-            app_url: self.app_url.trim_end_matches('/').to_owned(),
+            app_url: self
+                .app_url
+                .as_deref()
+                .unwrap_or(origin)
+                .trim_end_matches('/')
+                .to_owned(),
             cursor_secret: self.cursor_secret.clone().into_bytes(),
             notify_delay: self.notify_delay,
         }
@@ -156,13 +173,37 @@ impl Gateway {
         if !config.addr.ip().is_loopback() && config.jwt_secret == jwt::DEFAULT_SECRET {
             return Err(StartError::PublicWithDefaultSecret(config.addr));
         }
+        // Bound first: the port (0: the OS picks) is part of the origin
+        // the page is served on and e-mails link to.
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| StartError::Bind(config.addr, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(config.addr, e))?;
+        let origin = format!("http://{addr}");
         let (queue_url, dead_letter_queue_url, stream_arn) = if config.provision {
             let p = liaison::provision::all(&config.aws, &config.names).await?;
+            // The page PUTs uploads from this origin: the bucket's CORS
+            // must name it whatever the port (and the API's other origins).
+            let mut origins = cors_origins();
+            for o in [origin.clone(), format!("http://localhost:{}", addr.port())] {
+                if !origins.contains(&o) {
+                    origins.push(o);
+                }
+            }
+            let origins: Vec<&str> = origins.iter().map(String::as_str).collect();
+            liaison::provision::bucket(
+                &liaison::aws::s3_client(&config.aws),
+                &config.names.bucket,
+                &origins,
+            )
+            .await?;
             (p.queue_url, p.dead_letter_queue_url, p.stream_arn)
         } else {
             existing(&config.aws, &config.names).await?
         };
-        let env = config.function_env(queue_url.clone(), dead_letter_queue_url);
+        let env = config.function_env(queue_url.clone(), dead_letter_queue_url, &origin);
         let functions = Arc::new(Functions::new(&Clients::new(&config.aws), &env));
         if let Some(dir) = &config.directory {
             functions
@@ -171,12 +212,6 @@ impl Gateway {
                 .map_err(|d| StartError::Directory(d.error_message))?;
         }
 
-        let listener = tokio::net::TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| StartError::Bind(config.addr, e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| StartError::Bind(config.addr, e))?;
         let (stopper, shutdown) = stopper();
         let mut tasks = Vec::new();
         let region = config
@@ -234,10 +269,22 @@ impl Gateway {
             }
         }
 
+        let dev = dev::DevSignIn {
+            directory: config.directory.clone(),
+            secret: config.jwt_secret.clone().into_bytes(),
+        };
+        let site = web::Site {
+            dir: config.web_dir.clone(),
+            origin,
+            s3_origin: s3_origin(&config.aws),
+            dev_sign_in: dev.enabled(),
+        };
         let state = Arc::new(server::State {
             functions,
             jwt_secret: config.jwt_secret.into_bytes(),
             cors_origins: cors_origins(),
+            site,
+            dev,
         });
         tasks.push(tokio::spawn(server::serve(listener, state, shutdown)));
         tracing::info!(%addr, table = %env.names.table, "local gateway serving");
@@ -264,6 +311,12 @@ impl Gateway {
     /// What the hosted functions were given.
     pub fn env(&self) -> &FunctionEnv {
         &self.env
+    }
+
+    /// Where the page is served and e-mails link to: the gateway's origin
+    /// unless `Config::app_url` said otherwise.
+    pub fn app_url(&self) -> &str {
+        &self.env.app_url
     }
 
     /// The AWS configuration their clients were built from.
@@ -304,6 +357,24 @@ fn cors_origins() -> Vec<String> {
         );
     }
     origins
+}
+
+/// Where the browser reaches the attachments bucket: the local AWS's
+/// origin (path-style presigned URLs), or S3's.
+fn s3_origin(aws: &SdkConfig) -> String {
+    match aws.endpoint_url() {
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            match url.split_once("://") {
+                Some((scheme, rest)) => {
+                    let authority = rest.split('/').next().unwrap_or(rest);
+                    format!("{scheme}://{authority}")
+                }
+                None => url.to_owned(),
+            }
+        }
+        None => "https://*.amazonaws.com".to_owned(),
+    }
 }
 
 /// The queue URLs (notifications, dead letters) and stream ARN of

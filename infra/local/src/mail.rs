@@ -42,19 +42,23 @@ impl std::fmt::Display for Mail {
     }
 }
 
+/// A JSON list of addresses as one `To` line.
+fn addresses(list: &Value) -> Option<String> {
+    let list = list.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
 /// The e-mails in a `data.json` document.
 pub fn mails(data: &Value) -> Vec<Mail> {
     let ses = &data["ses"];
     let mut out = Vec::new();
     for m in ses["Message"].as_array().into_iter().flatten() {
-        let to = m["destinations"]["ToAddresses"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
+        let to = addresses(&m["destinations"]["ToAddresses"])
             .or_else(|| m["destinations"].as_str().map(str::to_owned))
             .unwrap_or_default();
         let body = &m["body"];
@@ -83,15 +87,7 @@ pub fn mails(data: &Value) -> Vec<Mail> {
         let mut mail = parse_mime(raw);
         mail.id = m["id"].as_str().unwrap_or_default().to_owned();
         if mail.to.is_empty() {
-            mail.to = m["destinations"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+            mail.to = addresses(&m["destinations"]).unwrap_or_default();
         }
         out.push(mail);
     }

@@ -19,6 +19,11 @@ usage:
       resources NAME-table, NAME-attachments, NAME-notifications (default
       liaison-dev). --provision creates them first; --demo loads the demo
       directory (or FILE) through sync-directory and prints tokens to try.
+      On the same origin: the page built in LIAISON_WEB_DIR (default web/dist,
+      relative to the repository or absolute; `make web` builds it), its
+      /config.json, and the dev sign-in (GET /dev/people, POST /dev/token:
+      callers on this machine only, and only with the default dev secret).
+      E-mail links open LIAISON_APP_URL, by default this origin.
   liaison-local token --sub USER [--account ACC | --manager] [--name N] [--email E] [--hours H] [--directory FILE]
       Prints a dev JWT (HS256, LIAISON_DEV_JWT_SECRET) for USER, valid H hours
       (default 12). Name, e-mail, account and role come from the demo
@@ -190,7 +195,15 @@ fn serve(mut args: Args) -> Result<(), String> {
     if let Ok(from) = liaison::config::from_email() {
         names.from_email = from;
     }
-    let app_url = env_or(liaison::config::APP_URL, liaison_local::DEV_APP_URL);
+    // E-mail links open the page this gateway serves, unless told otherwise.
+    let app_url = std::env::var(liaison::config::APP_URL)
+        .ok()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    if let Some(u) = &app_url {
+        liaison::config::app_origin(u)
+            .map_err(|why| format!("{}: {why}", liaison::config::APP_URL))?;
+    }
     let cursor_secret = env_or(
         liaison::config::CURSOR_SECRET,
         liaison_local::DEV_CURSOR_SECRET,
@@ -229,8 +242,15 @@ fn serve(mut args: Args) -> Result<(), String> {
             ..Config::new(aws, names)
         };
         let secret = config.jwt_secret.clone();
+        let web_dir = config.web_dir.clone();
         let gateway = Gateway::start(config).await.map_err(|e| e.to_string())?;
-        banner(&gateway, endpoint.as_deref(), directory.as_ref(), &secret);
+        banner(
+            &gateway,
+            endpoint.as_deref(),
+            directory.as_ref(),
+            &secret,
+            &web_dir,
+        );
         wait_for_signal().await;
         eprintln!("liaison-local: stopping");
         gateway.shutdown().await;
@@ -262,11 +282,44 @@ async fn wait_for_signal() {
     }
 }
 
-fn banner(gateway: &Gateway, endpoint: Option<&str>, directory: Option<&Value>, secret: &str) {
+fn banner(
+    gateway: &Gateway,
+    endpoint: Option<&str>,
+    directory: Option<&Value>,
+    secret: &str,
+    web_dir: &std::path::Path,
+) {
     let url = gateway.url();
     let env = gateway.env();
     let mut out = String::new();
-    out.push_str(&format!("\nLiaison is serving on {url}\n"));
+    out.push_str(&format!("\nLiaison: open {url}/ in a browser\n"));
+    if !web_dir.join("index.html").is_file() {
+        out.push_str(&format!(
+            "  (the page is not built in {}: run `make web`; the API works meanwhile)\n",
+            web_dir.display()
+        ));
+    }
+    if secret == jwt::DEFAULT_SECRET {
+        if directory.is_some() {
+            out.push_str(
+                "  Sign in as anyone in the loaded directory (dev sign-in: GET /dev/people, POST /dev/token,\n  \
+                 this machine only).\n",
+            );
+        } else {
+            out.push_str(
+                "  No directory loaded (--demo or --directory FILE): the sign-in lists nobody.\n",
+            );
+        }
+    } else {
+        out.push_str(
+            "  The dev sign-in is off (LIAISON_DEV_JWT_SECRET is set): bring your own tokens.\n",
+        );
+    }
+    out.push_str(&format!(
+        "  E-mail links open {}/messages/THREAD_ID\n",
+        gateway.app_url()
+    ));
+    out.push_str(&format!("\nThe API is on the same origin: {url}\n"));
     out.push_str(&format!(
         "  AWS: {}   resources: {}, {}, {}\n",
         endpoint.unwrap_or("(the AWS account in your environment)"),

@@ -6,20 +6,18 @@
 //! their visibility timeout ends; the queue's redrive policy moves them to
 //! the dead-letter queue after `maxReceiveCount` receives.
 
-use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::encodings::Base64Data;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
 };
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use crate::Shutdown;
@@ -57,52 +55,41 @@ pub struct QueueError {
 }
 
 /// A received message as Lambda delivers it.
-pub fn message_json(m: &Message, queue_arn: &str, region: &str) -> Value {
-    let attributes: HashMap<String, String> = m
+pub fn message(m: &Message, queue_arn: &str, region: &str) -> SqsMessage {
+    let base64 = |b: &aws_sdk_sqs::primitives::Blob| {
+        let mut data = Base64Data::default();
+        data.0 = b.as_ref().to_vec();
+        data
+    };
+    let mut out = SqsMessage::default();
+    out.message_id = Some(m.message_id.clone().unwrap_or_default());
+    out.receipt_handle = Some(m.receipt_handle.clone().unwrap_or_default());
+    out.body = Some(m.body.clone().unwrap_or_default());
+    out.md5_of_body = Some(m.md5_of_body.clone().unwrap_or_default());
+    out.md5_of_message_attributes = m.md5_of_message_attributes.clone();
+    out.attributes = m
         .attributes
-        .as_ref()
-        .map(|a| {
-            a.iter()
-                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let message_attributes: serde_json::Map<String, Value> = m
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+        .collect();
+    out.message_attributes = m
         .message_attributes
-        .as_ref()
-        .map(|a| {
-            a.iter()
-                .map(|(k, v)| {
-                    let mut attr = json!({
-                        "stringListValues": v.string_list_values.clone().unwrap_or_default(),
-                        "binaryListValues": v.binary_list_values.as_ref().map(|l| l.iter().map(|b| STANDARD.encode(b.as_ref())).collect::<Vec<_>>()).unwrap_or_default(),
-                        "dataType": v.data_type.clone(),
-                    });
-                    if let Some(s) = &v.string_value {
-                        attr["stringValue"] = json!(s);
-                    }
-                    if let Some(b) = &v.binary_value {
-                        attr["binaryValue"] = json!(STANDARD.encode(b.as_ref()));
-                    }
-                    (k.clone(), attr)
-                })
-                .collect()
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            let mut attr = SqsMessageAttribute::default();
+            attr.string_value = v.string_value.clone();
+            attr.binary_value = v.binary_value.as_ref().map(base64);
+            attr.string_list_values = v.string_list_values.clone().unwrap_or_default();
+            attr.binary_list_values = v.binary_list_values.iter().flatten().map(base64).collect();
+            attr.data_type = Some(v.data_type.clone());
+            (k.clone(), attr)
         })
-        .unwrap_or_default();
-    let mut out = json!({
-        "messageId": m.message_id.clone().unwrap_or_default(),
-        "receiptHandle": m.receipt_handle.clone().unwrap_or_default(),
-        "body": m.body.clone().unwrap_or_default(),
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": m.md5_of_body.clone().unwrap_or_default(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    });
-    if let Some(md5) = &m.md5_of_message_attributes {
-        out["md5OfMessageAttributes"] = json!(md5);
-    }
+        .collect();
+    out.event_source = Some("aws:sqs".into());
+    out.event_source_arn = Some(queue_arn.to_owned());
+    out.aws_region = Some(region.to_owned());
     out
 }
 
@@ -203,21 +190,15 @@ async fn deliver<H, Fut, R, E>(
     R: Serialize + Send + 'static,
     E: Display + Send + 'static,
 {
-    let records: Vec<Value> = messages
+    let mut event = SqsEvent::default();
+    event.records = messages
         .iter()
-        .map(|m| message_json(m, queue_arn, region))
+        .map(|m| message(m, queue_arn, region))
         .collect();
     let ids: Vec<String> = messages
         .iter()
         .map(|m| m.message_id.clone().unwrap_or_default())
         .collect();
-    let event: SqsEvent = match serde_json::from_value(json!({ "Records": records })) {
-        Ok(ev) => ev,
-        Err(e) => {
-            tracing::error!(error = %e, "received messages do not make an SQS event");
-            return;
-        }
-    };
     let failed = match crate::stream::invoke(handler(event)).await {
         Ok(answer) => failed_ids(&serde_json::to_value(answer).unwrap_or(Value::Null), &ids),
         Err(e) => {
@@ -272,6 +253,7 @@ async fn deliver<H, Fut, R, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn failures_follow_lambdas_rules() {
@@ -303,9 +285,11 @@ mod tests {
             .body(r#"{"thread_id":"thr_1"}"#)
             .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "1")
             .build();
-        let json = message_json(&m, "arn:aws:sqs:us-east-1:1:q", "us-east-1");
+        let mut ev = SqsEvent::default();
+        ev.records = vec![message(&m, "arn:aws:sqs:us-east-1:1:q", "us-east-1")];
+        // What the function gets is what serde makes of Lambda's JSON.
         let ev: SqsEvent =
-            serde_json::from_value(json!({ "Records": [json] })).expect("an SQS event");
+            serde_json::from_value(serde_json::to_value(ev).expect("JSON")).expect("an SQS event");
         assert_eq!(ev.records[0].message_id.as_deref(), Some("m1"));
         assert_eq!(ev.records[0].attributes["ApproximateReceiveCount"], "1");
         assert_eq!(ev.records[0].event_source.as_deref(), Some("aws:sqs"));

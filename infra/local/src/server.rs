@@ -14,11 +14,12 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use liaison::http::GatewayRequest;
+use lambda_runtime::Diagnostic;
 use liaison::ApiError;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+use crate::apigw::GatewayRequest;
 use crate::functions::Functions;
 use crate::jwt;
 use crate::routes::{self, Resolved};
@@ -33,6 +34,10 @@ pub(crate) struct State {
     pub functions: Arc<Functions>,
     pub jwt_secret: Vec<u8>,
     pub cors_origins: Vec<String>,
+    /// The page on this origin.
+    pub site: crate::web::Site,
+    /// `/dev/people`, `/dev/token`.
+    pub dev: crate::dev::DevSignIn,
 }
 
 type Resp = http::Response<Full<Bytes>>;
@@ -91,6 +96,15 @@ async fn handle(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -
         && req.headers().contains_key("access-control-request-method")
     {
         (preflight(origin.as_deref()), None)
+    } else if matches!(routes::resolve(method.as_str(), &path), Resolved::NotFound)
+        && path.starts_with("/dev/")
+    {
+        (state.dev.handle(req, peer, &state.cors_origins).await, None)
+    } else if matches!(routes::resolve(method.as_str(), &path), Resolved::NotFound)
+        && crate::web::handles(&path)
+    {
+        // API routes keep precedence: only paths the API lacks get here.
+        (state.site.serve(&method, &path, req.headers()).await, None)
     } else {
         api(state, req).await
     };
@@ -297,6 +311,18 @@ fn lambda_error(status: u16, kind: &str, message: &str) -> Resp {
     resp
 }
 
+/// A failed invocation as the Invoke API answers it: 200, the error as
+/// the runtime reported it, and `X-Amz-Function-Error`.
+fn function_error(d: &Diagnostic) -> Resp {
+    let body = serde_json::to_string(d).unwrap_or_default();
+    let mut r = response(200, "application/json", body);
+    r.headers_mut().insert(
+        "x-amz-function-error",
+        HeaderValue::from_static("Unhandled"),
+    );
+    r
+}
+
 /// The Lambda Invoke API (IAM on AWS; here: loopback callers only).
 async fn invoke(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -> Resp {
     if !peer.ip().is_loopback() {
@@ -362,32 +388,14 @@ async fn invoke(state: &State, req: http::Request<Incoming>, peer: SocketAddr) -
     }
     let mut resp = match tokio::spawn(run).await {
         Ok(Some(Ok(answer))) => response(200, "application/json", answer.to_string()),
-        Ok(Some(Err(d))) => {
-            let mut r = response(
-                200,
-                "application/json",
-                json!({"errorType": d.error_type, "errorMessage": d.error_message}).to_string(),
-            );
-            r.headers_mut().insert(
-                "x-amz-function-error",
-                HeaderValue::from_static("Unhandled"),
-            );
-            r
-        }
+        Ok(Some(Err(d))) => function_error(&d),
         Ok(None) => return lambda_error(404, "ResourceNotFoundException", "Function not found"),
         Err(e) => {
             tracing::error!(error = %e, "the function panicked");
-            let mut r = response(
-                200,
-                "application/json",
-                json!({"errorType": "Runtime.ExitError", "errorMessage": "the function panicked"})
-                    .to_string(),
-            );
-            r.headers_mut().insert(
-                "x-amz-function-error",
-                HeaderValue::from_static("Unhandled"),
-            );
-            r
+            function_error(&Diagnostic {
+                error_type: "Runtime.ExitError".into(),
+                error_message: "the function panicked".into(),
+            })
         }
     };
     resp.headers_mut().insert(

@@ -7,16 +7,18 @@
 //! `MaximumRetryAttempts` does on AWS. Where a shard is read from is a
 //! checkpoint, not a held iterator: see `Poller` for why.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamViewType, UserIdentity};
 use aws_sdk_dynamodbstreams::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::{
+    AttributeValue, Record, ShardIteratorType, StreamViewType as SdkViewType,
+};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -64,58 +66,64 @@ pub struct StreamError {
     message: String,
 }
 
-/// A stream record as Lambda delivers it (DynamoDB JSON images).
-pub fn record_json(record: &Record, stream_arn: &str, region: &str) -> Value {
-    let mut change = Map::new();
-    if let Some(s) = &record.dynamodb {
-        if let Some(t) = s.approximate_creation_date_time {
-            change.insert("ApproximateCreationDateTime".into(), json!(t.as_secs_f64()));
-        }
-        if let Some(k) = &s.keys {
-            change.insert("Keys".into(), item_json(k));
-        }
-        if let Some(n) = &s.new_image {
-            change.insert("NewImage".into(), item_json(n));
-        }
-        if let Some(o) = &s.old_image {
-            change.insert("OldImage".into(), item_json(o));
-        }
-        if let Some(seq) = &s.sequence_number {
-            change.insert("SequenceNumber".into(), json!(seq));
-        }
-        change.insert("SizeBytes".into(), json!(s.size_bytes.unwrap_or(0)));
-        if let Some(v) = &s.stream_view_type {
-            change.insert("StreamViewType".into(), json!(v.as_str()));
-        }
-    }
-    let mut out = json!({
-        "eventID": record.event_id.clone().unwrap_or_default(),
-        "eventName": record.event_name.as_ref().map(|n| n.as_str()).unwrap_or_default(),
-        "eventVersion": record.event_version.clone().unwrap_or_else(|| "1.1".into()),
-        "eventSource": record.event_source.clone().unwrap_or_else(|| "aws:dynamodb".into()),
-        "awsRegion": record.aws_region.clone().unwrap_or_else(|| region.to_owned()),
-        "dynamodb": change,
-        "eventSourceARN": stream_arn,
-    });
+/// A stream record as Lambda delivers it (images as `serde_dynamo` items,
+/// which serialize as DynamoDB JSON).
+pub fn record(record: &Record, stream_arn: &str, region: &str) -> EventRecord {
+    let mut out = EventRecord::default();
+    out.event_id = record.event_id.clone().unwrap_or_default();
+    out.event_name = record
+        .event_name
+        .as_ref()
+        .map(|n| n.as_str().to_owned())
+        .unwrap_or_default();
+    out.event_version = Some(record.event_version.clone().unwrap_or_else(|| "1.1".into()));
+    out.event_source = Some(
+        record
+            .event_source
+            .clone()
+            .unwrap_or_else(|| "aws:dynamodb".into()),
+    );
+    out.aws_region = record
+        .aws_region
+        .clone()
+        .unwrap_or_else(|| region.to_owned());
+    out.event_source_arn = Some(stream_arn.to_owned());
     if let Some(id) = &record.user_identity {
-        out["userIdentity"] = json!({
-            "type": id.r#type.clone().unwrap_or_default(),
-            "principalId": id.principal_id.clone().unwrap_or_default(),
+        let mut identity = UserIdentity::default();
+        identity.type_ = id.r#type.clone().unwrap_or_default();
+        identity.principal_id = id.principal_id.clone().unwrap_or_default();
+        out.user_identity = Some(identity);
+    }
+    if let Some(s) = &record.dynamodb {
+        let change = &mut out.change;
+        if let Some(t) = s.approximate_creation_date_time {
+            change.approximate_creation_date_time =
+                chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default();
+        }
+        let item = |i: &Option<HashMap<String, AttributeValue>>| {
+            i.clone().map(serde_dynamo::Item::from).unwrap_or_default()
+        };
+        change.keys = item(&s.keys);
+        change.new_image = item(&s.new_image);
+        change.old_image = item(&s.old_image);
+        change.sequence_number = s.sequence_number.clone();
+        change.size_bytes = s.size_bytes.unwrap_or(0);
+        change.stream_view_type = s.stream_view_type.as_ref().and_then(|v| match v {
+            SdkViewType::NewImage => Some(StreamViewType::NewImage),
+            SdkViewType::OldImage => Some(StreamViewType::OldImage),
+            SdkViewType::NewAndOldImages => Some(StreamViewType::NewAndOldImages),
+            SdkViewType::KeysOnly => Some(StreamViewType::KeysOnly),
+            _ => None,
         });
     }
     out
 }
 
-/// An item in DynamoDB JSON (`{"S": "..."}`, binary as base64), by
-/// `serde_dynamo`.
-fn item_json(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    json!(serde_dynamo::Item::from(item.clone()))
-}
-
-/// The event for a batch of records, through `aws_lambda_events`' own
-/// type so the handler gets exactly what `serde` makes of Lambda's JSON.
-pub fn event(records: &[Value]) -> Result<Event, serde_json::Error> {
-    serde_json::from_value(json!({ "Records": records }))
+/// The event for a batch of records.
+pub fn event(records: &[EventRecord]) -> Event {
+    let mut event = Event::default();
+    event.records = records.to_vec();
+    event
 }
 
 /// The sequence numbers a function reported in `batchItemFailures`:
@@ -455,10 +463,10 @@ impl Poller {
             return false;
         }
         let region = self.options.region.clone();
-        let mut batch: Vec<Value> = read
+        let mut batch: Vec<EventRecord> = read
             .records
             .iter()
-            .map(|r| record_json(r, &self.stream_arn, &region))
+            .map(|r| record(r, &self.stream_arn, &region))
             .collect();
         let last = read.records.last().and_then(sequence_of);
         let mut attempt = 0;
@@ -466,15 +474,7 @@ impl Poller {
             if crate::is_stopped(shutdown) {
                 return true;
             }
-            let event = match event(&batch) {
-                Ok(ev) => ev,
-                Err(e) => {
-                    tracing::error!(error = %e, "stream records do not make a DynamoDB event; batch skipped");
-                    self.shards[i].checkpoint = last;
-                    return true;
-                }
-            };
-            let failed_from = match invoke(handler(event)).await {
+            let failed_from = match invoke(handler(event(&batch))).await {
                 Ok(answer) => {
                     let answer = serde_json::to_value(answer).unwrap_or(Value::Null);
                     match reported_failures(&answer) {
@@ -482,9 +482,10 @@ impl Poller {
                         Ok(Some(ids)) => batch
                             .iter()
                             .position(|r| {
-                                r["dynamodb"]["SequenceNumber"]
-                                    .as_str()
-                                    .is_some_and(|s| ids.iter().any(|id| id == s))
+                                r.change
+                                    .sequence_number
+                                    .as_ref()
+                                    .is_some_and(|s| ids.contains(s))
                             })
                             .or(Some(0)),
                         Err(()) => {
@@ -519,9 +520,9 @@ impl Poller {
                     if let Some(done) = from
                         .checked_sub(1)
                         .and_then(|d| batch.get(d))
-                        .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+                        .and_then(|r| r.change.sequence_number.clone())
                     {
-                        self.shards[i].checkpoint = Some(done.to_owned());
+                        self.shards[i].checkpoint = Some(done);
                     }
                     batch.drain(..from);
                     attempt += 1;
@@ -544,7 +545,8 @@ fn sequence_of(record: &Record) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_dynamodbstreams::types::{OperationType, StreamRecord, StreamViewType};
+    use aws_sdk_dynamodbstreams::types::{OperationType, StreamRecord};
+    use serde_json::json;
 
     #[test]
     fn records_become_lambdas_dynamodb_event() {
@@ -576,11 +578,14 @@ mod tests {
                     .set_new_image(Some(image))
                     .sequence_number("100")
                     .size_bytes(10)
-                    .stream_view_type(StreamViewType::NewImage)
+                    .stream_view_type(SdkViewType::NewImage)
                     .build(),
             )
             .build();
-        let json = record_json(&record, "arn:stream", "us-east-1");
+        let ev = event(&[super::record(&record, "arn:stream", "us-east-1")]);
+        // What the function gets is what serde makes of Lambda's JSON.
+        let lambda_json = serde_json::to_value(&ev).expect("JSON");
+        let json = &lambda_json["Records"][0];
         assert_eq!(json["eventName"], "INSERT");
         assert_eq!(json["eventSourceARN"], "arn:stream");
         assert_eq!(
@@ -600,7 +605,7 @@ mod tests {
         assert_eq!(image["urgent"], json!({"BOOL": false}));
         assert_eq!(image["ss"], json!({"SS": ["x"]}));
         assert_eq!(image["m"], json!({"M": {"k": {"N": "1"}}}));
-        let ev = event(&[json]).expect("a DynamoDB event");
+        let ev: Event = serde_json::from_value(lambda_json.clone()).expect("an event");
         assert_eq!(ev.records.len(), 1);
         assert_eq!(ev.records[0].event_name, "INSERT");
         assert_eq!(ev.records[0].change.sequence_number.as_deref(), Some("100"));

@@ -420,6 +420,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The fields a refused event names, in order.
+    fn error_fields(e: &Value) -> Vec<String> {
+        parse_directory(e)
+            .unwrap_err()
+            .into_iter()
+            .map(|f| f.field)
+            .collect()
+    }
+
     fn acme() -> Value {
         json!({"accounts": [{
             "id": "acc_acme", "name": "Acme Beauty",
@@ -446,11 +455,7 @@ mod tests {
         let mut e = acme();
         e["accounts"][0]["users"][0]["email"] = json!("not-an-address");
         e["accounts"][0]["clients"][0]["campaigns"][0]["creatives"][0]["id"] = json!("bad id");
-        let fields: Vec<String> = parse_directory(&e)
-            .unwrap_err()
-            .into_iter()
-            .map(|f| f.field)
-            .collect();
+        let fields = error_fields(&e);
         assert_eq!(
             fields,
             vec![
@@ -538,11 +543,7 @@ mod tests {
         let mut e = acme();
         e["accounts"][0]["managers"][0]["name"] = json!("\u{200B}\u{202E}\t");
         e["accounts"][0]["clients"][0]["campaigns"][0]["name"] = json!("\n");
-        let fields: Vec<String> = parse_directory(&e)
-            .unwrap_err()
-            .into_iter()
-            .map(|f| f.field)
-            .collect();
+        let fields = error_fields(&e);
         assert_eq!(
             fields,
             vec![

@@ -4,13 +4,11 @@
 mod claims;
 mod cursor;
 mod errors;
-mod event;
 pub mod requests;
 mod views;
 
 pub use claims::{parse_groups, principal_from_claims, MANAGER_GROUP};
 pub use cursor::CursorCodec;
-pub use event::GatewayRequest;
 pub use requests::body;
 pub use views::message_view;
 
