@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: test dev web token build bench lint fmt venv clean
+.PHONY: test test-web test-web-run screenshots dev web token build bench lint fmt venv clean
 
 venv: $(STAMP)
 
@@ -14,7 +14,8 @@ $(STAMP): requirements-dev.txt
 
 ## make test: formatting and lints, the whole suite against a local AWS it
 ## starts and stops, schemathesis (every check) against the local gateway, a `make dev`
-## smoke run, cfn-lint on the template and the OpenAPI validator.
+## smoke run, cfn-lint on the template and the OpenAPI validator, then the
+## browser tests (make test-web).
 test: $(STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -23,6 +24,39 @@ test: $(STAMP)
 	scripts/dev-smoke.sh
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	$(VENV)/bin/openapi-spec-validator infra/openapi.yaml
+	$(MAKE) --no-print-directory test-web
+
+## make test-web: the page in a real browser. Installs Debian's chromium if
+## /usr/bin/chromium is missing (apt-get; no browser download), builds the
+## page (make web) and the local gateway, installs web/e2e's packages (npm
+## ci, when its lockfile changed), then web/e2e/run.sh starts a private moto
+## and gateway on free ports and runs the Playwright tests against them
+## (E2E_ARGS="flow.spec.ts" or E2E_ARGS="--grep IME" for some of them).
+E2E_ARGS ?=
+test-web: $(STAMP) web
+	@if [ ! -f web/package.json ]; then \
+	  echo "test-web: skipped: there is no web/package.json yet, so no page to test"; \
+	else \
+	  $(MAKE) --no-print-directory test-web-run; \
+	fi
+
+test-web-run: /usr/bin/chromium web/e2e/node_modules/.package-lock.json
+	cargo build -p liaison-local
+	web/e2e/run.sh $(E2E_ARGS)
+
+/usr/bin/chromium:
+	@echo "test-web: installing Debian's chromium"
+	if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium
+
+web/e2e/node_modules/.package-lock.json: web/e2e/package-lock.json
+	cd web/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+## make screenshots: the browser tests' screenshots of the page (client and
+## manager: list, thread, picker), copied to docs/screenshots/ for the README.
+screenshots:
+	LIAISON_E2E_COPY_SCREENSHOTS=1 $(MAKE) --no-print-directory test-web E2E_ARGS=screenshots.spec.ts
 
 ## make dev: the product on http://127.0.0.1:3000 against a local AWS (moto):
 ## the page at / (built by `make web`; sign in as anyone in the demo
