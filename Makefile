@@ -34,13 +34,12 @@ test: $(STAMP)
 ## (E2E_ARGS="flow.spec.ts" or E2E_ARGS="--grep IME" for some of them).
 E2E_ARGS ?=
 test-web: $(STAMP) web
-	@if [ ! -f web/package.json ]; then \
-	  echo "test-web: skipped: there is no web/package.json yet, so no page to test"; \
-	else \
-	  $(MAKE) --no-print-directory test-web-run; \
-	fi
+	$(MAKE) --no-print-directory test-web-run
 
+## The page's own checks first: API types not drifted from the spec, types,
+## unit tests, the 60 KB gzip budget; then the browser.
 test-web-run: /usr/bin/chromium web/e2e/node_modules/.package-lock.json
+	cd web && npm run check:api && npm run typecheck && npm test && npm run check:size
 	cargo build -p liaison-local
 	web/e2e/run.sh $(E2E_ARGS)
 
