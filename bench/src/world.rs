@@ -62,6 +62,8 @@ impl World {
             app_url: APP_URL.to_owned(),
             cursor_secret: CURSOR_SECRET.as_bytes().to_vec(),
             notify_delay: Duration::ZERO,
+            reply_domain: liaison_local::DEV_REPLY_DOMAIN.to_owned(),
+            reply_secrets: liaison_local::DEV_REPLY_SECRETS.to_owned(),
         };
         let trips = RoundTrips::new();
         let functions = Functions::new(&Clients::counted(aws, &trips), &env);

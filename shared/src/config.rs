@@ -14,6 +14,12 @@ pub const NOTIFY_DELAY_SECONDS: &str = "LIAISON_NOTIFY_DELAY_SECONDS";
 pub const CURSOR_SECRET: &str = "LIAISON_CURSOR_SECRET";
 pub const CORS_ORIGIN: &str = "LIAISON_CORS_ORIGIN";
 pub const DEAD_LETTER_QUEUE_URL: &str = "LIAISON_DEAD_LETTER_QUEUE_URL";
+/// The domain of reply addresses (`reply+{key}@{domain}`), which SES receives.
+pub const REPLY_DOMAIN: &str = "LIAISON_REPLY_DOMAIN";
+/// The reply keys' secrets, `version:secret[,version:secret…]`, the first signing.
+pub const REPLY_SECRETS: &str = "LIAISON_REPLY_SECRETS";
+/// How many days a reply key answers (default 90).
+pub const REPLY_KEY_DAYS: &str = "LIAISON_REPLY_KEY_DAYS";
 /// Extra certificate authorities (PEM) to trust, as other AWS SDKs read it:
 /// for an HTTPS proxy or a local stack behind TLS.
 pub const CA_BUNDLE: &str = "AWS_CA_BUNDLE";
@@ -135,6 +141,36 @@ pub fn cursor_secret() -> Result<Vec<u8>, ConfigError> {
         ));
     }
     Ok(s.into_bytes())
+}
+
+/// Reply addresses: domain, secrets, key lifetime (1-3650 days, default 90).
+pub fn reply_settings() -> Result<crate::reply::ReplySettings, ConfigError> {
+    let domain = required(REPLY_DOMAIN)?.to_ascii_lowercase();
+    if domain.contains(['@', ' ', '<', '>']) || !domain.contains('.') {
+        return Err(ConfigError::Invalid(
+            REPLY_DOMAIN,
+            "must be a domain name".into(),
+        ));
+    }
+    let keys = crate::reply::ReplyKeys::parse(&required(REPLY_SECRETS)?)
+        .map_err(|e| ConfigError::Invalid(REPLY_SECRETS, e.to_string()))?;
+    let key_ttl = match std::env::var(REPLY_KEY_DAYS) {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<u64>() {
+            Ok(d) if (1..=3650).contains(&d) => Duration::from_secs(d * 24 * 3600),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    REPLY_KEY_DAYS,
+                    "must be whole days from 1 to 3650".into(),
+                ))
+            }
+        },
+        _ => crate::reply::DEFAULT_KEY_TTL,
+    };
+    Ok(crate::reply::ReplySettings {
+        domain,
+        keys,
+        key_ttl,
+    })
 }
 
 /// `AWS_CA_BUNDLE`'s path, if set.

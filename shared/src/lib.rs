@@ -12,6 +12,7 @@ pub mod notify;
 /// Creating the resources (dev tools and tests only: the `provision` feature).
 #[cfg(feature = "provision")]
 pub mod provision;
+pub mod reply;
 pub mod store;
 
 pub use error::ApiError;

@@ -254,6 +254,7 @@ async fn a_failing_ses_is_retried_without_duplicates_and_malformed_records_go_to
                 from: w.names.from_email.clone(),
                 app_url: APP_URL.to_owned(),
             },
+            reply: w.functions.notify_reply.notifier.reply.clone(),
         },
         sqs: aws_sdk_sqs::Client::new(&w.aws),
         dead_letter_queue_url: w.dead_letter_queue_url.clone(),

@@ -233,6 +233,7 @@ fn app_with(
                 from: w.names.from_email.clone(),
                 app_url: APP_URL.to_owned(),
             },
+            reply: w.functions.notify_reply.notifier.reply.clone(),
         },
         sqs: aws_sdk_sqs::Client::new(&w.aws),
         dead_letter_queue_url: w.dead_letter_queue_url.clone(),

@@ -151,6 +151,8 @@ impl World {
             app_url: APP_URL.to_owned(),
             cursor_secret: CURSOR_SECRET.to_vec(),
             notify_delay: std::time::Duration::ZERO,
+            reply_domain: liaison_local::DEV_REPLY_DOMAIN.to_owned(),
+            reply_secrets: liaison_local::DEV_REPLY_SECRETS.to_owned(),
         };
         Self {
             functions: Functions::new(&clients, &env),

@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
                 from: liaison::config::from_email()?,
                 app_url: liaison::config::app_url()?,
             },
+            reply: liaison::config::reply_settings()?,
         },
         sqs: aws_sdk_sqs::Client::new(&aws),
         dead_letter_queue_url: liaison::config::dead_letter_queue_url()?,

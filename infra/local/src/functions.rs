@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::ses::SimpleEmailEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use lambda_http::{Body, Request, Response};
@@ -31,6 +32,7 @@ use liaison::aws::RoundTrips;
 use liaison::http::CursorCodec;
 use liaison::notify::{Mailer, Notifier};
 use liaison::provision::Names;
+use liaison::reply::{ReplyKeys, ReplySettings};
 use liaison::store::Store;
 use serde_json::Value;
 
@@ -106,6 +108,10 @@ pub struct FunctionEnv {
     pub app_url: String,
     pub cursor_secret: Vec<u8>,
     pub notify_delay: Duration,
+    /// The domain of reply addresses (`reply+{key}@{domain}`).
+    pub reply_domain: String,
+    /// The reply keys' secrets (`version:secret,…`).
+    pub reply_secrets: String,
 }
 
 impl FunctionEnv {
@@ -130,6 +136,8 @@ impl FunctionEnv {
                 c::NOTIFY_DELAY_SECONDS,
                 self.notify_delay.as_secs().to_string(),
             ),
+            (c::REPLY_DOMAIN, self.reply_domain.clone()),
+            (c::REPLY_SECRETS, self.reply_secrets.clone()),
         ]
     }
 }
@@ -146,6 +154,7 @@ pub struct Functions {
     pub presign_attachment: presign_attachment::App,
     pub relay_messages: relay_messages::App,
     pub notify_reply: notify_reply::App,
+    pub receive_reply: receive_reply::App,
 }
 
 impl Functions {
@@ -161,12 +170,19 @@ impl Functions {
         "presign-attachment",
         "relay-messages",
         "notify-reply",
+        "receive-reply",
     ];
 
     /// Every `App` as its `main.rs` builds it, from these clients and values.
     pub fn new(clients: &Clients, env: &FunctionEnv) -> Self {
         let store = Store::new(clients.dynamodb.clone(), &env.names.table);
         let attachments = Attachments::new(clients.s3.clone(), &env.names.bucket);
+        let reply = ReplySettings {
+            domain: env.reply_domain.clone(),
+            keys: ReplyKeys::parse(&env.reply_secrets)
+                .unwrap_or_else(|e| panic!("reply secrets: {e}")),
+            key_ttl: liaison::reply::DEFAULT_KEY_TTL,
+        };
         Self {
             open_thread: open_thread::App {
                 store: store.clone(),
@@ -201,11 +217,17 @@ impl Functions {
                 sqs: clients.sqs.clone(),
                 queue_url: env.queue_url.clone(),
                 delay: env.notify_delay,
+                attachments: attachments.clone(),
+            },
+            receive_reply: receive_reply::App {
+                store: store.clone(),
                 attachments,
+                settings: reply.clone(),
             },
             notify_reply: notify_reply::App {
                 notifier: Notifier {
                     store,
+                    reply,
                     mailer: Mailer {
                         ses: clients.ses.clone(),
                         from: env.names.from_email.clone(),
@@ -262,6 +284,14 @@ impl Functions {
         Ok(serde_json::to_value(response).unwrap_or(Value::Null))
     }
 
+    /// `receive-reply`, as SES receiving invokes it (the local gateway's
+    /// SMTP listener does the same).
+    pub async fn receive_reply(&self, event: SimpleEmailEvent) -> Result<Value, Diagnostic> {
+        receive_reply::handle(&self.receive_reply, event)
+            .await
+            .map_err(Diagnostic::from)
+    }
+
     /// A direct invocation (the Lambda Invoke API) with a JSON payload:
     /// `None` if no such function is hosted; otherwise its JSON answer, or
     /// its error as Lambda reports it.
@@ -281,6 +311,10 @@ impl Functions {
             },
             "notify-reply" => match serde_json::from_value(payload) {
                 Ok(ev) => self.notify_reply(ev).await,
+                Err(e) => Err(unmarshal(e)),
+            },
+            "receive-reply" => match serde_json::from_value(payload) {
+                Ok(ev) => self.receive_reply(ev).await,
                 Err(e) => Err(unmarshal(e)),
             },
             http_function => {

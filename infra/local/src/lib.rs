@@ -37,6 +37,11 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub const DEV_PREFIX: &str = "liaison-dev";
 /// Signs cursors locally; deployed stacks get a generated secret.
 pub const DEV_CURSOR_SECRET: &str = "liaison-dev-cursor-secret";
+/// The domain of reply addresses locally (mail for it goes to the SMTP
+/// listener, not the internet: `.localhost` never resolves elsewhere).
+pub const DEV_REPLY_DOMAIN: &str = "reply.liaison.localhost";
+/// Signs reply keys locally; deployed stacks get a generated secret.
+pub const DEV_REPLY_SECRETS: &str = "1:liaison-dev-reply-secret";
 
 /// Tells background tasks to stop (also when dropped).
 #[derive(Debug)]
@@ -82,6 +87,10 @@ pub struct Config {
     pub web_dir: std::path::PathBuf,
     pub cursor_secret: String,
     pub notify_delay: Duration,
+    /// The domain of reply addresses.
+    pub reply_domain: String,
+    /// The reply keys' secrets (`version:secret,…`).
+    pub reply_secrets: String,
     /// Run the event source mappings of the hosted stream and queue consumers.
     pub event_sources: bool,
     /// Where the stream mapping starts on the shards that exist at start.
@@ -105,6 +114,8 @@ impl Config {
             web_dir: web::dir_from_env(),
             cursor_secret: DEV_CURSOR_SECRET.to_owned(),
             notify_delay: Duration::from_secs(3),
+            reply_domain: DEV_REPLY_DOMAIN.to_owned(),
+            reply_secrets: DEV_REPLY_SECRETS.to_owned(),
             event_sources: true,
             stream_start: stream::StartingPosition::Latest,
             print_mail: true,
@@ -132,6 +143,8 @@ impl Config {
                 .to_owned(),
             cursor_secret: self.cursor_secret.clone().into_bytes(),
             notify_delay: self.notify_delay,
+            reply_domain: self.reply_domain.clone(),
+            reply_secrets: self.reply_secrets.clone(),
         }
     }
 }

@@ -337,6 +337,8 @@ pub const TIME_FOR_ONE_RECIPIENT: Duration = Duration::from_secs(10);
 pub struct Notifier {
     pub store: Store,
     pub mailer: Mailer,
+    /// Reply addresses: every e-mail's `Reply-To` (see `crate::reply`).
+    pub reply: crate::reply::ReplySettings,
 }
 
 /// What happened for one recipient.

@@ -1,0 +1,1 @@
+//! Trimming quoted history and signatures from a reply.
