@@ -102,6 +102,22 @@ pub const PENDING_TAG_VALUE: &str = "pending";
 pub const BOUND_TAG_VALUE: &str = "bound";
 pub const STATE_TAG_KEY: &str = "liaison-state";
 
+/// Where SES receiving stores each raw e-mail (the receipt rule's S3
+/// action, `ObjectKeyPrefix`); the bucket expires them after
+/// [`INBOUND_EXPIRY_DAYS`].
+pub const INBOUND_PREFIX: &str = "inbound/";
+/// How long a raw incoming e-mail stays in the bucket: past Lambda's
+/// retries of the receiving function (6 hours), short enough that message
+/// bodies are not kept twice.
+pub const INBOUND_EXPIRY_DAYS: i32 = 7;
+/// The id of that lifecycle rule.
+pub const INBOUND_EXPIRY_RULE: &str = "expire-inbound-email";
+
+/// The key of the raw e-mail SES stored for message `ses_message_id`.
+pub fn inbound_key(ses_message_id: &str) -> String {
+    format!("{INBOUND_PREFIX}{ses_message_id}")
+}
+
 /// A presigned request: where and how to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
@@ -308,6 +324,64 @@ impl Attachments {
                 }
             }
         }
+    }
+
+    /// The raw e-mail SES stored under `inbound/{ses_message_id}`, if it
+    /// is there (GetObject).
+    pub async fn inbound_email(&self, ses_message_id: &str) -> Result<Option<Vec<u8>>, S3Error> {
+        let out = match self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(inbound_key(ses_message_id))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let missing = e
+                    .as_service_error()
+                    .map(|s| s.is_no_such_key())
+                    .unwrap_or(false)
+                    || e.code() == Some("NoSuchKey")
+                    || e.raw_response().map(|r| r.status().as_u16()) == Some(404);
+                return if missing {
+                    Ok(None)
+                } else {
+                    Err(S3Error::sdk("GetObject", &e))
+                };
+            }
+        };
+        let bytes = out.body.collect().await.map_err(|e| S3Error {
+            op: "GetObject",
+            message: e.to_string(),
+        })?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    /// Stores a file that arrived by e-mail as an upload of it would be
+    /// stored (PutObject): under its attachment's key, with its type and a
+    /// download name, already tagged bound (the send that lists it follows
+    /// at once; a redelivery writes the same bytes to the same key).
+    pub async fn put_inbound_file(
+        &self,
+        key: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), S3Error> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_disposition(content_disposition(filename))
+            .tagging(format!("{STATE_TAG_KEY}={BOUND_TAG_VALUE}"))
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|e| S3Error::sdk("PutObject", &e))?;
+        Ok(())
     }
 
     /// Marks an upload as bound to a message, so the lifecycle rule that

@@ -40,18 +40,18 @@ pub const MAX_PENDING_UPLOADS: u64 = 50;
 pub const MAX_PENDING_UPLOAD_BYTES: u64 = 10 * 1024 * 1024 * 1024;
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
-const QUOTA_UPLOADS: &str = "pending_uploads";
-const QUOTA_BYTES: &str = "pending_bytes";
+pub(super) const QUOTA_UPLOADS: &str = "pending_uploads";
+pub(super) const QUOTA_BYTES: &str = "pending_bytes";
 
 /// The UTC day (days since the epoch) an upload was presigned: its id is a
 /// ULID minted at presign time, so the id alone says which counter it is in.
-fn upload_day(id: &AttachmentId) -> u64 {
+pub(super) fn upload_day(id: &AttachmentId) -> u64 {
     id.ulid().timestamp_ms() / DAY_MS
 }
 
 /// A counter outlives every upload it counts: the day, plus the pending
 /// records' TTL, plus a day.
-fn quota_expiry(day: u64) -> i64 {
+pub(super) fn quota_expiry(day: u64) -> i64 {
     ((day + 1) * DAY_MS / 1000) as i64 + PENDING_TTL_SECONDS + 24 * 3600
 }
 

@@ -218,6 +218,29 @@ pub(super) fn kind(pk: &str, sk: &str) -> Kind {
     }
 }
 
+// Inbound
+
+/// The partition of one sender's e-mail counters (the sender's address
+/// only as a hash: see `store::inbound`).
+fn inbound_pk(sender_hash: &str) -> String {
+    format!("INBOUND#{sender_hash}")
+}
+
+/// A sender's count of replies in minute `minute` (since the epoch).
+pub(super) fn inbound_minute(sender_hash: &str, minute: i64) -> Item {
+    key(inbound_pk(sender_hash), format!("MIN#{minute}"))
+}
+
+/// A sender's count of replies in hour `hour` (since the epoch).
+pub(super) fn inbound_hour(sender_hash: &str, hour: i64) -> Item {
+    key(inbound_pk(sender_hash), format!("HOUR#{hour}"))
+}
+
+/// The mark that e-mail `ses_id` was counted (so a redelivery is not).
+pub(super) fn inbound_counted(sender_hash: &str, ses_id: &str) -> Item {
+    key(inbound_pk(sender_hash), format!("MAIL#{ses_id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

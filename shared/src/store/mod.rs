@@ -12,11 +12,13 @@
 mod attachments;
 mod attr;
 mod directory;
+mod inbound;
 mod inbox;
 mod items;
 mod keys;
 mod messages;
 mod notifications;
+mod replies;
 pub mod schema;
 mod send;
 mod stream;
@@ -33,6 +35,7 @@ pub use attachments::{
 };
 pub use attr::Item;
 pub use directory::{AccountSnapshot, Applied};
+pub use inbound::{sender_hash, RateOutcome, REPLIES_PER_HOUR, REPLIES_PER_MINUTE};
 pub use inbox::{ReadOutcome, ThreadPage, ThreadQuery};
 pub use items::{AttachmentRecord, Claim, InboxRow, NotificationState, ReadState, ThreadRecord};
 pub use keys::message_position;
@@ -40,6 +43,7 @@ pub use messages::MessagePage;
 pub use notifications::{
     Completion, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
 };
+pub use replies::ReplyKeyRecord;
 pub use send::{send_fingerprint, NewMessage, SendContext, SendOutcome};
 pub use stream::{inserted_message, InsertedMessage};
 pub use threads::{CreateOutcome, OpenContext};
