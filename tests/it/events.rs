@@ -117,8 +117,7 @@ async fn every_event_is_handled_by_its_function() {
             // No raw e-mail under inbound/ for the sample: read, refused,
             // never an error.
             "receive-reply" => assert_eq!(
-                answer["results"][0]["outcome"],
-                "refused",
+                answer["results"][0]["outcome"], "refused",
                 "events/{name}.json was not handled: {answer}"
             ),
             _ => {

@@ -360,6 +360,8 @@ fn environment_names_are_the_ones_the_code_reads() {
         config::CURSOR_SECRET,
         config::CORS_ORIGIN,
         config::DEAD_LETTER_QUEUE_URL,
+        config::REPLY_DOMAIN,
+        config::REPLY_SECRETS,
     ];
     for (name, (id, function)) in template.functions() {
         let Some(env) = template.function_property(function, "Environment") else {
@@ -882,7 +884,7 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
 /// What each function's composition root (`main.rs`) reads from the
 /// environment, found from the `liaison` readers it calls.
 fn env_read_by(main_rs: &str) -> BTreeSet<&'static str> {
-    let readers: [(&str, &str); 10] = [
+    let readers: [(&str, &str); 12] = [
         ("Store::from_env", config::TABLE),
         ("config::table_name", config::TABLE),
         ("Attachments::from_env", config::BUCKET),
@@ -896,6 +898,9 @@ fn env_read_by(main_rs: &str) -> BTreeSet<&'static str> {
             "config::dead_letter_queue_url",
             config::DEAD_LETTER_QUEUE_URL,
         ),
+        // LIAISON_REPLY_KEY_DAYS is optional (90 days unless set).
+        ("config::reply_settings", config::REPLY_DOMAIN),
+        ("config::reply_settings", config::REPLY_SECRETS),
     ];
     readers
         .iter()
@@ -1369,5 +1374,123 @@ fn the_hosted_ui_client_is_public_with_the_code_flow_on_the_pages_origin() {
         "WebDistributionId",
     ] {
         field(outputs, name);
+    }
+}
+
+#[test]
+fn ses_stores_replies_under_inbound_then_invokes_receive_reply() {
+    use liaison::attachments::{INBOUND_EXPIRY_DAYS, INBOUND_PREFIX};
+    let template = Template::load();
+    let functions = template.functions();
+    let (function_id, receive) = functions["receive-reply"];
+
+    // One rule, in this stack's rule set, for the reply domain: scanned,
+    // then S3 (the raw e-mail under inbound/), then the function, async.
+    let rules = template.of_type("AWS::SES::ReceiptRule");
+    assert_eq!(rules.len(), 1, "one receipt rule");
+    let props = field(rules[0].1, "Properties");
+    assert_eq!(referenced(field(props, "RuleSetName")), "ReplyRuleSet");
+    let rule = field(props, "Rule");
+    assert_eq!(field(rule, "Enabled").as_bool(), Some(true));
+    assert_eq!(
+        field(rule, "ScanEnabled").as_bool(),
+        Some(true),
+        "spam and virus verdicts"
+    );
+    let recipients = list(field(rule, "Recipients"));
+    assert_eq!(recipients.len(), 1);
+    assert_eq!(referenced(&recipients[0]), "ReplyDomain");
+    let actions = list(field(rule, "Actions"));
+    assert_eq!(actions.len(), 2, "S3, then Lambda");
+    let s3 = field(&actions[0], "S3Action");
+    assert_eq!(referenced(field(s3, "BucketName")), "AttachmentsBucket");
+    assert_eq!(text(field(s3, "ObjectKeyPrefix")), INBOUND_PREFIX);
+    let lambda = field(&actions[1], "LambdaAction");
+    assert_eq!(referenced(field(lambda, "FunctionArn")), function_id);
+    assert_eq!(
+        text(field(lambda, "InvocationType")),
+        "Event",
+        "SES does not wait"
+    );
+
+    // The raw e-mails expire.
+    let bucket = field(template.resource("AttachmentsBucket"), "Properties");
+    let expires_inbound = list(field(field(bucket, "LifecycleConfiguration"), "Rules"))
+        .iter()
+        .any(|rule| {
+            text(field(rule, "Status")) == "Enabled"
+                && rule.get("Prefix").map(text) == Some(INBOUND_PREFIX)
+                && rule.get("ExpirationInDays").map(number) == Some(INBOUND_EXPIRY_DAYS as u64)
+        });
+    assert!(
+        expires_inbound,
+        "no lifecycle rule expires {INBOUND_PREFIX}"
+    );
+
+    // SES may write there (this account only), and invoke the function.
+    let policy = field(
+        field(template.resource("AttachmentsBucketPolicy"), "Properties"),
+        "PolicyDocument",
+    );
+    let ses_puts = list(field(policy, "Statement")).iter().any(|st| {
+        text(field(st, "Effect")) == "Allow"
+            && plain(field(st, "Principal")).get("Service").map(text) == Some("ses.amazonaws.com")
+            && text(field(st, "Action")) == "s3:PutObject"
+            && field(field(st, "Condition"), "StringEquals")
+                .get("aws:SourceAccount")
+                .is_some()
+    });
+    assert!(
+        ses_puts,
+        "the bucket policy must let SES (this account) put raw e-mails"
+    );
+    let permissions = template.of_type("AWS::Lambda::Permission");
+    let invoke = permissions
+        .iter()
+        .find(|(_, p)| text(field(field(p, "Properties"), "Principal")) == "ses.amazonaws.com")
+        .expect("a permission for SES to invoke receive-reply");
+    let props = field(invoke.1, "Properties");
+    assert_eq!(referenced(field(props, "FunctionName")), function_id);
+    assert!(
+        plain(props).get("SourceAccount").is_some(),
+        "scoped to this account"
+    );
+
+    // The function reads inbound/ and stores files; Lambda's retries end in
+    // a queue, not in silence.
+    let allowed = allowed_actions(receive);
+    for needed in [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:PutObjectTagging",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ] {
+        assert!(allowed.contains(needed), "{function_id} needs {needed}");
+    }
+    let on_failure = field(
+        field(
+            field(field(receive, "Properties"), "EventInvokeConfig"),
+            "DestinationConfig",
+        ),
+        "OnFailure",
+    );
+    assert_eq!(
+        referenced(field(on_failure, "Destination")),
+        "ReplyFailureQueue"
+    );
+    // The notifier signs the reply addresses this function verifies.
+    let (_, notify) = functions["notify-reply"];
+    for var in [config::REPLY_DOMAIN, config::REPLY_SECRETS] {
+        let vars = |f: &Value| {
+            referenced(field(
+                field(field(field(f, "Properties"), "Environment"), "Variables"),
+                var,
+            ))
+            .to_owned()
+        };
+        assert_eq!(vars(notify), vars(receive), "{var}");
     }
 }

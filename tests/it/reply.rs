@@ -122,11 +122,12 @@ async fn store_raw(w: &World, id: &str, raw: &[u8]) {
 }
 
 async fn invoke(w: &World, event: SimpleEmailEvent) -> Value {
-    let answer = w
-        .functions
-        .receive_reply(event)
-        .await
-        .unwrap_or_else(|d| panic!("receive-reply failed: {}: {}", d.error_type, d.error_message));
+    let answer = w.functions.receive_reply(event).await.unwrap_or_else(|d| {
+        panic!(
+            "receive-reply failed: {}: {}",
+            d.error_type, d.error_message
+        )
+    });
     answer["results"][0].clone()
 }
 
@@ -217,13 +218,11 @@ async fn every_check_refuses_with_its_own_reason_and_posts_nothing() {
     let forged_raw = reply_mail(CHRIS, &forged, "Re: General", "Fine by me.");
     let unknown_raw = reply_mail(CHRIS, &unknown, "Re: General", "Fine by me.");
     let alex_raw = reply_mail("alex@acme.example", &to, "Re: General", "Fine by me.");
-    let two_senders = String::from_utf8(good.clone())
-        .unwrap()
-        .replacen(
-            &"From: \"Chris\" <chris@acme.example>".to_string(),
-            "From: \"Chris\" <chris@acme.example>, Alex <alex@acme.example>",
-            1,
-        );
+    let two_senders = String::from_utf8(good.clone()).unwrap().replacen(
+        &"From: \"Chris\" <chris@acme.example>".to_string(),
+        "From: \"Chris\" <chris@acme.example>, Alex <alex@acme.example>",
+        1,
+    );
     assert!(two_senders.contains("Alex <alex"), "{two_senders}");
     let with_header = |name: &'static str, value: &'static str| {
         MessageBuilder::new()
@@ -248,23 +247,150 @@ async fn every_check_refuses_with_its_own_reason_and_posts_nothing() {
     let only_quote = reply_mail(CHRIS, &to, "Re: General", "");
 
     let cases: Vec<(&str, Vec<u8>, Vec<&str>, &str, Value, &str, u64)> = vec![
-        ("virus", good.clone(), vec![&to], CHRIS, verdicts(&[("virusVerdict", "FAIL")]), "virus", 1),
-        ("spam", good.clone(), vec![&to], CHRIS, verdicts(&[("spamVerdict", "FAIL")]), "spam", 1),
-        ("no reply address", good.clone(), vec!["dana@agency.example"], CHRIS, pass.clone(), "no_reply_address", 2),
-        ("reply address of another domain", good.clone(), vec!["reply+abc@reply.other.example"], CHRIS, pass.clone(), "no_reply_address", 2),
-        ("two keys", good.clone(), vec![&to, &other_key], CHRIS, pass.clone(), "several_reply_addresses", 2),
-        ("forged key", forged_raw, vec![&forged], CHRIS, pass.clone(), "forged_key", 3),
-        ("unknown key", unknown_raw, vec![&unknown], CHRIS, pass.clone(), "unknown_key", 3),
-        ("wrong sender", alex_raw, vec![&to], "alex@acme.example", pass.clone(), "wrong_sender", 4),
-        ("two senders", two_senders.into_bytes(), vec![&to], CHRIS, pass.clone(), "not_one_sender", 4),
-        ("dmarc fail", good.clone(), vec![&to], CHRIS, verdicts(&[("dmarcVerdict", "FAIL")]), "not_authenticated", 4),
-        ("neither spf nor dkim", good.clone(), vec![&to], CHRIS,
-            verdicts(&[("spfVerdict", "FAIL"), ("dkimVerdict", "GRAY")]), "not_authenticated", 4),
-        ("auto-submitted", with_header("Auto-Submitted", "auto-replied"), vec![&to], CHRIS, pass.clone(), "automatic", 5),
-        ("precedence bulk", with_header("Precedence", "bulk"), vec![&to], CHRIS, pass.clone(), "automatic", 5),
-        ("bounce", bounce_from_person.into_bytes(), vec![&to], "", pass.clone(), "automatic", 5),
-        ("mailer-daemon", bounce.into_bytes(), vec![&to], "mailer-daemon@acme.example", pass.clone(), "wrong_sender", 4),
-        ("only the quoted history", only_quote, vec![&to], CHRIS, pass.clone(), "empty", 7),
+        (
+            "virus",
+            good.clone(),
+            vec![&to],
+            CHRIS,
+            verdicts(&[("virusVerdict", "FAIL")]),
+            "virus",
+            1,
+        ),
+        (
+            "spam",
+            good.clone(),
+            vec![&to],
+            CHRIS,
+            verdicts(&[("spamVerdict", "FAIL")]),
+            "spam",
+            1,
+        ),
+        (
+            "no reply address",
+            good.clone(),
+            vec!["dana@agency.example"],
+            CHRIS,
+            pass.clone(),
+            "no_reply_address",
+            2,
+        ),
+        (
+            "reply address of another domain",
+            good.clone(),
+            vec!["reply+abc@reply.other.example"],
+            CHRIS,
+            pass.clone(),
+            "no_reply_address",
+            2,
+        ),
+        (
+            "two keys",
+            good.clone(),
+            vec![&to, &other_key],
+            CHRIS,
+            pass.clone(),
+            "several_reply_addresses",
+            2,
+        ),
+        (
+            "forged key",
+            forged_raw,
+            vec![&forged],
+            CHRIS,
+            pass.clone(),
+            "forged_key",
+            3,
+        ),
+        (
+            "unknown key",
+            unknown_raw,
+            vec![&unknown],
+            CHRIS,
+            pass.clone(),
+            "unknown_key",
+            3,
+        ),
+        (
+            "wrong sender",
+            alex_raw,
+            vec![&to],
+            "alex@acme.example",
+            pass.clone(),
+            "wrong_sender",
+            4,
+        ),
+        (
+            "two senders",
+            two_senders.into_bytes(),
+            vec![&to],
+            CHRIS,
+            pass.clone(),
+            "not_one_sender",
+            4,
+        ),
+        (
+            "dmarc fail",
+            good.clone(),
+            vec![&to],
+            CHRIS,
+            verdicts(&[("dmarcVerdict", "FAIL")]),
+            "not_authenticated",
+            4,
+        ),
+        (
+            "neither spf nor dkim",
+            good.clone(),
+            vec![&to],
+            CHRIS,
+            verdicts(&[("spfVerdict", "FAIL"), ("dkimVerdict", "GRAY")]),
+            "not_authenticated",
+            4,
+        ),
+        (
+            "auto-submitted",
+            with_header("Auto-Submitted", "auto-replied"),
+            vec![&to],
+            CHRIS,
+            pass.clone(),
+            "automatic",
+            5,
+        ),
+        (
+            "precedence bulk",
+            with_header("Precedence", "bulk"),
+            vec![&to],
+            CHRIS,
+            pass.clone(),
+            "automatic",
+            5,
+        ),
+        (
+            "bounce",
+            bounce_from_person.into_bytes(),
+            vec![&to],
+            "",
+            pass.clone(),
+            "automatic",
+            5,
+        ),
+        (
+            "mailer-daemon",
+            bounce.into_bytes(),
+            vec![&to],
+            "mailer-daemon@acme.example",
+            pass.clone(),
+            "wrong_sender",
+            4,
+        ),
+        (
+            "only the quoted history",
+            only_quote,
+            vec![&to],
+            CHRIS,
+            pass.clone(),
+            "empty",
+            7,
+        ),
     ];
     for (name, raw, recipients, source, v, reason, check) in cases {
         let result = arrive(&w, &raw, &recipients, source, &v).await;
@@ -314,7 +440,8 @@ async fn an_expired_key_and_a_person_who_left_are_refused() {
     // Chris leaves Acme (the directory changes); his key stops answering.
     let to = issue_key(&w, &t, "u_chris", CHRIS, 3600).await;
     let mut dir = directory();
-    dir["accounts"][0]["users"] = json!([{"id": "u_alex", "email": "alex@acme.example", "name": "Alex"}]);
+    dir["accounts"][0]["users"] =
+        json!([{"id": "u_alex", "email": "alex@acme.example", "name": "Alex"}]);
     w.sync(dir).await;
     let raw = reply_mail(CHRIS, &to, "Re: General", "Still there?");
     let result = arrive(&w, &raw, &[&to], CHRIS, &verdicts(&[])).await;
@@ -386,7 +513,11 @@ async fn files_are_stored_like_uploads_and_download_and_others_are_left_out_with
         .text_body("The brief and the frame, see attached.")
         .attachment("image/png", "frame 1.png", png(300))
         .attachment("application/pdf", "brief.pdf", pdf.clone())
-        .attachment("application/x-msdownload", "setup.exe", b"MZ\x90\x00".to_vec())
+        .attachment(
+            "application/x-msdownload",
+            "setup.exe",
+            b"MZ\x90\x00".to_vec(),
+        )
         .write_to_vec()
         .unwrap();
     let result = arrive(&w, &raw, &[&to], CHRIS, &verdicts(&[])).await;
@@ -394,20 +525,37 @@ async fn files_are_stored_like_uploads_and_download_and_others_are_left_out_with
     let listed = messages(&w, &t).await;
     let m = &listed[0];
     let body = m["body"].as_str().unwrap();
-    assert!(body.starts_with("The brief and the frame, see attached."), "{body}");
-    assert!(body.contains("setup.exe"), "a note names what was left out: {body}");
+    assert!(
+        body.starts_with("The brief and the frame, see attached."),
+        "{body}"
+    );
+    assert!(
+        body.contains("setup.exe"),
+        "a note names what was left out: {body}"
+    );
     let files = m["attachments"].as_array().unwrap();
-    let names: Vec<&str> = files.iter().map(|f| f["filename"].as_str().unwrap()).collect();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["frame 1.png", "brief.pdf"]);
 
     let s3 = liaison::aws::s3_client(&w.aws);
-    for (f, bytes, ctype) in [(&files[0], png(300), "image/png"), (&files[1], pdf, "application/pdf")] {
+    for (f, bytes, ctype) in [
+        (&files[0], png(300), "image/png"),
+        (&files[1], pdf, "application/pdf"),
+    ] {
         assert_eq!(f["content_type"], ctype);
         assert_eq!(f["size"], bytes.len());
         // Downloadable as any upload: the API's link serves the bytes.
         let id = f["id"].as_str().unwrap();
         let link = w
-            .call(&dana(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
+            .call(
+                &dana(),
+                "GET",
+                &format!("/threads/{t}/attachments/{id}"),
+                None,
+            )
             .await
             .expect(200);
         let (status, _, got) = http("GET", link["download_url"].as_str().unwrap(), &[], b"").await;
@@ -428,7 +576,13 @@ async fn files_are_stored_like_uploads_and_download_and_others_are_left_out_with
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect();
         assert_eq!(tags, [("liaison-state".to_owned(), "bound".to_owned())]);
-        let head = s3.head_object().bucket(&w.names.bucket).key(&key).send().await.expect("head");
+        let head = s3
+            .head_object()
+            .bucket(&w.names.bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("head");
         assert_eq!(head.content_type(), Some(ctype));
     }
     // Not counted against Chris's presign cap: nothing of his is pending.
@@ -523,12 +677,24 @@ async fn six_hundred_an_hour_across_minutes_and_concurrent_counts_are_exact() {
             .count_reply(CHRIS, &format!("over-{minute}"), at(minute, 59))
             .await
             .unwrap();
-        assert_eq!(over, liaison::store::RateOutcome::Limited, "minute {minute}");
+        assert_eq!(
+            over,
+            liaison::store::RateOutcome::Limited,
+            "minute {minute}"
+        );
     }
     // The hour is full, even in a fresh minute.
-    let over = w.store.count_reply(CHRIS, "hour-over", at(40, 0)).await.unwrap();
+    let over = w
+        .store
+        .count_reply(CHRIS, "hour-over", at(40, 0))
+        .await
+        .unwrap();
     assert_eq!(over, liaison::store::RateOutcome::Limited);
     // The next hour starts afresh.
-    let next = w.store.count_reply(CHRIS, "next-hour", at(61, 0)).await.unwrap();
+    let next = w
+        .store
+        .count_reply(CHRIS, "next-hour", at(61, 0))
+        .await
+        .unwrap();
     assert_eq!(next, liaison::store::RateOutcome::Allowed);
 }

@@ -38,9 +38,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use liaison::attachments::{object_key, Attachments};
-use liaison::domain::{
-    AttachmentId, AttachmentRef, Author, ClientMessageId, Message, Timestamp,
-};
+use liaison::domain::{AttachmentId, AttachmentRef, Author, ClientMessageId, Message, Timestamp};
 use liaison::reply::inbound::{self, Verdicts};
 use liaison::reply::{Refusal, ReplySettings};
 use liaison::store::{
@@ -257,7 +255,10 @@ async fn receive(app: &App, ses: &SimpleEmailService, now: Timestamp) -> Result<
     // touching S3.
     if let Some(claim) = &ctx.claim {
         let fingerprint = send_fingerprint(&content.body, urgent, files.iter().map(|a| &a.file.id));
-        let outcome = app.store.answer_claim(&row.thread, claim, &fingerprint).await?;
+        let outcome = app
+            .store
+            .answer_claim(&row.thread, claim, &fingerprint)
+            .await?;
         return finish(outcome);
     }
 

@@ -88,7 +88,11 @@ pub struct Incoming<'x> {
 pub fn parse(raw: &[u8]) -> Result<Incoming<'_>, Refusal> {
     MessageParser::default()
         .parse(raw)
-        .filter(|m| m.headers().iter().any(|h| h.name().eq_ignore_ascii_case("from")))
+        .filter(|m| {
+            m.headers()
+                .iter()
+                .any(|h| h.name().eq_ignore_ascii_case("from"))
+        })
         .map(|message| Incoming { message })
         .ok_or(Refusal::Unreadable)
 }
@@ -139,7 +143,10 @@ impl Incoming<'_> {
 
     /// Check 5.
     pub fn automatic(&self, envelope_from: &str) -> Result<(), Refusal> {
-        let envelope = envelope_from.trim().trim_matches(['<', '>']).to_ascii_lowercase();
+        let envelope = envelope_from
+            .trim()
+            .trim_matches(['<', '>'])
+            .to_ascii_lowercase();
         if envelope.is_empty() || envelope.starts_with("mailer-daemon@") {
             return Err(Refusal::Automatic);
         }
@@ -161,7 +168,9 @@ impl Incoming<'_> {
         let root = self.message.root_part();
         if let Some(ct) = root.content_type() {
             if ct.ctype().eq_ignore_ascii_case("multipart")
-                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("report"))
             {
                 return Err(Refusal::Automatic);
             }
@@ -213,7 +222,11 @@ impl Incoming<'_> {
         let mut files = Vec::new();
         for part in self.message.attachments() {
             let name = part.attachment_name().unwrap_or("attachment").to_owned();
-            if part.content_id().is_some() && part.content_disposition().is_none_or(|d| d.ctype() != "attachment") {
+            if part.content_id().is_some()
+                && part
+                    .content_disposition()
+                    .is_none_or(|d| d.ctype() != "attachment")
+            {
                 continue;
             }
             let declared = part
@@ -222,9 +235,9 @@ impl Incoming<'_> {
                 .unwrap_or_default();
             let bytes = part.contents();
             match check_upload(&name, &declared, bytes.len() as u64) {
-                Ok(_) if files.len() >= MAX_ATTACHMENTS => {
-                    notes.push(format!("[Left out: {name} (more than {MAX_ATTACHMENTS} files)]"))
-                }
+                Ok(_) if files.len() >= MAX_ATTACHMENTS => notes.push(format!(
+                    "[Left out: {name} (more than {MAX_ATTACHMENTS} files)]"
+                )),
                 Ok(u) => files.push(InboundFile {
                     filename: u.filename,
                     content_type: u.content_type,
