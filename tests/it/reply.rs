@@ -698,3 +698,93 @@ async fn six_hundred_an_hour_across_minutes_and_concurrent_counts_are_exact() {
         .unwrap();
     assert_eq!(next, liaison::store::RateOutcome::Allowed);
 }
+
+/// Fails DynamoDB's send transaction (the one that stores a message) while
+/// armed, before it reaches DynamoDB.
+#[derive(Debug, Clone, Default)]
+struct FailSends {
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    failed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for FailSends {
+    fn name(&self) -> &'static str {
+        "FailSends"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let request = context.request();
+        let send = target_of(request) == "TransactWriteItems"
+            && request
+                .body()
+                .bytes()
+                .is_some_and(|b| String::from_utf8_lossy(b).contains("message_count + :one"));
+        if send && self.armed.load(SeqCst) {
+            self.failed.fetch_add(1, SeqCst);
+            return Err("the send's transaction failed (test)".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_send_is_an_error_and_the_retry_posts_once_with_the_files() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let w = World::new().await;
+    let t = general_thread(&w).await;
+    let to = issue_key(&w, &t, "u_chris", CHRIS, 3600).await;
+    let faults = FailSends::default();
+    faults.armed.store(true, SeqCst);
+    let app = receive_reply::App {
+        store: liaison::store::Store::new(
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&w.aws)
+                    .interceptor(faults.clone())
+                    .build(),
+            ),
+            &w.names.table,
+        ),
+        attachments: w.attachments.clone(),
+        settings: w.functions.receive_reply.settings.clone(),
+    };
+    let raw = MessageBuilder::new()
+        .from(("Chris", CHRIS))
+        .to(to.as_str())
+        .subject("Re: General")
+        .text_body("The frame, attached.")
+        .attachment("image/png", "frame.png", png(128))
+        .write_to_vec()
+        .unwrap();
+    let id = ses_id();
+    store_raw(&w, &id, &raw).await;
+    let event = ses_event(&id, &[&to], CHRIS, &verdicts(&[]));
+
+    // Lambda sees an error (and retries the event); nothing is posted.
+    assert!(receive_reply::handle(&app, event.clone()).await.is_err());
+    assert!(faults.failed.load(SeqCst) >= 1);
+    assert!(messages(&w, &t).await.is_empty());
+
+    // Lambda's retry: posted once, with its file, counted once.
+    faults.armed.store(false, SeqCst);
+    let answer = receive_reply::handle(&app, event.clone()).await.unwrap();
+    assert_eq!(answer["results"][0]["outcome"], "posted", "{answer}");
+    let again = receive_reply::handle(&app, event).await.unwrap();
+    assert_eq!(again["results"][0]["outcome"], "replayed", "{again}");
+    let listed = messages(&w, &t).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["attachments"][0]["filename"], "frame.png");
+    let counters = w
+        .partition(&format!("INBOUND#{}", liaison::store::sender_hash(CHRIS)))
+        .await;
+    let minute = counters
+        .iter()
+        .find(|i| i["sk"]["S"].as_str().is_some_and(|s| s.starts_with("MIN#")))
+        .expect("the minute's counter");
+    assert_eq!(minute["reply_count"], json!({"N": "1"}), "{counters:?}");
+}
