@@ -197,6 +197,9 @@ async fn a_reply_is_posted_by_the_client_and_the_manager_gets_the_usual_email() 
     assert!(mails[0].text.contains("Agreed, let's soften it."));
 }
 
+/// (what, raw e-mail, recipients, envelope sender, verdicts, reason, check)
+type Case<'a> = (&'a str, Vec<u8>, Vec<&'a str>, &'a str, Value, &'a str, u64);
+
 #[tokio::test]
 async fn every_check_refuses_with_its_own_reason_and_posts_nothing() {
     let w = World::new().await;
@@ -246,7 +249,7 @@ async fn every_check_refuses_with_its_own_reason_and_posts_nothing() {
     );
     let only_quote = reply_mail(CHRIS, &to, "Re: General", "");
 
-    let cases: Vec<(&str, Vec<u8>, Vec<&str>, &str, Value, &str, u64)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "virus",
             good.clone(),
