@@ -675,56 +675,74 @@ async fn a_sender_gets_fifty_replies_a_minute_and_a_redelivery_is_not_counted_tw
 }
 
 #[tokio::test]
-async fn six_hundred_an_hour_across_minutes_and_concurrent_counts_are_exact() {
+async fn the_hour_caps_across_minutes_and_concurrent_counts_never_overshoot() {
+    use liaison::store::{RateLimits, RateOutcome};
     let w = World::new().await;
+    // The same windows as 50 a minute and 600 an hour, scaled down so the
+    // hour fills in four minutes: 3 a minute, 10 an hour.
+    let limits = RateLimits {
+        per_minute: 3,
+        per_hour: 10,
+    };
+    assert_eq!(RateLimits::REPLIES.per_minute, 50);
+    assert_eq!(RateLimits::REPLIES.per_hour, 600);
     let hour_start = (Timestamp::now().unix_seconds() / 3600 - 1) * 3600;
     let at = move |minute: i64, second: i64| {
         Timestamp::from_unix_millis((hour_start + minute * 60 + second) * 1000)
     };
-    // 600 in twelve minutes of one hour, 50 a minute, counted 25 at once.
-    for minute in 0..12 {
-        for half in 0..2 {
-            let mut counts = tokio::task::JoinSet::new();
-            for i in 0..25 {
-                let store = w.store.clone();
-                let id = format!("m{minute}-{half}-{i}");
-                counts.spawn(async move {
-                    store
-                        .count_reply(CHRIS, &id, at(minute, half * 30 + i / 2))
-                        .await
-                        .unwrap()
-                });
-            }
-            while let Some(outcome) = counts.join_next().await {
-                assert_eq!(outcome.unwrap(), liaison::store::RateOutcome::Allowed);
+    let mut allowed_total = 0;
+    for minute in 0..4 {
+        // Eight e-mails at once in one minute: exactly the minute's share
+        // (or what is left of the hour) gets through.
+        let mut counts = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let store = w.store.clone();
+            let id = format!("m{minute}-{i}");
+            counts.spawn(async move {
+                store
+                    .count_reply_within(CHRIS, &id, at(minute, i), limits)
+                    .await
+                    .unwrap()
+            });
+        }
+        let mut allowed = 0;
+        while let Some(outcome) = counts.join_next().await {
+            if outcome.unwrap() == RateOutcome::Allowed {
+                allowed += 1;
             }
         }
-        // The minute is full.
-        let over = w
-            .store
-            .count_reply(CHRIS, &format!("over-{minute}"), at(minute, 59))
-            .await
-            .unwrap();
-        assert_eq!(
-            over,
-            liaison::store::RateOutcome::Limited,
-            "minute {minute}"
-        );
+        let want = 3.min(10 - allowed_total);
+        assert_eq!(allowed, want, "minute {minute}");
+        allowed_total += allowed;
     }
-    // The hour is full, even in a fresh minute.
+    assert_eq!(allowed_total, 10);
+    // The hour is full, even in a fresh minute; an e-mail counted before
+    // still passes (a redelivery); the next hour starts afresh.
     let over = w
         .store
-        .count_reply(CHRIS, "hour-over", at(40, 0))
+        .count_reply_within(CHRIS, "late", at(40, 0), limits)
         .await
         .unwrap();
-    assert_eq!(over, liaison::store::RateOutcome::Limited);
-    // The next hour starts afresh.
+    assert_eq!(over, RateOutcome::Limited);
+    let mut again = 0;
+    for i in 0..8 {
+        let outcome = w
+            .store
+            .count_reply_within(CHRIS, &format!("m0-{i}"), at(40, 1), limits)
+            .await
+            .unwrap();
+        again += usize::from(outcome == RateOutcome::Allowed);
+    }
+    assert_eq!(
+        again, 3,
+        "exactly minute 0's three counted e-mails pass again"
+    );
     let next = w
         .store
-        .count_reply(CHRIS, "next-hour", at(61, 0))
+        .count_reply_within(CHRIS, "next-hour", at(61, 0), limits)
         .await
         .unwrap();
-    assert_eq!(next, liaison::store::RateOutcome::Allowed);
+    assert_eq!(next, RateOutcome::Allowed);
 }
 
 /// Fails DynamoDB's send transaction (the one that stores a message) while

@@ -49,6 +49,21 @@ pub fn sender_hash(address: &str) -> String {
         .collect()
 }
 
+/// A sender's limits, per fixed minute and per fixed hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_minute: u32,
+    pub per_hour: u32,
+}
+
+impl RateLimits {
+    /// What receive-reply holds every sender to.
+    pub const REPLIES: Self = Self {
+        per_minute: REPLIES_PER_MINUTE,
+        per_hour: REPLIES_PER_HOUR,
+    };
+}
+
 /// What counting an e-mail against its sender's limit came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateOutcome {
@@ -60,12 +75,25 @@ pub enum RateOutcome {
 
 impl Store {
     /// Counts e-mail `ses_id` from `sender` at `now` against the sender's
-    /// limits: one transaction (see the module comment).
+    /// limits ([`RateLimits::REPLIES`]): one transaction (see the module
+    /// comment).
     pub async fn count_reply(
         &self,
         sender: &str,
         ses_id: &str,
         now: Timestamp,
+    ) -> Result<RateOutcome, StoreError> {
+        self.count_reply_within(sender, ses_id, now, RateLimits::REPLIES)
+            .await
+    }
+
+    /// [`Store::count_reply`] against other limits.
+    pub async fn count_reply_within(
+        &self,
+        sender: &str,
+        ses_id: &str,
+        now: Timestamp,
+        limits: RateLimits,
     ) -> Result<RateOutcome, StoreError> {
         let hash = sender_hash(sender);
         let secs = now.unix_seconds();
@@ -92,12 +120,12 @@ impl Store {
             tx::put(&self.table, mark, Some("attribute_not_exists(pk)"))?,
             counter(
                 keys::inbound_minute(&hash, minute),
-                REPLIES_PER_MINUTE,
+                limits.per_minute,
                 (minute + 2) * 60,
             )?,
             counter(
                 keys::inbound_hour(&hash, hour),
-                REPLIES_PER_HOUR,
+                limits.per_hour,
                 (hour + 2) * 3600,
             )?,
         ];

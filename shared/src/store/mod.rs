@@ -35,7 +35,7 @@ pub use attachments::{
 };
 pub use attr::Item;
 pub use directory::{AccountSnapshot, Applied};
-pub use inbound::{sender_hash, RateOutcome, REPLIES_PER_HOUR, REPLIES_PER_MINUTE};
+pub use inbound::{sender_hash, RateLimits, RateOutcome, REPLIES_PER_HOUR, REPLIES_PER_MINUTE};
 pub use inbox::{ReadOutcome, ThreadPage, ThreadQuery};
 pub use items::{AttachmentRecord, Claim, InboxRow, NotificationState, ReadState, ThreadRecord};
 pub use keys::message_position;
