@@ -60,6 +60,18 @@
 //! upload leaked this way was never bound in the table, so it still counts
 //! against its day's cap (its slot is never freed).
 //!
+//! # Files that arrive by e-mail
+//!
+//! `receive-reply` is the one role that writes attachment objects itself:
+//! the files of an answer to a notification
+//! ([`Attachments::put_inbound_file`]), under ids derived from the SES
+//! message id, with their checked type and already tagged bound, before
+//! the send that lists them. Only a delivery of that same e-mail can write
+//! those keys again, and only with the same bytes; once a message lists
+//! them (its idempotency claim exists) they are not written at all. The
+//! raw e-mails SES stores under [`INBOUND_PREFIX`] expire after
+//! [`INBOUND_EXPIRY_DAYS`]; the function may read them but not write there.
+//!
 //! # Late binds
 //!
 //! DynamoDB's TTL deletes an expired pending record up to ~48 h late, and
