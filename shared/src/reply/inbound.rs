@@ -546,3 +546,489 @@ fn unflow(text: &str, delsp: bool) -> String {
     out
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::ReplyKeys;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/email/");
+    const DOMAIN: &str = "reply.liaison.localhost";
+    const ISSUED_TO: &str = "Chris@ACME.example";
+
+    fn keys() -> ReplyKeys {
+        ReplyKeys::parse("1:liaison-dev-reply-secret").unwrap()
+    }
+
+    /// The fixture with `{{KEY}}` replaced by a freshly minted key.
+    fn fixture(name: &str) -> Vec<u8> {
+        let raw = std::fs::read(format!("{DIR}{name}.eml")).unwrap();
+        let key = keys().mint();
+        String::from_utf8_lossy(&raw)
+            .replace("{{KEY}}", key.as_str())
+            .into_bytes()
+    }
+
+    fn expected(name: &str) -> String {
+        let text = std::fs::read_to_string(format!("{DIR}{name}.expected.txt")).unwrap();
+        text.strip_suffix('\n').unwrap_or(&text).to_owned()
+    }
+
+    /// The local verdict headers, as the local SMTP listener reads them.
+    fn local_verdicts(m: &Incoming<'_>) -> Verdicts {
+        let v = |name: &str| {
+            Verdict::parse(Some(
+                m.message().header_raw(name).map(str::trim).unwrap_or("PASS"),
+            ))
+        };
+        Verdicts {
+            spam: v("X-Liaison-Spam-Verdict"),
+            virus: v("X-Liaison-Virus-Verdict"),
+            spf: v("X-Liaison-Spf-Verdict"),
+            dkim: v("X-Liaison-Dkim-Verdict"),
+            dmarc: v("X-Liaison-Dmarc-Verdict"),
+        }
+    }
+
+    /// The pure checks in receive-reply's order (3: the HMAC only; 6: the
+    /// table's). Recipients are the To and Cc addresses, the envelope
+    /// sender is `Return-Path`.
+    fn judge(raw: &[u8]) -> Result<Content, Refusal> {
+        let m = parse(raw)?;
+        let verdicts = local_verdicts(&m);
+        check_verdicts(&verdicts)?;
+        let recipients: Vec<String> = [m.message().to(), m.message().cc()]
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a.iter())
+            .filter_map(|a| a.address())
+            .map(str::to_owned)
+            .collect();
+        let key = reply_key_in(&recipients, DOMAIN)?;
+        keys().verify(key).map_err(|_| Refusal::ForgedKey)?;
+        let sender = m.sender()?;
+        check_sender(&sender, ISSUED_TO, &verdicts)?;
+        let envelope = m.message().header_raw("Return-Path").unwrap_or("").trim();
+        m.automatic(envelope)?;
+        m.content()
+    }
+
+    const REPLIES: &[&str] = &[
+        "gmail",
+        "gmail-es",
+        "outlook-desktop",
+        "outlook-web",
+        "apple-mail-ios",
+        "apple-mail-macos",
+        "thunderbird",
+        "long-body",
+        "attachments",
+    ];
+
+    /// Words of the notification every fixture answers: any of them in a
+    /// body means quoted history got through.
+    fn residue(text: &str) -> Option<&'static str> {
+        [
+            "Reply to this e-mail",
+            "Could you send the new logo",
+            "You receive this because",
+            "notifications@liaison.example",
+            "Reply in Liaison",
+            "wrote:",
+            " schrieb ",
+            "a écrit",
+            "escribió",
+            "\n>",
+            "reply+",
+        ]
+        .into_iter()
+        .find(|w| text.contains(w))
+    }
+
+    #[test]
+    fn every_client_reply_becomes_its_expected_text() {
+        for name in REPLIES {
+            let content = judge(&fixture(name)).unwrap_or_else(|r| panic!("{name}: {r}"));
+            let body = content.body.as_str();
+            assert_eq!(body, expected(name), "{name}");
+            assert_eq!(residue(body), None, "{name}: quoted history left");
+            assert!(body.chars().count() <= BODY_MAX_CHARS, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_untrimmed_quote_would_be_caught() {
+        // The checks above bite: each fixture's text before trimming
+        // differs from its expected text and shows the notification.
+        for name in REPLIES {
+            let raw = fixture(name);
+            let m = parse(&raw).unwrap();
+            let (untrimmed, _) = m.text();
+            assert!(residue(&untrimmed).is_some(), "{name}: no quote to trim");
+            assert_ne!(untrimmed.trim(), expected(name), "{name}");
+        }
+    }
+
+    fn files(name: &str) -> Vec<(String, &'static str, usize, Vec<u8>)> {
+        judge(&fixture(name))
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|f| {
+                let head = f.bytes[..4].to_vec();
+                (f.filename, f.content_type, f.bytes.len(), head)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn attachments_are_files_and_decorations_are_not() {
+        let png = b"\x89PNG".to_vec();
+        let pdf = b"%PDF".to_vec();
+        let jpeg = b"\xff\xd8\xff\xe0".to_vec();
+        let names = |name| {
+            files(name)
+                .into_iter()
+                .map(|(n, t, _, head)| (n, t, head))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("gmail"),
+            [("acme-logo-2027.png".into(), "image/png", png.clone())]
+        );
+        // The signature logo (cid, inline, small) is not a file.
+        assert_eq!(
+            names("outlook-desktop"),
+            [("Briefing_signiert.pdf".into(), "application/pdf", pdf.clone())]
+        );
+        // A photo in the sender's own text is.
+        assert_eq!(
+            names("apple-mail-ios"),
+            [("IMG_4711.jpeg".into(), "image/jpeg", jpeg)]
+        );
+        assert_eq!(
+            names("apple-mail-macos"),
+            [("quote-2026-11.pdf".into(), "application/pdf", pdf.clone())]
+        );
+        for name in ["gmail-es", "outlook-web", "thunderbird", "long-body"] {
+            assert_eq!(names(name), [], "{name}");
+        }
+        // octet-stream with an encoded name: a PDF by its extension; the
+        // .exe is left out with a note (in the expected text), the
+        // signature logo is no file.
+        let got = judge(&fixture("attachments")).unwrap();
+        assert_eq!(
+            names("attachments"),
+            [
+                ("stand-photo.png".into(), "image/png", png),
+                ("Briefing München.pdf".into(), "application/pdf", pdf),
+            ]
+        );
+        assert_eq!(
+            got.notes,
+            ["[Left out: PrinterSetup.exe (type not accepted)]"]
+        );
+        assert_eq!(files("gmail")[0].2, 20881, "decoded, not base64");
+    }
+
+    #[test]
+    fn every_refusal_fixture_is_refused_by_its_check() {
+        use Refusal::*;
+        let cases = [
+            ("refuse-1-virus", Virus),
+            ("refuse-1-spam", Spam),
+            ("refuse-2-no-reply-address", NoReplyAddress),
+            ("refuse-2-two-keys", SeveralReplyAddresses),
+            ("refuse-3-forged-key", ForgedKey),
+            ("refuse-4-wrong-sender", WrongSender),
+            ("refuse-4-two-senders", NotOneSender),
+            ("refuse-4-dmarc-fail", NotAuthenticated),
+            ("refuse-5-auto-submitted", Automatic),
+            ("refuse-5-bulk", Automatic),
+            ("refuse-5-bounce", Automatic),
+            ("refuse-5-mailer-daemon", Automatic),
+            ("refuse-7-only-quote", Empty),
+        ];
+        let on_disk = std::fs::read_dir(DIR)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("refuse-") && n.ends_with(".eml"))
+            .count();
+        assert_eq!(on_disk, cases.len(), "a refusal fixture without a case");
+        for (name, refusal) in cases {
+            assert_eq!(judge(&fixture(name)).err(), Some(refusal), "{name}");
+            let check: u8 = name[7..8].parse().unwrap();
+            assert_eq!(refusal.check(), check, "{name}");
+        }
+    }
+
+    #[test]
+    fn each_automatic_signal_alone_refuses() {
+        let bounce = fixture("refuse-5-bounce");
+        let m = parse(&bounce).unwrap();
+        // multipart/report even with an ordinary envelope sender.
+        assert_eq!(m.automatic("chris@acme.example"), Err(Refusal::Automatic));
+        let plain = |headers: &str| {
+            format!(
+                "From: Chris <chris@acme.example>\r\nTo: x@y.example\r\nSubject: Re: hi\r\n{headers}\r\nok\r\n"
+            )
+        };
+        let verdict = |headers: &str, envelope: &str| {
+            let raw = plain(headers);
+            parse(raw.as_bytes()).unwrap().automatic(envelope)
+        };
+        assert_eq!(verdict("", "chris@acme.example"), Ok(()));
+        assert_eq!(verdict("Auto-Submitted: no\r\n", "chris@acme.example"), Ok(()));
+        assert_eq!(verdict("Precedence: first-class\r\n", "c@acme.example"), Ok(()));
+        for (headers, envelope) in [
+            ("", ""),
+            ("", "<>"),
+            ("", "MAILER-DAEMON@mx.acme.example"),
+            ("", "<postmaster@acme.example>"),
+            ("Auto-Submitted: auto-generated\r\n", "c@acme.example"),
+            ("Auto-Submitted: Auto-Replied; owner-email=c@acme.example\r\n", "c@acme.example"),
+            ("Precedence: junk\r\n", "c@acme.example"),
+            ("Precedence: List\r\n", "c@acme.example"),
+            ("X-Autoreply: yes\r\n", "c@acme.example"),
+        ] {
+            assert_eq!(
+                verdict(headers, envelope),
+                Err(Refusal::Automatic),
+                "{headers:?} {envelope:?}"
+            );
+        }
+        let daemon = "From: Mail Delivery System <MAILER-DAEMON@acme.example>\r\nSubject: x\r\n\r\nx\r\n";
+        assert_eq!(
+            parse(daemon.as_bytes()).unwrap().automatic("x@acme.example"),
+            Err(Refusal::Automatic)
+        );
+    }
+
+    fn status(s: &str) -> SimpleEmailVerdict {
+        let mut v = SimpleEmailVerdict::default();
+        v.status = Some(s.to_owned());
+        v
+    }
+
+    #[test]
+    fn verdicts_from_the_receipt_and_check_1() {
+        let mut r = SimpleEmailReceipt::default();
+        r.spam_verdict = status("PASS");
+        r.virus_verdict = status("FAIL");
+        r.spf_verdict = status("GRAY");
+        r.dkim_verdict = status("PROCESSING_FAILED");
+        r.dmarc_verdict = status("DISABLED");
+        let v = Verdicts::from_receipt(&r);
+        assert_eq!(
+            v,
+            Verdicts {
+                spam: Verdict::Pass,
+                virus: Verdict::Fail,
+                spf: Verdict::Gray,
+                dkim: Verdict::ProcessingFailed,
+                dmarc: Verdict::Disabled,
+            }
+        );
+        assert_eq!(check_verdicts(&v), Err(Refusal::Virus));
+        let spam = Verdicts {
+            virus: Verdict::Pass,
+            spam: Verdict::Fail,
+            ..v
+        };
+        assert_eq!(check_verdicts(&spam), Err(Refusal::Spam));
+        let both = Verdicts {
+            virus: Verdict::Fail,
+            ..spam
+        };
+        assert_eq!(check_verdicts(&both), Err(Refusal::Virus), "virus first");
+        let unsure = Verdicts {
+            spam: Verdict::Gray,
+            virus: Verdict::ProcessingFailed,
+            ..v
+        };
+        assert_eq!(check_verdicts(&unsure), Ok(()));
+        assert_eq!(
+            Verdicts::from_receipt(&SimpleEmailReceipt::default()).spf,
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn check_2_finds_one_key() {
+        let k = "1abcdefghijklmnopabcdefghijklmnop";
+        let addr = |key: &str| format!("reply+{key}@reply.liaison.localhost");
+        let one = vec![addr(k), "ana@liaison.example".to_owned()];
+        assert_eq!(reply_key_in(&one, DOMAIN), Ok(k));
+        // The same key in To and Cc (any case) is one.
+        let twice = vec![addr(k), addr(&k.to_uppercase())];
+        assert_eq!(reply_key_in(&twice, DOMAIN), Ok(k));
+        let two = vec![addr(k), addr("1bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")];
+        assert_eq!(
+            reply_key_in(&two, DOMAIN),
+            Err(Refusal::SeveralReplyAddresses)
+        );
+        let other_domain = vec![format!("reply+{k}@reply.other.example")];
+        assert_eq!(
+            reply_key_in(&other_domain, DOMAIN),
+            Err(Refusal::NoReplyAddress)
+        );
+        assert_eq!(reply_key_in(&[], DOMAIN), Err(Refusal::NoReplyAddress));
+    }
+
+    #[test]
+    fn check_4_sender_and_authentication() {
+        let pass = Verdicts {
+            spam: Verdict::Pass,
+            virus: Verdict::Pass,
+            spf: Verdict::Pass,
+            dkim: Verdict::Pass,
+            dmarc: Verdict::Pass,
+        };
+        assert_eq!(check_sender("chris@acme.example", ISSUED_TO, &pass), Ok(()));
+        assert_eq!(
+            check_sender("chris@acme.example.evil", ISSUED_TO, &pass),
+            Err(Refusal::WrongSender)
+        );
+        let spf_only = Verdicts {
+            dkim: Verdict::Fail,
+            dmarc: Verdict::Gray,
+            ..pass
+        };
+        assert_eq!(check_sender("chris@acme.example", ISSUED_TO, &spf_only), Ok(()));
+        let dkim_only = Verdicts {
+            spf: Verdict::Fail,
+            ..pass
+        };
+        assert_eq!(check_sender("chris@acme.example", ISSUED_TO, &dkim_only), Ok(()));
+        for v in [
+            Verdicts {
+                dmarc: Verdict::Fail,
+                ..pass
+            },
+            Verdicts {
+                spf: Verdict::Gray,
+                dkim: Verdict::ProcessingFailed,
+                ..pass
+            },
+        ] {
+            assert_eq!(
+                check_sender("chris@acme.example", ISSUED_TO, &v),
+                Err(Refusal::NotAuthenticated)
+            );
+        }
+        let sender = |from: &str| {
+            let raw = format!("{from}Subject: x\r\n\r\nbody\r\n");
+            parse(raw.as_bytes()).unwrap().sender()
+        };
+        assert_eq!(
+            sender("From: \"Doe, Chris\" <Chris@ACME.example>\r\n"),
+            Ok("chris@acme.example".into())
+        );
+        assert_eq!(sender("From: chris@acme.example\r\n"), Ok("chris@acme.example".into()));
+        for from in [
+            "",
+            "From: \r\n",
+            "From: Chris\r\n",
+            "From: a@acme.example, b@acme.example\r\n",
+            "From: a@acme.example\r\nFrom: b@acme.example\r\n",
+            "From: Team: a@acme.example, b@acme.example;\r\n",
+        ] {
+            assert_eq!(sender(from), Err(Refusal::NotOneSender), "{from:?}");
+        }
+    }
+
+    #[test]
+    fn urgent_by_subject_after_reply_prefixes() {
+        let urgent = |subject: &str| {
+            let raw = format!("From: c@acme.example\r\nSubject: {subject}\r\n\r\nx\r\n");
+            parse(raw.as_bytes()).unwrap().urgent()
+        };
+        for s in [
+            "[Urgent] stand",
+            "URGENT: stand",
+            "Re: [Urgent] New message from Ana",
+            "AW: WG: [URGENT] stand",
+            "RE: Fwd: URGENT stand",
+            "Re[2]: [urgent] x",
+            "=?UTF-8?Q?Re=3A_=5BUrgent=5D_Stand_=E2=80=94_M=C3=BCnchen?=",
+        ] {
+            assert!(urgent(s), "{s}");
+        }
+        for s in ["Re: New message", "Urgent stand", "Re: not [Urgent]", "Reminder: URGENT", ""] {
+            assert!(!urgent(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn unreadable_and_html_only_and_limits() {
+        assert_eq!(parse(b"").err(), Some(Refusal::Unreadable));
+        assert_eq!(parse(b"\r\n\r\n").err(), Some(Refusal::Unreadable));
+
+        // HTML only: the quote block goes, blocks become lines.
+        let html = "From: c@acme.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<div>Yes,</div><div>Friday.</div><blockquote type=\"cite\">old</blockquote>\r\n";
+        let c = parse(html.as_bytes()).unwrap().content().unwrap();
+        assert_eq!(c.body.as_str(), "Yes,\nFriday.");
+
+        // NUL characters never reach the body.
+        let nul = "From: c@acme.example\r\n\r\nok\0 then\r\n";
+        let c = parse(nul.as_bytes()).unwrap().content().unwrap();
+        assert_eq!(c.body.as_str(), "ok then");
+
+        // No text but a file: not empty. Eleven files: ten and a note.
+        let mut raw = String::from(
+            "From: c@acme.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\r\n",
+        );
+        for i in 1..=11 {
+            raw.push_str(&format!(
+                "--b\r\nContent-Type: application/pdf; name=\"f{i}.pdf\"\r\nContent-Disposition: attachment; filename=\"f{i}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+            ));
+        }
+        raw.push_str("--b--\r\n");
+        let c = parse(raw.as_bytes()).unwrap().content().unwrap();
+        assert_eq!(c.files.len(), MAX_ATTACHMENTS);
+        assert_eq!(c.files[9].filename, "f10.pdf");
+        assert_eq!(c.notes, ["[Left out: f11.pdf (more than 10 files)]"]);
+        assert_eq!(c.body.as_str(), c.notes[0]);
+
+        // Nothing at all: empty.
+        let none = "From: c@acme.example\r\n\r\n\r\n> On x wrote:\r\n> old\r\n";
+        assert_eq!(
+            parse(none.as_bytes()).unwrap().content().err(),
+            Some(Refusal::Empty)
+        );
+    }
+
+    #[test]
+    fn every_fixture_is_read_fast() {
+        let all: Vec<Vec<u8>> = REPLIES.iter().map(|n| fixture(n)).collect();
+        let start = std::time::Instant::now();
+        for raw in &all {
+            judge(raw).unwrap();
+        }
+        // A debug build; well under a millisecond each in release.
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn html_parts_trim_to_the_same_words() {
+        // Without the text part, each client's HTML says the same.
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        for name in REPLIES.iter().filter(|n| **n != "long-body") {
+            let raw = fixture(name);
+            let m = parse(&raw).unwrap();
+            let html: Vec<String> = m
+                .message()
+                .html_bodies()
+                .filter_map(|p| match &p.body {
+                    PartType::Html(h) => Some(html_without_quotes(h)),
+                    _ => None,
+                })
+                .collect();
+            let text = trim_reply(&html.join("\n"));
+            assert_eq!(residue(&text), None, "{name}: {text}");
+            let want = expected(name);
+            let want = want.split("\n\n[Left out").next().unwrap_or("");
+            assert_eq!(words(&text), words(want), "{name}");
+        }
+    }
+}

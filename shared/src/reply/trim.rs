@@ -117,6 +117,7 @@ pub fn html_without_quotes(html: &str) -> String {
 /// which inline images the sender's own part refers to).
 pub(crate) fn strip_quotes_html(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
+    let lower = html.to_ascii_lowercase();
     let mut pos = 0;
     while let Some(tag) = next_start_tag(html, pos) {
         if cuts_rest(&tag) {
@@ -125,7 +126,7 @@ pub(crate) fn strip_quotes_html(html: &str) -> String {
         }
         if drops_element(&tag) {
             out.push_str(&html[pos..tag.start]);
-            pos = element_end(html, &tag);
+            pos = element_end(&lower, &tag);
             continue;
         }
         out.push_str(&html[pos..tag.end]);
@@ -218,7 +219,8 @@ impl StartTag<'_> {
     }
 }
 
-/// The next start tag at or after `from`, skipping comments and end tags.
+/// The next start tag at or after `from`, skipping comments, end tags
+/// and a `<` that opens no tag.
 fn next_start_tag(html: &str, mut from: usize) -> Option<StartTag<'_>> {
     loop {
         let lt = from + html.get(from..)?.find('<')?;
@@ -227,22 +229,19 @@ fn next_start_tag(html: &str, mut from: usize) -> Option<StartTag<'_>> {
             from = rest.find("-->").map_or(html.len(), |e| lt + e + 3);
             continue;
         }
-        let gt = lt + tag_len(rest)?;
-        let inner = &html[lt + 1..gt - 1];
-        let name: String = inner
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if name.is_empty() {
+        let name_len = rest[1..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len() - 1);
+        let Some(len) = (name_len > 0).then(|| tag_len(rest)).flatten() else {
             from = lt + 1;
             continue;
-        }
-        let attrs = &inner[name.len()..];
+        };
+        let gt = lt + len;
         return Some(StartTag {
             start: lt,
             end: gt,
-            name: name.to_ascii_lowercase(),
-            attrs,
+            name: rest[1..1 + name_len].to_ascii_lowercase(),
+            attrs: &html[lt + 1 + name_len..gt - 1],
         });
     }
 }
@@ -340,14 +339,14 @@ fn drops_element(tag: &StartTag<'_>) -> bool {
 }
 
 /// Where the element opened by `tag` ends (after its end tag; the end of
-/// the document if it is never closed).
-fn element_end(html: &str, tag: &StartTag<'_>) -> usize {
+/// the document if it is never closed). `lower` is the document in lower
+/// case (ASCII only: the same byte offsets).
+fn element_end(lower: &str, tag: &StartTag<'_>) -> usize {
     if tag.attrs.trim_end().ends_with('/') {
         return tag.end;
     }
     let mut depth = 1usize;
     let mut pos = tag.end;
-    let lower = html.to_ascii_lowercase();
     let open = format!("<{}", tag.name);
     let close = format!("</{}", tag.name);
     loop {
@@ -358,7 +357,7 @@ fn element_end(html: &str, tag: &StartTag<'_>) -> usize {
                 .is_some_and(|c| !c.is_ascii_alphanumeric())
         });
         let Some(next_close) = lower[pos..].find(&close).map(|i| pos + i) else {
-            return html.len();
+            return lower.len();
         };
         match next_open {
             Some(o) if o < next_close => {
@@ -367,9 +366,9 @@ fn element_end(html: &str, tag: &StartTag<'_>) -> usize {
             }
             _ => {
                 depth -= 1;
-                let end = html[next_close..]
+                let end = lower[next_close..]
                     .find('>')
-                    .map_or(html.len(), |e| next_close + e + 1);
+                    .map_or(lower.len(), |e| next_close + e + 1);
                 if depth == 0 {
                     return end;
                 }
@@ -594,5 +593,25 @@ mod tests {
         let tb = r#"<p>Sure.</p><div class="moz-cite-prefix">On 11/30/26 wrote:<br></div><blockquote type="cite" cite="mid:x">old</blockquote><pre class="moz-signature" cols="72">-- 
 Chris</pre>"#;
         assert_eq!(trim_reply(&html_without_quotes(tb)), "Sure.");
+    }
+
+    #[test]
+    fn hostile_input_is_safe_and_linear() {
+        let start = std::time::Instant::now();
+        let siblings = "<div class=\"gmail_quote\">old</div>new ".repeat(100_000);
+        let text = html_without_quotes(&siblings);
+        assert!(!text.contains("old") && text.contains("new"));
+        let nested = format!("kept{}old", "<blockquote type=\"cite\"><div>".repeat(50_000));
+        assert_eq!(trim_reply(&html_without_quotes(&nested)), "kept");
+        let lines = "> q\nOn x wrote:\nFrom: a\n".repeat(100_000);
+        trim_reply(&lines);
+        // Debug build; quadratic work would take minutes.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // A stray "<" or quote does not stop the quote removal.
+        let stray = "x <3 it's <div class=\"gmail_quote\">old</div>";
+        assert!(!html_without_quotes(stray).contains("old"));
+        for bad in ["<", "<div", "<div class='gmail_quote", "<!--", "<blockquote type=cite>"] {
+            assert_eq!(trim_reply(&html_without_quotes(bad)), "", "{bad}");
+        }
     }
 }
