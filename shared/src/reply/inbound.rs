@@ -194,12 +194,17 @@ impl std::fmt::Debug for InboundFile {
     }
 }
 
+/// Only this much of the text (and ten times as much HTML) is trimmed:
+/// the message keeps at most [`BODY_MAX_CHARS`], and a 40 MB e-mail must
+/// not cost seconds.
+const TRIM_INPUT_MAX_CHARS: usize = 100_000;
+
 /// The note when the text was longer than the limit.
 pub const CUT_NOTE: &str = "[… cut: the e-mail was longer than 10,000 characters]";
 
 const REPLY_PREFIXES: &[&str] = &[
-    "re", "aw", "antw", "wg", "fwd", "fw", "tr", "rv", "res", "sv", "vs", "r", "rif", "odp",
-    "réf", "ref",
+    "re", "aw", "antw", "wg", "fwd", "fw", "tr", "rv", "res", "sv", "vs", "r", "rif", "odp", "réf",
+    "ref",
 ];
 
 impl Incoming<'_> {
@@ -255,7 +260,12 @@ impl Incoming<'_> {
                 .header_values(name)
                 .filter_map(|v| v.as_text())
                 .any(|v| {
-                    let v = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                    let v = v
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase();
                     automatic(&v)
                 })
         };
@@ -287,10 +297,7 @@ impl Incoming<'_> {
     /// `Fwd:`…), starts with `[Urgent]` (any case) or `URGENT`.
     pub fn urgent(&self) -> bool {
         let mut s = self.message.subject().unwrap_or("").trim();
-        loop {
-            let Some((prefix, rest)) = s.split_once(':') else {
-                break;
-            };
+        while let Some((prefix, rest)) = s.split_once(':') {
             let p = prefix.trim().to_lowercase();
             // "Re[2]" and "Re(2)" too.
             let p = p.split(['[', '(']).next().unwrap_or("");
@@ -299,7 +306,9 @@ impl Incoming<'_> {
             }
             s = rest.trim_start();
         }
-        s.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("[urgent]")) || s.starts_with("URGENT")
+        s.get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("[urgent]"))
+            || s.starts_with("URGENT")
     }
 
     /// Checks 7 and 8: the trimmed text and the accepted files.
@@ -308,7 +317,8 @@ impl Incoming<'_> {
         let mut notes = Vec::new();
         let files = self.files(&kept_html, &mut notes);
 
-        let text: String = trim_reply(&text).replace('\0', "");
+        let text = prefix(&text, TRIM_INPUT_MAX_CHARS);
+        let text: String = trim_reply(text).replace('\0', "");
         let mut notes_len = notes.iter().map(|n| n.chars().count() + 1).sum::<usize>();
         let chars = text.chars().count();
         let text = if chars > BODY_MAX_CHARS.saturating_sub(notes_len + 2) {
@@ -349,7 +359,7 @@ impl Incoming<'_> {
             .message
             .html_bodies()
             .filter_map(|p| match &p.body {
-                PartType::Html(h) => Some(strip_quotes_html(h)),
+                PartType::Html(h) => Some(strip_quotes_html(prefix(h, 10 * TRIM_INPUT_MAX_CHARS))),
                 _ => None,
             })
             .collect();
@@ -382,7 +392,9 @@ impl Incoming<'_> {
             .message
             .html_bodies()
             .filter_map(|p| match &p.body {
-                PartType::Html(h) => Some(html_without_quotes(h)),
+                PartType::Html(h) => {
+                    Some(html_without_quotes(prefix(h, 10 * TRIM_INPUT_MAX_CHARS)))
+                }
                 _ => None,
             })
             .collect();
@@ -461,6 +473,11 @@ impl Incoming<'_> {
     }
 }
 
+/// The first `max` characters of `s`.
+fn prefix(s: &str, max: usize) -> &str {
+    s.char_indices().nth(max).map_or(s, |(i, _)| &s[..i])
+}
+
 fn is_daemon(address: &str) -> bool {
     let local = address.rsplit_once('@').map_or(address, |(l, _)| l);
     local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster")
@@ -531,11 +548,7 @@ fn unflow(text: &str, delsp: bool) -> String {
         }
         let soft = !quoted && line.ends_with(' ') && line != "-- ";
         if soft {
-            out.push_str(if delsp {
-                &line[..line.len() - 1]
-            } else {
-                line
-            });
+            out.push_str(if delsp { &line[..line.len() - 1] } else { line });
             joining = true;
         } else {
             out.push_str(line);
@@ -545,7 +558,6 @@ fn unflow(text: &str, delsp: bool) -> String {
     }
     out
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -578,7 +590,10 @@ mod tests {
     fn local_verdicts(m: &Incoming<'_>) -> Verdicts {
         let v = |name: &str| {
             Verdict::parse(Some(
-                m.message().header_raw(name).map(str::trim).unwrap_or("PASS"),
+                m.message()
+                    .header_raw(name)
+                    .map(str::trim)
+                    .unwrap_or("PASS"),
             ))
         };
         Verdicts {
@@ -699,7 +714,11 @@ mod tests {
         // The signature logo (cid, inline, small) is not a file.
         assert_eq!(
             names("outlook-desktop"),
-            [("Briefing_signiert.pdf".into(), "application/pdf", pdf.clone())]
+            [(
+                "Briefing_signiert.pdf".into(),
+                "application/pdf",
+                pdf.clone()
+            )]
         );
         // A photo in the sender's own text is.
         assert_eq!(
@@ -778,15 +797,24 @@ mod tests {
             parse(raw.as_bytes()).unwrap().automatic(envelope)
         };
         assert_eq!(verdict("", "chris@acme.example"), Ok(()));
-        assert_eq!(verdict("Auto-Submitted: no\r\n", "chris@acme.example"), Ok(()));
-        assert_eq!(verdict("Precedence: first-class\r\n", "c@acme.example"), Ok(()));
+        assert_eq!(
+            verdict("Auto-Submitted: no\r\n", "chris@acme.example"),
+            Ok(())
+        );
+        assert_eq!(
+            verdict("Precedence: first-class\r\n", "c@acme.example"),
+            Ok(())
+        );
         for (headers, envelope) in [
             ("", ""),
             ("", "<>"),
             ("", "MAILER-DAEMON@mx.acme.example"),
             ("", "<postmaster@acme.example>"),
             ("Auto-Submitted: auto-generated\r\n", "c@acme.example"),
-            ("Auto-Submitted: Auto-Replied; owner-email=c@acme.example\r\n", "c@acme.example"),
+            (
+                "Auto-Submitted: Auto-Replied; owner-email=c@acme.example\r\n",
+                "c@acme.example",
+            ),
             ("Precedence: junk\r\n", "c@acme.example"),
             ("Precedence: List\r\n", "c@acme.example"),
             ("X-Autoreply: yes\r\n", "c@acme.example"),
@@ -797,9 +825,12 @@ mod tests {
                 "{headers:?} {envelope:?}"
             );
         }
-        let daemon = "From: Mail Delivery System <MAILER-DAEMON@acme.example>\r\nSubject: x\r\n\r\nx\r\n";
+        let daemon =
+            "From: Mail Delivery System <MAILER-DAEMON@acme.example>\r\nSubject: x\r\n\r\nx\r\n";
         assert_eq!(
-            parse(daemon.as_bytes()).unwrap().automatic("x@acme.example"),
+            parse(daemon.as_bytes())
+                .unwrap()
+                .automatic("x@acme.example"),
             Err(Refusal::Automatic)
         );
     }
@@ -894,12 +925,18 @@ mod tests {
             dmarc: Verdict::Gray,
             ..pass
         };
-        assert_eq!(check_sender("chris@acme.example", ISSUED_TO, &spf_only), Ok(()));
+        assert_eq!(
+            check_sender("chris@acme.example", ISSUED_TO, &spf_only),
+            Ok(())
+        );
         let dkim_only = Verdicts {
             spf: Verdict::Fail,
             ..pass
         };
-        assert_eq!(check_sender("chris@acme.example", ISSUED_TO, &dkim_only), Ok(()));
+        assert_eq!(
+            check_sender("chris@acme.example", ISSUED_TO, &dkim_only),
+            Ok(())
+        );
         for v in [
             Verdicts {
                 dmarc: Verdict::Fail,
@@ -924,7 +961,10 @@ mod tests {
             sender("From: \"Doe, Chris\" <Chris@ACME.example>\r\n"),
             Ok("chris@acme.example".into())
         );
-        assert_eq!(sender("From: chris@acme.example\r\n"), Ok("chris@acme.example".into()));
+        assert_eq!(
+            sender("From: chris@acme.example\r\n"),
+            Ok("chris@acme.example".into())
+        );
         for from in [
             "",
             "From: \r\n",
@@ -954,7 +994,13 @@ mod tests {
         ] {
             assert!(urgent(s), "{s}");
         }
-        for s in ["Re: New message", "Urgent stand", "Re: not [Urgent]", "Reminder: URGENT", ""] {
+        for s in [
+            "Re: New message",
+            "Urgent stand",
+            "Re: not [Urgent]",
+            "Reminder: URGENT",
+            "",
+        ] {
             assert!(!urgent(s), "{s}");
         }
     }
@@ -1030,5 +1076,24 @@ mod tests {
             let want = want.split("\n\n[Left out").next().unwrap_or("");
             assert_eq!(words(&text), words(want), "{name}");
         }
+    }
+
+    #[test]
+    fn a_huge_email_is_cut_quickly() {
+        let raw = format!(
+            "From: c@acme.example\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n\r\nOn x wrote:\r\n{}",
+            "Lorem ipsum dolor sit amet, \u{e9}l\u{e8}ve.\r\n".repeat(100_000),
+            "> old\r\n".repeat(100_000)
+        );
+        let start = std::time::Instant::now();
+        let c = parse(raw.as_bytes()).unwrap().content().unwrap();
+        assert!(start.elapsed() < std::time::Duration::from_secs(3));
+        let chars = c.body.as_str().chars().count();
+        assert!(
+            (BODY_MAX_CHARS - 10..=BODY_MAX_CHARS).contains(&chars),
+            "{chars}"
+        );
+        assert!(c.body.as_str().ends_with(&format!("\n\n{CUT_NOTE}")));
+        assert_eq!(c.notes, [CUT_NOTE]);
     }
 }
