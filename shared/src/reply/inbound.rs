@@ -17,8 +17,10 @@
 //!    `Auto-Submitted` other than `no`, `Precedence: bulk/junk/list`,
 //!    `X-Autoreply`/`X-Autorespond`, or a `multipart/report` (delivery and
 //!    read reports) → [`Refusal::Automatic`].
-//! 7. [`Incoming::content`]: the text part (else the HTML without its
-//!    quote blocks, as text), `format=flowed` undone, trimmed of quoted
+//! 7. [`Incoming::content`]: the text part (else, or when Outlook
+//!    desktop marked its signature only there, the HTML without its quote
+//!    blocks and signature, as text), `format=flowed` undone, at most
+//!    100,000 characters of it trimmed of quoted
 //!    history and signature ([`super::trim`]); longer than
 //!    [`BODY_MAX_CHARS`] → cut with a note. Nothing left and no file →
 //!    [`Refusal::Empty`].
@@ -39,7 +41,7 @@ use std::borrow::Cow;
 use aws_lambda_events::event::ses::{SimpleEmailReceipt, SimpleEmailVerdict};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::trim::{html_without_quotes, strip_quotes_html, trim_reply};
+use super::trim::{html_without_quotes, strip_quotes_html, trim_reply, OUTLOOK_SIGNATURE};
 use super::{key_in_address, Refusal};
 use crate::attachments::{check_upload, UploadError};
 use crate::domain::{MessageBody, BODY_MAX_CHARS, MAX_ATTACHMENTS};
@@ -385,7 +387,13 @@ impl Incoming<'_> {
                 _ => None,
             })
             .collect();
-        if !plain.is_empty() {
+        // Outlook desktop marks its signature only in the HTML: there the
+        // HTML says more precisely what the sender wrote.
+        let outlook_signature = self
+            .message
+            .html_bodies()
+            .any(|p| matches!(&p.body, PartType::Html(h) if h.contains(OUTLOOK_SIGNATURE)));
+        if !plain.is_empty() && !outlook_signature {
             return (plain.join("\n"), kept_html);
         }
         let html: Vec<String> = self
@@ -678,7 +686,11 @@ mod tests {
         for name in REPLIES {
             let raw = fixture(name);
             let m = parse(&raw).unwrap();
-            let (untrimmed, _) = m.text();
+            let untrimmed: String = m
+                .message()
+                .text_bodies()
+                .filter_map(|p| p.text_contents())
+                .collect();
             assert!(residue(&untrimmed).is_some(), "{name}: no quote to trim");
             assert_ne!(untrimmed.trim(), expected(name), "{name}");
         }

@@ -30,7 +30,9 @@
 //! `moz-cite-prefix` and `moz-signature`, Apple's and Outlook's signature
 //! blocks; Outlook's reply header (`appendonsend`, `divRplyFwdMsg`,
 //! `mail-editor-reference-message-container`, the bordered header `div`)
-//! and everything after it. Then [`html_to_text`] converts it, with block
+//! and Outlook desktop's automatic signature (the `_MailAutoSig`
+//! bookmark: its text part has no signature delimiter) and everything
+//! after them. Then [`html_to_text`] converts it, with block
 //! elements as line breaks; the caller trims the text as above.
 
 use mail_parser::decoders::html::html_to_text;
@@ -136,6 +138,9 @@ pub(crate) fn strip_quotes_html(html: &str) -> String {
     out
 }
 
+/// The bookmark Outlook desktop puts where its automatic signature starts.
+pub(crate) const OUTLOOK_SIGNATURE: &str = "_MailAutoSig";
+
 /// Where a soft line break goes in HTML: a block element's boundary. A
 /// private-use character survives `html_to_text` as a word of its own.
 const BREAK: char = '\u{E000}';
@@ -160,6 +165,9 @@ const BLOCKS: &[&str] = &[
 
 fn html_as_text(html: &str) -> String {
     let html = html.replace(BREAK, "");
+    // Word's HTML (Outlook desktop) writes each line as a paragraph
+    // without margins: its end is one line break, not two.
+    let word = html.contains("MsoNormal");
     let mut marked = String::with_capacity(html.len() + 64);
     let mut pos = 0;
     while let Some(lt) = html[pos..].find('<').map(|i| pos + i) {
@@ -171,7 +179,8 @@ fn html_as_text(html: &str) -> String {
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect::<String>()
             .to_ascii_lowercase();
-        if BLOCKS.contains(&name.as_str()) {
+        let word_paragraph_end = word && name == "p" && rest.starts_with('/');
+        if BLOCKS.contains(&name.as_str()) && !word_paragraph_end {
             marked.push_str(" \u{E000} ");
         }
         marked.push('<');
@@ -311,6 +320,10 @@ fn cuts_rest(tag: &StartTag<'_>) -> bool {
         return true;
     }
     if tag.has_class("OutlookMessageHeader") {
+        return true;
+    }
+    // Outlook desktop's automatic signature starts with this bookmark.
+    if tag.name == "a" && tag.attr("name") == Some(OUTLOOK_SIGNATURE) {
         return true;
     }
     // Outlook desktop: the header block is a div with only a top border.
