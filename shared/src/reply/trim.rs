@@ -585,6 +585,17 @@ mod tests {
         assert_eq!(trim_reply(t), "Ok");
         let t = "Ok\n\nVon meinem iPhone gesendet\n\n> Am 30.11.2026 um 07:51 schrieb X:\n";
         assert_eq!(trim_reply(t), "Ok");
+        let t = "D'accord.\n\nDe\u{a0}: Liaison <n@l.example>\nEnvoyé\u{a0}: lundi 30 novembre 2026 07:51\nÀ\u{a0}: Chris\nObjet\u{a0}: x\n\nold";
+        assert_eq!(trim_reply(t), "D'accord.");
+        let t = "Vale.\n\nDe: Liaison <n@l.example>\nEnviado: lunes, 30 de noviembre de 2026 7:51\nPara: Chris\nAsunto: x\n\nold";
+        assert_eq!(trim_reply(t), "Vale.");
+        let t = "Sure.\n\nFrom: Liaison <n@l.example>\nDate: Monday, 30 November 2026 at 07:51\nTo: Chris\nSubject: x\n\nold";
+        assert_eq!(trim_reply(t), "Sure.");
+        let t = "Ok\n\n-----Ursprüngliche Nachricht-----\nVon: x\n";
+        assert_eq!(trim_reply(t), "Ok");
+        let t =
+            "Ja.\n\nAm Mo., 30. Nov. 2026 um 07:51 Uhr schrieb Liaison <\nn@l.example>:\n\n> old\n";
+        assert_eq!(trim_reply(t), "Ja.");
         // A "From:" of the sender's own without a header block stays.
         let t = "From: the supplier, the price is 12.\nTo: be checked.";
         assert_eq!(trim_reply(t), t);
