@@ -18,12 +18,11 @@
 //!    `X-Autoreply`/`X-Autorespond`, or a `multipart/report` (delivery and
 //!    read reports) → [`Refusal::Automatic`].
 //! 7. [`Incoming::content`]: the text part (else, or when Outlook
-//!    desktop marked its signature only there, the HTML without its quote
-//!    blocks and signature, as text), `format=flowed` undone, at most
-//!    100,000 characters of it trimmed of quoted
-//!    history and signature ([`super::trim`]); longer than
-//!    [`BODY_MAX_CHARS`] → cut with a note. Nothing left and no file →
-//!    [`Refusal::Empty`].
+//!    desktop marked its signature only in the HTML, the HTML without its
+//!    quote blocks and signature, as text), `format=flowed` undone, its
+//!    first 100,000 characters trimmed of quoted history and signature
+//!    ([`super::trim`]); longer than [`BODY_MAX_CHARS`] → cut with a note.
+//!    Nothing left and no file → [`Refusal::Empty`].
 //! 8. The files: each attachment checked like an upload
 //!    ([`check_upload`]: type, size, name; `application/octet-stream` and
 //!    `image/jpg` read by the name's extension), at most
