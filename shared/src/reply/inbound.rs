@@ -203,6 +203,11 @@ const TRIM_INPUT_MAX_CHARS: usize = 100_000;
 /// The note when the text was longer than the limit.
 pub const CUT_NOTE: &str = "[… cut: the e-mail was longer than 10,000 characters]";
 
+/// How a notification's subject goes on after its `[Urgent] ` marker
+/// (`crate::notify::email::render`): kept in an answer's subject, it is
+/// not the person marking their answer urgent.
+pub const NOTIFICATION_SUBJECT: &str = "New message from ";
+
 const REPLY_PREFIXES: &[&str] = &[
     "re", "aw", "antw", "wg", "fwd", "fw", "tr", "rv", "res", "sv", "vs", "r", "rif", "odp", "réf",
     "ref",
@@ -295,7 +300,10 @@ impl Incoming<'_> {
     }
 
     /// The subject, after reply and forward prefixes (`Re:`, `AW:`,
-    /// `Fwd:`…), starts with `[Urgent]` (any case) or `URGENT`.
+    /// `Fwd:`…), starts with `[Urgent]` (any case) or `URGENT`, put there
+    /// by the person: an answer that only keeps the subject of an urgent
+    /// notification ("Re: [Urgent] New message from Dana — …") is not
+    /// urgent itself (the urgency was the other side's).
     pub fn urgent(&self) -> bool {
         let mut s = self.message.subject().unwrap_or("").trim();
         while let Some((prefix, rest)) = s.split_once(':') {
@@ -307,9 +315,11 @@ impl Incoming<'_> {
             }
             s = rest.trim_start();
         }
-        s.get(..8)
-            .is_some_and(|p| p.eq_ignore_ascii_case("[urgent]"))
-            || s.starts_with("URGENT")
+        let marked = match s.get(..8) {
+            Some(p) if p.eq_ignore_ascii_case("[urgent]") => Some(&s[8..]),
+            _ => s.strip_prefix("URGENT"),
+        };
+        marked.is_some_and(|rest| !rest.trim_start().starts_with(NOTIFICATION_SUBJECT))
     }
 
     /// Checks 7 and 8: the trimmed text and the accepted files.
@@ -997,7 +1007,7 @@ mod tests {
         for s in [
             "[Urgent] stand",
             "URGENT: stand",
-            "Re: [Urgent] New message from Ana",
+            "Re: [Urgent] Ana, the new cut please",
             "AW: WG: [URGENT] stand",
             "RE: Fwd: URGENT stand",
             "Re[2]: [urgent] x",
@@ -1009,6 +1019,8 @@ mod tests {
             "Re: New message",
             "Urgent stand",
             "Re: not [Urgent]",
+            "Re: [Urgent] New message from Ana — General",
+            "[Urgent] New message from Ana — General",
             "Reminder: URGENT",
             "",
         ] {
