@@ -628,9 +628,11 @@ async fn urgent_when_the_subject_says_so() {
     let t = general_thread(&w).await;
     let to = issue_key(&w, &t, "u_chris", CHRIS, 3600).await;
     for (subject, urgent) in [
-        ("Re: [Urgent] New message from Dana — General", true),
+        ("Re: [Urgent] the cut is wrong", true),
         ("URGENT: the cut is wrong", true),
         ("Re: not urgent at all", false),
+        // Only keeping an urgent notification's subject: Dana's urgency.
+        ("Re: [Urgent] New message from Dana — General", false),
     ] {
         let raw = reply_mail(CHRIS, &to, subject, "Please look.");
         let result = arrive(&w, &raw, &[&to], CHRIS, &verdicts(&[])).await;
