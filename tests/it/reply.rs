@@ -836,3 +836,54 @@ async fn a_failing_send_is_an_error_and_the_retry_posts_once_with_the_files() {
         .expect("the minute's counter");
     assert_eq!(minute["reply_count"], json!({"N": "1"}), "{counters:?}");
 }
+
+#[tokio::test]
+async fn ten_answers_at_once_are_ten_messages_counted_ten_times() {
+    let w = World::new().await;
+    let t = general_thread(&w).await;
+    let to = issue_key(&w, &t, "u_chris", CHRIS, 3600).await;
+    let mut events = Vec::new();
+    for i in 0..10 {
+        let raw = reply_mail(CHRIS, &to, "Re: General", &format!("Answer {i}."));
+        let id = ses_id();
+        store_raw(&w, &id, &raw).await;
+        events.push(ses_event(&id, &[&to], CHRIS, &verdicts(&[])));
+    }
+    let mut runs = tokio::task::JoinSet::new();
+    for event in events {
+        let app = receive_reply::App {
+            store: w.store.clone(),
+            attachments: w.attachments.clone(),
+            settings: w.functions.receive_reply.settings.clone(),
+        };
+        runs.spawn(async move { receive_reply::handle(&app, event).await.unwrap() });
+    }
+    while let Some(answer) = runs.join_next().await {
+        let answer = answer.unwrap();
+        assert_eq!(answer["results"][0]["outcome"], "posted", "{answer}");
+    }
+    let listed = messages(&w, &t).await;
+    let mut bodies: Vec<&str> = listed.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    bodies.sort();
+    let want: Vec<String> = (0..10).map(|i| format!("Answer {i}.")).collect();
+    assert_eq!(bodies, want);
+    let counters = w
+        .partition(&format!("INBOUND#{}", liaison::store::sender_hash(CHRIS)))
+        .await;
+    let count: u64 = counters
+        .iter()
+        .filter(|i| {
+            i["sk"]["S"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("HOUR#"))
+        })
+        .map(|i| {
+            i["reply_count"]["N"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(count, 10, "{counters:?}");
+}
