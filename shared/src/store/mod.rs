@@ -7,7 +7,8 @@
 //!   `tx`: transaction and batch-write helpers, backoff;
 //! - operations by what they touch: `threads` (open, create), `inbox`
 //!   (listings, unread count, read positions), `send`, `messages`
-//!   (reading), `attachments`, `notifications`, `directory`, `stream`.
+//!   (reading), `attachments`, `notifications`, `replies` (reply keys, the
+//!   last e-mail per person and thread), `directory`, `stream`.
 
 mod attachments;
 mod attr;
@@ -17,6 +18,7 @@ mod items;
 mod keys;
 mod messages;
 mod notifications;
+mod replies;
 pub mod schema;
 mod send;
 mod stream;
@@ -40,6 +42,7 @@ pub use messages::MessagePage;
 pub use notifications::{
     Completion, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
 };
+pub use replies::{ReplyKeyRecord, ThreadMail};
 pub use send::{send_fingerprint, NewMessage, SendContext, SendOutcome};
 pub use stream::{inserted_message, InsertedMessage};
 pub use threads::{CreateOutcome, OpenContext};
