@@ -19,5 +19,6 @@ mod notify_faults;
 mod page;
 mod pipeline;
 mod relay_faults;
+mod reply_out;
 mod threads;
 mod wiring;
