@@ -85,7 +85,9 @@ fn mails_to<'a>(mails: &'a [Sent], to: &str) -> Vec<&'a Sent> {
 async fn a_notification_answers_to_a_key_bound_to_its_thread_recipient_and_address() {
     let w = Arc::new(World::new().await);
     let t = general_thread(&w).await;
-    let m = w.say(&chris(), &t, "The Hook scene needs a softer opening").await;
+    let m = w
+        .say(&chris(), &t, "The Hook scene needs a softer opening")
+        .await;
     // Five deliveries at once: one e-mail, one key.
     let mut set = tokio::task::JoinSet::new();
     for i in 0..5 {
@@ -108,35 +110,61 @@ async fn a_notification_answers_to_a_key_bound_to_its_thread_recipient_and_addre
     assert!(h.reply_address.starts_with("reply+"), "{}", h.reply_address);
     assert!(h.reply_address.ends_with(&format!("@{DOMAIN}")));
     assert!(
-        mail.raw
-            .replace("\r\n ", " ")
-            .contains(&format!("Reply-To: \"Chris via Liaison\" <{}>", h.reply_address)),
+        mail.raw.replace("\r\n ", " ").contains(&format!(
+            "Reply-To: \"Chris via Liaison\" <{}>",
+            h.reply_address
+        )),
         "{}",
         mail.raw
     );
     assert_eq!(h.in_reply_to, None, "the thread's first e-mail to Dana");
     assert_eq!(h.references, None);
     let domain = w.names.from_email.rsplit_once('@').unwrap().1;
-    assert!(h.message_id.ends_with(&format!("@{domain}")), "{}", h.message_id);
+    assert!(
+        h.message_id.ends_with(&format!("@{domain}")),
+        "{}",
+        h.message_id
+    );
     assert!(mail.raw.contains("Auto-Submitted: auto-generated"));
     assert!(mail.raw.contains("X-Auto-Response-Suppress: All"));
-    let line = mail.text.find("Reply to this e-mail to answer in Liaison").unwrap();
-    assert!(line < mail.text.find("softer opening").unwrap(), "above the messages");
-    assert!(mail.html.contains("Reply to this e-mail to answer in Liaison"));
+    let line = mail
+        .text
+        .find("Reply to this e-mail to answer in Liaison")
+        .unwrap();
+    assert!(
+        line < mail.text.find("softer opening").unwrap(),
+        "above the messages"
+    );
+    assert!(mail
+        .html
+        .contains("Reply to this e-mail to answer in Liaison"));
 
     // The key's row names the thread, the recipient and their address.
     let key = key_of(mail);
-    let row = w.store.reply_key(&key).await.unwrap().expect("the key's row");
+    let row = w
+        .store
+        .reply_key(&key)
+        .await
+        .unwrap()
+        .expect("the key's row");
     assert_eq!(row.key, key);
     assert_eq!(row.account.as_str(), "acc_acme");
     assert_eq!(row.thread.as_str(), t);
     assert_eq!(row.user.as_str(), "u_dana");
     assert_eq!(row.address, "dana@agency.example");
     let ninety_days = Timestamp::now().unix_seconds() + 90 * 86_400;
-    assert!((ninety_days - 60..=ninety_days).contains(&row.expires_at), "{}", row.expires_at);
+    assert!(
+        (ninety_days - 60..=ninety_days).contains(&row.expires_at),
+        "{}",
+        row.expires_at
+    );
     assert_eq!(key_rows(&w).await.len(), 1, "one key for one e-mail");
     let forged = dev_keys().mint();
-    assert_eq!(w.store.reply_key(&forged).await.unwrap(), None, "never issued");
+    assert_eq!(
+        w.store.reply_key(&forged).await.unwrap(),
+        None,
+        "never issued"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +183,11 @@ async fn the_next_email_of_a_thread_answers_the_last_and_reuses_the_key() {
     // the messages), then per recipient: notification states, the claim
     // (with a new key's rows), SES, the completion (with the last e-mail
     // id). A new key costs no round trip of its own.
-    assert_eq!((minting, reusing), (7, 7), "round trips per one-recipient job");
+    assert_eq!(
+        (minting, reusing),
+        (7, 7),
+        "round trips per one-recipient job"
+    );
 
     let mails = sent(&w).await;
     assert_eq!(mails.len(), 2);
@@ -167,7 +199,11 @@ async fn the_next_email_of_a_thread_answers_the_last_and_reuses_the_key() {
     let previous = format!("{}@email.amazonses.com", a.id);
     assert_eq!(headers(b).in_reply_to.as_deref(), Some(previous.as_str()));
     assert_eq!(headers(b).references.as_deref(), Some(previous.as_str()));
-    assert!(b.raw.contains(&format!("In-Reply-To: <{previous}>")), "{}", b.raw);
+    assert!(
+        b.raw.contains(&format!("In-Reply-To: <{previous}>")),
+        "{}",
+        b.raw
+    );
     let row = mail_row(&w, &t, "u_dana").await;
     assert_eq!(row["last_email_id"]["S"], b.id.as_str());
     assert_eq!(row["reply_key"]["S"], key_of(a).as_str());
@@ -185,7 +221,10 @@ async fn the_next_email_of_a_thread_answers_the_last_and_reuses_the_key() {
     assert_eq!(headers(to_chris[0]).reply_name, "Dana via Liaison");
     assert_eq!(headers(to_chris[0]).in_reply_to, None);
     let row = w.store.reply_key(&kc).await.unwrap().unwrap();
-    assert_eq!((row.user.as_str(), row.address.as_str()), ("u_chris", "chris@acme.example"));
+    assert_eq!(
+        (row.user.as_str(), row.address.as_str()),
+        ("u_chris", "chris@acme.example")
+    );
     assert_eq!(key_rows(&w).await.len(), 3);
 }
 
@@ -222,8 +261,15 @@ async fn a_key_near_expiry_a_changed_address_or_a_retired_secret_gets_a_new_key(
     let k2 = key_of(&next_mail_to_dana("two").await);
     assert_ne!(k1, k2);
     assert!(w.store.reply_key(&k1).await.unwrap().is_some());
-    assert_eq!(mail_row(&w, &t, "u_dana").await["reply_key"]["S"], k2.as_str());
-    assert_eq!(key_of(&next_mail_to_dana("three").await), k2, "fresh again: reused");
+    assert_eq!(
+        mail_row(&w, &t, "u_dana").await["reply_key"]["S"],
+        k2.as_str()
+    );
+    assert_eq!(
+        key_of(&next_mail_to_dana("three").await),
+        k2,
+        "fresh again: reused"
+    );
 
     // Dana's address changes in the directory: a key for the new one.
     let mut dir = directory();
@@ -236,7 +282,10 @@ async fn a_key_near_expiry_a_changed_address_or_a_retired_secret_gets_a_new_key(
     let row = w.store.reply_key(&k3).await.unwrap().unwrap();
     assert_eq!(row.address, "dana.new@agency.example");
     let old = w.store.reply_key(&k2).await.unwrap().unwrap();
-    assert_eq!(old.address, "dana@agency.example", "a key stays bound to its address");
+    assert_eq!(
+        old.address, "dana@agency.example",
+        "a key stays bound to its address"
+    );
 
     // The secret that signed it is retired: a key signed by the new one.
     let rotated = ReplyKeys::parse("2:the-next-reply-secret-0123").unwrap();
@@ -255,7 +304,10 @@ async fn a_key_near_expiry_a_changed_address_or_a_retired_secret_gets_a_new_key(
     let m = w.say(&chris(), &t, "five").await;
     let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
     event.records = vec![record(&m, "five")];
-    assert!(notify_reply::handle(&app, event).await.batch_item_failures.is_empty());
+    assert!(notify_reply::handle(&app, event)
+        .await
+        .batch_item_failures
+        .is_empty());
     let mail = sent(&w).await.into_iter().last().unwrap();
     let address = headers(&mail).reply_address;
     let k4 = rotated
@@ -294,7 +346,9 @@ async fn times_read_in_the_recipients_zone_else_the_accounts_else_utc() {
     let to_chris = mails_to(&mails, "chris@acme.example")[0];
     let new_york = at(&reply).human(Some(&zone("America/New_York")));
     assert!(
-        to_chris.text.contains(&format!("Dana wrote on {new_york}:")),
+        to_chris
+            .text
+            .contains(&format!("Dana wrote on {new_york}:")),
         "the account's zone: {}",
         to_chris.text
     );
@@ -307,7 +361,9 @@ async fn times_read_in_the_recipients_zone_else_the_accounts_else_utc() {
     assert!(deliver(&w, vec![record(&m, "c")]).await.is_empty());
     let utc = at(&m).human(None);
     assert!(utc.ends_with(" UTC"), "{utc}");
-    assert!(sent(&w).await[0].text.contains(&format!("Chris wrote on {utc}:")));
+    assert!(sent(&w).await[0]
+        .text
+        .contains(&format!("Chris wrote on {utc}:")));
 }
 
 #[tokio::test]
@@ -331,10 +387,18 @@ async fn sync_directory_refuses_an_unknown_zone_naming_the_field() {
     dir["accounts"][0]["time_zone"] = json!("Asia/Tokyo");
     w.sync(dir).await;
     let profile = w.partition("ACCOUNT#acc_acme").await;
-    let profile = profile.iter().find(|i| i["sk"]["S"] == "PROFILE").unwrap().clone();
+    let profile = profile
+        .iter()
+        .find(|i| i["sk"]["S"] == "PROFILE")
+        .unwrap()
+        .clone();
     assert_eq!(profile["time_zone"]["S"], "Asia/Tokyo");
     w.sync(directory()).await;
     let profile = w.partition("ACCOUNT#acc_acme").await;
-    let profile = profile.iter().find(|i| i["sk"]["S"] == "PROFILE").unwrap().clone();
+    let profile = profile
+        .iter()
+        .find(|i| i["sk"]["S"] == "PROFILE")
+        .unwrap()
+        .clone();
     assert!(profile.get("time_zone").is_none(), "{profile}");
 }

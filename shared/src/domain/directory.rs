@@ -745,7 +745,10 @@ mod tests {
         assert_eq!(a.time_zone.as_ref().unwrap().as_str(), "Europe/Berlin");
         let chris = &a.users[0];
         assert_eq!(a.time_zone_of(chris).unwrap().as_str(), "America/New_York");
-        assert_eq!(a.time_zone_of(&a.managers[0]).unwrap().as_str(), "Europe/Berlin");
+        assert_eq!(
+            a.time_zone_of(&a.managers[0]).unwrap().as_str(),
+            "Europe/Berlin"
+        );
         let a = &parse_directory(&acme()).unwrap()[0].profile;
         assert_eq!(a.time_zone, None);
         assert_eq!(a.time_zone_of(&a.users[0]), None);
@@ -759,7 +762,10 @@ mod tests {
             .push(json!({"id": "u_alex", "email": "alex@acme.example", "name": "Alex", "time_zone": "Berlin"}));
         let errors = parse_directory(&e).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, vec!["accounts[0].time_zone", "accounts[0].users[1].time_zone"]);
+        assert_eq!(
+            fields,
+            vec!["accounts[0].time_zone", "accounts[0].users[1].time_zone"]
+        );
         assert!(errors[1].message.contains("IANA"), "{}", errors[1]);
     }
 

@@ -130,10 +130,23 @@ mod tests {
 
     #[test]
     fn zones_are_iana_names_in_their_canonical_spelling() {
-        assert_eq!(TimeZone::parse("Europe/Berlin").unwrap().as_str(), "Europe/Berlin");
-        assert_eq!(TimeZone::parse("europe/BERLIN").unwrap().as_str(), "Europe/Berlin");
+        assert_eq!(
+            TimeZone::parse("Europe/Berlin").unwrap().as_str(),
+            "Europe/Berlin"
+        );
+        assert_eq!(
+            TimeZone::parse("europe/BERLIN").unwrap().as_str(),
+            "Europe/Berlin"
+        );
         assert_eq!(TimeZone::parse("UTC").unwrap().as_str(), "UTC");
-        for bad in ["", "Mars/Olympus", "Etc/Unknown", " Europe/Berlin", "CET-1CEST", "../etc/passwd"] {
+        for bad in [
+            "",
+            "Mars/Olympus",
+            "Etc/Unknown",
+            " Europe/Berlin",
+            "CET-1CEST",
+            "../etc/passwd",
+        ] {
             assert_eq!(TimeZone::parse(bad), Err(TimeZoneError), "{bad:?}");
         }
         assert_eq!(TimeZone::parse(&"a".repeat(65)), Err(TimeZoneError));
@@ -146,7 +159,10 @@ mod tests {
         let berlin = TimeZone::parse("Europe/Berlin").unwrap();
         assert_eq!(t.human(Some(&berlin)), "Mon 30 Nov, 07:51 (Europe/Berlin)");
         assert_eq!(t.human(None), "Mon 30 Nov, 06:51 UTC");
-        assert_eq!(t.human(Some(&TimeZone::parse("UTC").unwrap())), "Mon 30 Nov, 06:51 UTC");
+        assert_eq!(
+            t.human(Some(&TimeZone::parse("UTC").unwrap())),
+            "Mon 30 Nov, 06:51 UTC"
+        );
         let ny = TimeZone::parse("America/New_York").unwrap();
         assert_eq!(t.human(Some(&ny)), "Mon 30 Nov, 01:51 (America/New_York)");
         // Across midnight and a one-digit day; summer time.

@@ -291,22 +291,43 @@ mod tests {
         let mut m = message("hello", false, &[]);
         m.created_at = Timestamp::parse("2026-11-30T06:51:31.643Z").unwrap();
         let berlin = TimeZone::parse("Europe/Berlin").unwrap();
-        let e = render(&dana(), Some(&berlin), &thread(), &[m.clone()], "https://app");
+        let e = render(
+            &dana(),
+            Some(&berlin),
+            &thread(),
+            &[m.clone()],
+            "https://app",
+        );
         assert!(
-            e.text.contains("Chris wrote on Mon 30 Nov, 07:51 (Europe/Berlin):"),
+            e.text
+                .contains("Chris wrote on Mon 30 Nov, 07:51 (Europe/Berlin):"),
             "{}",
             e.text
         );
-        assert!(e.html.contains("Mon 30 Nov, 07:51 (Europe/Berlin)"), "{}", e.html);
+        assert!(
+            e.html.contains("Mon 30 Nov, 07:51 (Europe/Berlin)"),
+            "{}",
+            e.html
+        );
         assert!(!e.text.contains("2026-11-30T"), "no machine times");
         let e = render(&dana(), None, &thread(), &[m], "https://app");
-        assert!(e.text.contains("Chris wrote on Mon 30 Nov, 06:51 UTC:"), "{}", e.text);
+        assert!(
+            e.text.contains("Chris wrote on Mon 30 Nov, 06:51 UTC:"),
+            "{}",
+            e.text
+        );
         assert!(e.html.contains("Mon 30 Nov, 06:51 UTC"));
     }
 
     #[test]
     fn the_reply_line_comes_before_the_messages() {
-        let e = render(&dana(), None, &thread(), &[message("hello", false, &[])], "https://app");
+        let e = render(
+            &dana(),
+            None,
+            &thread(),
+            &[message("hello", false, &[])],
+            "https://app",
+        );
         let line = e.text.find(REPLY_LINE).expect("the reply line");
         assert!(line < e.text.find("hello").unwrap());
         let line = e.html.find(REPLY_LINE).expect("the reply line in HTML");
@@ -315,7 +336,13 @@ mod tests {
 
     #[test]
     fn mime_carries_reply_to_and_threading_headers() {
-        let mut e = render(&dana(), None, &thread(), &[message("hello", false, &[])], "https://app");
+        let mut e = render(
+            &dana(),
+            None,
+            &thread(),
+            &[message("hello", false, &[])],
+            "https://app",
+        );
         e.reply_to = Some(ReplyTo {
             name: "Chris \"C\" O'Neil via Liaison".into(),
             address: "reply+abc@reply.example".into(),
@@ -326,8 +353,14 @@ mod tests {
         let reply_to = parsed.reply_to().and_then(|a| a.first()).unwrap();
         assert_eq!(reply_to.address(), Some("reply+abc@reply.example"));
         assert_eq!(reply_to.name(), Some("Chris \"C\" O'Neil via Liaison"));
-        assert_eq!(parsed.in_reply_to().as_text(), Some("0100-abc@email.amazonses.com"));
-        assert_eq!(parsed.references().as_text(), Some("0100-abc@email.amazonses.com"));
+        assert_eq!(
+            parsed.in_reply_to().as_text(),
+            Some("0100-abc@email.amazonses.com")
+        );
+        assert_eq!(
+            parsed.references().as_text(),
+            Some("0100-abc@email.amazonses.com")
+        );
         assert!(parsed.message_id().unwrap().ends_with("@agency.example"));
     }
 }

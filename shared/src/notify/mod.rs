@@ -8,6 +8,14 @@
 //! them, sends one e-mail, and completes the claims (with SES's message id),
 //! one recipient at a time: one address SES refuses for good is recorded as
 //! rejected and does not hold up the others.
+//!
+//! Every e-mail can be answered: its `Reply-To` is the recipient's reply
+//! address for the thread (`reply+{key}@{reply domain}`, a key bound to
+//! the thread, the person and their address: `store::replies`), reused
+//! while it has more than a third of its life left, else minted anew and
+//! written with the claim; it answers the previous e-mail of the thread to
+//! that person (`In-Reply-To`/`References`, from SES's message id recorded
+//! with the completion); times read in the person's zone.
 
 pub mod email;
 

@@ -205,8 +205,7 @@ impl Store {
             )?);
         }
         if let Completion::Sent { ses_message_id } = outcome {
-            let (key, expression, values) =
-                last_email_in_thread_mail(thread, user, ses_message_id);
+            let (key, expression, values) = last_email_in_thread_mail(thread, user, ses_message_id);
             items.push(tx::update(
                 &self.table,
                 UpdateItem {

@@ -130,7 +130,11 @@ pub(super) fn reply_key_item(record: &ReplyKeyRecord, issued_at: Timestamp) -> I
 /// values.
 pub(super) fn issue_in_thread_mail(
     record: &ReplyKeyRecord,
-) -> (Item, &'static str, Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>) {
+) -> (
+    Item,
+    &'static str,
+    Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
+) {
     (
         keys::thread_mail(&record.thread, &record.user),
         "SET #type = :mail, reply_key = :key, reply_key_expires_at = :exp, reply_address = :addr",
@@ -148,7 +152,11 @@ pub(super) fn last_email_in_thread_mail(
     thread: &ThreadId,
     user: &UserId,
     ses_message_id: &str,
-) -> (Item, &'static str, Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>) {
+) -> (
+    Item,
+    &'static str,
+    Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
+) {
     (
         keys::thread_mail(thread, user),
         "SET #type = :mail, last_email_id = :id",
