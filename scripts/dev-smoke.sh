@@ -2,7 +2,8 @@
 # Smoke test of `make dev`: starts it in the background (its own moto and
 # gateway ports, so a running `make dev` is not disturbed), waits for the
 # demo tokens, calls GET /threads with curl, checks the page, /config.json
-# and the dev sign-in on the same origin, stops it as Ctrl-C would, and
+# and the dev sign-in on the same origin, answers a printed notification by
+# SMTP and finds the answer in the thread, stops it as Ctrl-C would, and
 # checks that the gateway and the moto it started are gone.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +14,7 @@ free_port() {
 }
 moto_port=$(free_port)
 api_port=$(free_port)
+smtp_port=$(free_port)
 api="http://127.0.0.1:$api_port"
 log=$(mktemp -t liaison-dev-smoke.XXXXXX.log)
 
@@ -20,6 +22,7 @@ log=$(mktemp -t liaison-dev-smoke.XXXXXX.log)
 unset AWS_ENDPOINT_URL
 export MOTO_PORT=$moto_port
 export LIAISON_LOCAL_ADDR=127.0.0.1:$api_port
+export LIAISON_SMTP_ADDR=127.0.0.1:$smtp_port
 
 # Its own session: one signal to the group is a Ctrl-C in a terminal.
 setsid make --no-print-directory dev >"$log" 2>&1 </dev/null &
@@ -94,6 +97,57 @@ curl -fsS "$api/threads" -H "Authorization: Bearer $dev_token" >/dev/null ||
 grep -q "open $api/ in a browser" "$log" || fail "the banner does not lead with the page's URL"
 grep -q "E-mail links open $api/messages/" "$log" || fail "e-mail links do not open this gateway's page"
 
+# Reply by e-mail: the manager writes, the printed notification to the
+# client shows its Reply-To, the client answers it over SMTP (as a mail
+# program would), and the answer is in the thread by the client.
+grep -q "SMTP on 127.0.0.1:$smtp_port" "$log" || fail "the banner does not show the SMTP listener"
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+thread=$(curl -fsS -X POST "$api/threads" -H "Authorization: Bearer $token" \
+  -H 'content-type: application/json' -d '{"scope":{"kind":"general"}}' | json_field id) ||
+  fail "opening the General thread failed"
+curl -fsS -X POST "$api/threads/$thread/messages" -H "Authorization: Bearer $manager" \
+  -H 'content-type: application/json' -d '{"body":"Smoke: the cut is ready","client_message_id":"smoke-1"}' >/dev/null ||
+  fail "the manager's send failed"
+reply_to=""
+for _ in $(seq 1 120); do
+  # The e-mail printed for Chris (Alex gets one of their own).
+  reply_to=$(python3 - "$log" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+for block in text.split("e-mail accepted by SES")[1:]:
+    if re.search(r"^To:.*chris@acme\.example", block, re.M):
+        found = re.search(r"reply\+[a-z2-7]{33}@[A-Za-z0-9.-]+", block)
+        if found:
+            print(found.group(0))
+            break
+PY
+)
+  [ -n "$reply_to" ] && break
+  sleep 0.25
+done
+[ -n "$reply_to" ] || fail "no e-mail printed for Chris shows a Reply-To address within 30 s"
+python3 - "$smtp_port" "$reply_to" <<'PY' || fail "the SMTP answer was refused"
+import smtplib, sys
+from email.message import EmailMessage
+port, to = int(sys.argv[1]), sys.argv[2]
+m = EmailMessage()
+m["From"] = "Chris <chris@acme.example>"
+m["To"] = to
+m["Subject"] = "Re: smoke"
+m.set_content("Smoke answer by e-mail\n\nOn Mon, 30 Nov 2026 at 07:51, Dana wrote:\n> Smoke: the cut is ready\n")
+with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+    s.send_message(m)
+PY
+answered=""
+for _ in $(seq 1 80); do
+  if curl -fsS "$api/threads/$thread/messages" -H "Authorization: Bearer $manager" | grep -q '"body":"Smoke answer by e-mail"'; then
+    answered=yes
+    break
+  fi
+  sleep 0.25
+done
+[ -n "$answered" ] || fail "the answer by e-mail did not reach the thread within 20 s"
+
 stop || fail "make dev did not stop"
 if curl -fs "http://127.0.0.1:$moto_port/moto-api/" >/dev/null 2>&1; then
   fail "moto still answers on port $moto_port after make dev stopped"
@@ -103,4 +157,4 @@ if curl -s -o /dev/null "$api/threads" 2>/dev/null; then
 fi
 grep -q "moto) stopped" "$log" || fail "make dev did not report stopping moto"
 rm -f "$log"
-echo "dev-smoke: make dev served the page, the dev sign-in and GET /threads with demo tokens, and stopped cleanly (moto too)"
+echo "dev-smoke: make dev served the page, the dev sign-in and GET /threads with demo tokens, took an answer by SMTP into the thread, and stopped cleanly (moto too)"

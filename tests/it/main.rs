@@ -20,5 +20,6 @@ mod page;
 mod pipeline;
 mod relay_faults;
 mod reply_out;
+mod reply_smtp;
 mod threads;
 mod wiring;

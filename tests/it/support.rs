@@ -334,6 +334,7 @@ pub async fn gateway_config(tag: &str) -> liaison_local::Config {
     config.addr = "127.0.0.1:0".parse().expect("an address");
     config.directory = Some(liaison_local::demo::directory());
     config.print_mail = false;
+    config.smtp_addr = None;
     config
 }
 

@@ -16,6 +16,7 @@ pub mod mail;
 pub mod queue;
 pub mod routes;
 mod server;
+pub mod smtp;
 pub mod stream;
 pub mod web;
 
@@ -97,6 +98,9 @@ pub struct Config {
     pub stream_start: stream::StartingPosition,
     /// Print e-mails the local SES accepted (moto only).
     pub print_mail: bool,
+    /// Accept replies by SMTP here (`make dev`: 127.0.0.1:2525; port 0:
+    /// the OS picks; `None`: no listener).
+    pub smtp_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -119,6 +123,11 @@ impl Config {
             event_sources: true,
             stream_start: stream::StartingPosition::Latest,
             print_mail: true,
+            smtp_addr: Some(
+                smtp::DEFAULT_SMTP_ADDR
+                    .parse()
+                    .unwrap_or_else(|_| unreachable!()),
+            ),
         }
     }
 
@@ -171,6 +180,7 @@ pub enum StartError {
 /// is dropped.
 pub struct Gateway {
     addr: SocketAddr,
+    smtp_addr: Option<SocketAddr>,
     aws: SdkConfig,
     env: FunctionEnv,
     stream_arn: Option<String>,
@@ -282,6 +292,26 @@ impl Gateway {
             }
         }
 
+        let smtp_addr = match config.smtp_addr {
+            Some(at) => {
+                let listener = smtp::bind(at).await.map_err(|e| StartError::Bind(at, e))?;
+                let bound = listener.local_addr().map_err(|e| StartError::Bind(at, e))?;
+                tasks.push(smtp::start(
+                    listener,
+                    liaison::aws::s3_client(&config.aws),
+                    functions.clone(),
+                    smtp::SmtpOptions {
+                        domain: env.reply_domain.clone(),
+                        bucket: env.names.bucket.clone(),
+                        region: region.clone(),
+                    },
+                    shutdown.clone(),
+                ));
+                Some(bound)
+            }
+            None => None,
+        };
+
         let dev = dev::DevSignIn {
             directory: config.directory.clone(),
             secret: config.jwt_secret.clone().into_bytes(),
@@ -303,6 +333,7 @@ impl Gateway {
         tracing::info!(%addr, table = %env.names.table, "local gateway serving");
         Ok(Gateway {
             addr,
+            smtp_addr,
             aws: config.aws,
             env,
             stream_arn,
@@ -314,6 +345,11 @@ impl Gateway {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where it accepts replies by SMTP, if it does.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp_addr
     }
 
     /// `http://{addr}`

@@ -1,7 +1,7 @@
 //! `liaison-local`: the local gateway.
 //!
 //! ```text
-//! liaison-local serve [--addr 127.0.0.1:3000] [--prefix liaison-dev] [--provision] [--demo] [--directory FILE]
+//! liaison-local serve [--addr 127.0.0.1:3000] [--smtp 127.0.0.1:2525 | --no-smtp] [--prefix liaison-dev] [--provision] [--demo] [--directory FILE]
 //! liaison-local token --sub u_chris [--account acc_acme | --manager] [--name N] [--email E] [--hours 12]
 //! ```
 
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 const USAGE: &str = "\
 usage:
-  liaison-local serve [--addr HOST:PORT] [--prefix NAME] [--provision] [--demo] [--directory FILE] [--no-mail]
+  liaison-local serve [--addr HOST:PORT] [--smtp HOST:PORT | --no-smtp] [--prefix NAME] [--provision] [--demo] [--directory FILE] [--no-mail]
       Serves the API (default 127.0.0.1:3000, env LIAISON_LOCAL_ADDR) on the
       resources NAME-table, NAME-attachments, NAME-notifications (default
       liaison-dev). --provision creates them first; --demo loads the demo
@@ -24,6 +24,9 @@ usage:
       /config.json, and the dev sign-in (GET /dev/people, POST /dev/token:
       callers on this machine only, and only with the default dev secret).
       E-mail links open LIAISON_APP_URL, by default this origin.
+      Replies to notifications are accepted by SMTP (default 127.0.0.1:2525,
+      env LIAISON_SMTP_ADDR) for reply+KEY@LIAISON_REPLY_DOMAIN (default
+      reply.liaison.localhost) and handed to receive-reply as SES would.
   liaison-local token --sub USER [--account ACC | --manager] [--name N] [--email E] [--hours H] [--directory FILE]
       Prints a dev JWT (HS256, LIAISON_DEV_JWT_SECRET) for USER, valid H hours
       (default 12). Name, e-mail, account and role come from the demo
@@ -184,7 +187,34 @@ fn serve(mut args: Args) -> Result<(), String> {
     let demo_flag = args.flag("--demo");
     let directory_file = args.value("--directory")?;
     let print_mail = !args.flag("--no-mail");
+    let no_smtp = args.flag("--no-smtp");
+    let smtp = match args.value("--smtp")? {
+        Some(a) => a,
+        None => env_or(
+            liaison_local::smtp::SMTP_ADDR_VAR,
+            liaison_local::smtp::DEFAULT_SMTP_ADDR,
+        ),
+    };
+    let smtp_addr = if no_smtp {
+        None
+    } else {
+        Some(
+            smtp.parse()
+                .map_err(|_| format!("--smtp {smtp} is not HOST:PORT (e.g. 127.0.0.1:2525)"))?,
+        )
+    };
     args.done()?;
+    let reply_domain = env_or(
+        liaison::config::REPLY_DOMAIN,
+        liaison_local::DEV_REPLY_DOMAIN,
+    )
+    .to_ascii_lowercase();
+    let reply_secrets = env_or(
+        liaison::config::REPLY_SECRETS,
+        liaison_local::DEV_REPLY_SECRETS,
+    );
+    liaison::reply::ReplyKeys::parse(&reply_secrets)
+        .map_err(|e| format!("{}: {e}", liaison::config::REPLY_SECRETS))?;
     let directory = if demo_flag || directory_file.is_some() {
         Some(load_directory(directory_file)?)
     } else {
@@ -239,6 +269,9 @@ fn serve(mut args: Args) -> Result<(), String> {
             cursor_secret,
             notify_delay,
             print_mail,
+            smtp_addr,
+            reply_domain,
+            reply_secrets,
             ..Config::new(aws, names)
         };
         let secret = config.jwt_secret.clone();
@@ -319,6 +352,13 @@ fn banner(
         "  E-mail links open {}/messages/THREAD_ID\n",
         gateway.app_url()
     ));
+    if let Some(smtp) = gateway.smtp_addr() {
+        out.push_str(&format!(
+            "  Answer a notification by e-mail: SMTP on {smtp} takes mail for reply+KEY@{} (the Reply-To\n  \
+             the printed e-mail shows), e.g. swaks --server {smtp} --to 'reply+KEY@{}' --from ADDRESS --body 'Thanks!'\n",
+            env.reply_domain, env.reply_domain
+        ));
+    }
     out.push_str(&format!("\nThe API is on the same origin: {url}\n"));
     out.push_str(&format!(
         "  AWS: {}   resources: {}, {}, {}\n",

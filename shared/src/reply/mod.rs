@@ -56,7 +56,7 @@ pub enum Refusal {
     /// 4. DMARC FAIL, or neither SPF nor DKIM PASS.
     NotAuthenticated,
     /// 5. `Auto-Submitted` other than `no`, `Precedence: bulk/junk/list`,
-    /// a bounce (`multipart/report`) or a mailer-daemon sender.
+    ///    a bounce (`multipart/report`) or a mailer-daemon sender.
     Automatic,
     /// 6. The sender sent too many replies lately.
     RateLimited,
