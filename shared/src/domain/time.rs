@@ -65,6 +65,9 @@ pub struct TimeZone(String);
 #[error("must be an IANA time zone name like Europe/Berlin or America/New_York")]
 pub struct TimeZoneError;
 
+/// `Mon 30 Nov, 07:51`.
+const HUMAN: &str = "%a %-d %b, %H:%M";
+
 /// The longest zone name accepted (the longest IANA name is 32 bytes).
 const MAX_ZONE_NAME: usize = 64;
 
@@ -79,6 +82,14 @@ impl TimeZone {
         }
         let canonical = tz.iana_name().unwrap_or(name);
         Ok(Self(canonical.to_owned()))
+    }
+
+    /// A name as the store kept it, after [`parse`](Self::parse) checked
+    /// it at the edge. Not looked up again: reading a profile (every API
+    /// call does) need not link the tz database; [`Timestamp::human`]
+    /// shows UTC for a name the database no longer knows.
+    pub fn stored(name: impl Into<String>) -> Self {
+        Self(name.into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -96,16 +107,23 @@ impl Timestamp {
     /// As people read it in an e-mail, in `zone` (UTC if none), the zone
     /// named: `Mon 30 Nov, 07:51 (Europe/Berlin)`, `Mon 30 Nov, 06:51 UTC`.
     pub fn human(&self, zone: Option<&TimeZone>) -> String {
-        let tz = zone
-            .and_then(|z| jiff::tz::db().get(z.as_str()).ok())
-            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let found = zone.and_then(|z| {
+            let tz = jiff::tz::db().get(z.as_str()).ok()?;
+            (!tz.is_unknown() && z.as_str() != "UTC").then_some((z, tz))
+        });
         let at = jiff::Timestamp::from_millisecond(self.unix_millis())
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-            .to_zoned_datetime(tz);
-        let when = at.strftime("%a %-d %b, %H:%M");
-        match zone {
-            Some(z) if z.as_str() != "UTC" => format!("{when} ({z})"),
-            _ => format!("{when} UTC"),
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        match found {
+            Some((name, tz)) => {
+                let when = at.to_zoned_datetime(tz).strftime(HUMAN);
+                format!("{when} ({name})")
+            }
+            None => {
+                let when = at
+                    .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                    .strftime(HUMAN);
+                format!("{when} UTC")
+            }
         }
     }
 }
@@ -170,5 +188,8 @@ mod tests {
         assert_eq!(t.human(Some(&berlin)), "Thu 2 Jul, 00:30 (Europe/Berlin)");
         let tokyo = TimeZone::parse("Asia/Tokyo").unwrap();
         assert_eq!(t.human(Some(&tokyo)), "Thu 2 Jul, 07:30 (Asia/Tokyo)");
+        // A stored name the database does not know: UTC, named so.
+        let gone = TimeZone::stored("Europe/Atlantis");
+        assert_eq!(t.human(Some(&gone)), "Wed 1 Jul, 22:30 UTC");
     }
 }

@@ -47,11 +47,10 @@ fn read_people(r: &Reader<'_>, name: &str) -> Result<Vec<Person>, StoreError> {
         .collect()
 }
 
-/// An optional `time_zone`: absent in profiles stored before time zones.
-/// A name the bundled tz database no longer knows reads as none (UTC)
-/// rather than making the whole profile unreadable.
+/// An optional `time_zone` (checked by sync-directory before it was
+/// stored); absent in profiles stored before time zones.
 fn read_time_zone(r: &Reader<'_>) -> Result<Option<TimeZone>, StoreError> {
-    Ok(r.opt_s("time_zone")?.and_then(|z| TimeZone::parse(z).ok()))
+    Ok(r.opt_s("time_zone")?.map(TimeZone::stored))
 }
 
 pub(in crate::store) fn read_profile(item: &Item) -> Result<AccountProfile, StoreError> {
