@@ -718,6 +718,28 @@ mod tests {
     }
 
     #[test]
+    fn ses_message_ids_carry_the_regions_domain() {
+        let mailer = |region: &'static str| Mailer {
+            ses: aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::Config::builder()
+                    .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+                    .region(aws_sdk_sesv2::config::Region::new(region))
+                    .build(),
+            ),
+            from: FROM.into(),
+            app_url: "https://app".into(),
+        };
+        assert_eq!(
+            mailer("us-east-1").ses_message_id("0100abc"),
+            "0100abc@email.amazonses.com"
+        );
+        assert_eq!(
+            mailer("eu-west-1").ses_message_id("0102abc"),
+            "0102abc@eu-west-1.amazonses.com"
+        );
+    }
+
+    #[test]
     fn ses_errors_are_classed_by_code() {
         for code in PERMANENT_SES_ERRORS {
             assert!(
