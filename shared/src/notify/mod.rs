@@ -669,6 +669,7 @@ impl Notifier {
                     recipient_id = %person.id,
                     messages = due.len(),
                     ses_message_id,
+                    new_reply_key = issue.is_some(),
                     "notification e-mailed"
                 );
                 Ok(PersonOutcome {
