@@ -20,6 +20,7 @@ mod page;
 mod pipeline;
 mod relay_faults;
 mod reply;
+mod reply_out;
 mod reply_smtp;
 mod threads;
 mod wiring;

@@ -12,6 +12,8 @@ use crate::support::*;
 
 #[derive(Debug, Clone)]
 pub struct Sent {
+    /// SES's message id.
+    pub id: String,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -48,6 +50,7 @@ pub async fn sent_from(from_email: &str) -> Vec<Sent> {
             continue;
         }
         out.push(Sent {
+            id: m["id"].as_str().unwrap_or_default().to_owned(),
             to: parsed
                 .to()
                 .and_then(|a| a.first())

@@ -2,7 +2,9 @@
 //! sees the notifications: moto keeps what was sent and shows it at
 //! `GET /moto-api/data.json` (`ses.Message[]` for simple sends,
 //! `ses.RawMessage[].raw_data` for raw MIME). A dev aid: it tolerates any
-//! shape, and stays quiet if the endpoint is not a moto.
+//! shape, and stays quiet if the endpoint is not a moto. The `Reply-To`
+//! is shown: answering that address (over the local SMTP listener) posts
+//! the answer in the thread.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -20,6 +22,8 @@ use crate::Shutdown;
 pub struct Mail {
     pub id: String,
     pub to: String,
+    /// Where an answer goes (`"Dana via Liaison" <reply+…@…>`); empty if none.
+    pub reply_to: String,
     pub subject: String,
     pub text: String,
 }
@@ -27,8 +31,11 @@ pub struct Mail {
 impl std::fmt::Display for Mail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "──── e-mail accepted by SES ────")?;
-        writeln!(f, "To:      {}", self.to)?;
-        writeln!(f, "Subject: {}", self.subject)?;
+        writeln!(f, "To:       {}", self.to)?;
+        if !self.reply_to.is_empty() {
+            writeln!(f, "Reply-To: {}", self.reply_to)?;
+        }
+        writeln!(f, "Subject:  {}", self.subject)?;
         for line in self
             .text
             .lines()
@@ -78,6 +85,8 @@ pub fn mails(data: &Value) -> Vec<Mail> {
         out.push(Mail {
             id: m["id"].as_str().unwrap_or_default().to_owned(),
             to,
+            // moto does not keep a simple send's Reply-To (ours are raw).
+            reply_to: String::new(),
             subject: m["subject"].as_str().unwrap_or_default().to_owned(),
             text: strip_tags(&text),
         });
@@ -94,27 +103,29 @@ pub fn mails(data: &Value) -> Vec<Mail> {
     out
 }
 
-/// The To and Subject headers and the first text part (HTML turned into
+/// The To, Reply-To and Subject headers and the first text part (HTML turned into
 /// text) of a raw MIME message, as `mail-parser` reads them.
 pub fn parse_mime(raw: &str) -> Mail {
     let Some(message) = MessageParser::default().parse(raw) else {
         return Mail::default();
     };
-    let to = message
-        .to()
-        .map(|list| {
-            list.iter()
-                .map(|a| match (a.name(), a.address()) {
-                    (Some(name), Some(addr)) => format!("\"{name}\" <{addr}>"),
-                    (name, addr) => addr.or(name).unwrap_or_default().to_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    let list = |header: Option<&mail_parser::Address<'_>>| {
+        header
+            .map(|list| {
+                list.iter()
+                    .map(|a| match (a.name(), a.address()) {
+                        (Some(name), Some(addr)) => format!("\"{name}\" <{addr}>"),
+                        (name, addr) => addr.or(name).unwrap_or_default().to_owned(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    };
     Mail {
         id: String::new(),
-        to,
+        to: list(message.to()),
+        reply_to: list(message.reply_to()),
         subject: message.subject().unwrap_or_default().to_owned(),
         text: message.body_text(0).unwrap_or_default().into_owned(),
     }
@@ -183,7 +194,7 @@ mod tests {
 
     #[test]
     fn raw_and_simple_mails_are_read() {
-        let raw = "From: liaison@agency.example\r\nTo: \"Dana\" <dana@agency.example>\r\nSubject: =?utf-8?B?W1VyZ2VudF0gTmV3IG1lc3NhZ2UgZnJvbSBDaHJpcyDigJQgR2VuZXJhbA==?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nChris wrote:=\r\n hello =E2=80=94 there\r\n\r\n--b1\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n--b1--\r\n";
+        let raw = "From: liaison@agency.example\r\nTo: \"Dana\" <dana@agency.example>\r\nReply-To: \"Chris via Liaison\"\r\n <reply+abc@reply.liaison.localhost>\r\nSubject: =?utf-8?B?W1VyZ2VudF0gTmV3IG1lc3NhZ2UgZnJvbSBDaHJpcyDigJQgR2VuZXJhbA==?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nChris wrote:=\r\n hello =E2=80=94 there\r\n\r\n--b1\r\nContent-Type: text/html\r\n\r\n<p>hello</p>\r\n--b1--\r\n";
         let data = json!({"ses": {
             "RawMessage": [{"id": "r1", "raw_data": raw, "destinations": []}],
             "Message": [{"id": "m1", "subject": "Hi", "body": "<p>Body</p>",
@@ -196,6 +207,18 @@ mod tests {
         assert_eq!(all[1].id, "r1");
         assert_eq!(all[1].to, "\"Dana\" <dana@agency.example>");
         assert_eq!(all[1].subject, "[Urgent] New message from Chris — General");
+        assert_eq!(
+            all[1].reply_to,
+            "\"Chris via Liaison\" <reply+abc@reply.liaison.localhost>"
+        );
+        assert!(
+            all[1]
+                .to_string()
+                .contains("Reply-To: \"Chris via Liaison\" <reply+abc@reply.liaison.localhost>"),
+            "{}",
+            all[1]
+        );
+        assert!(!all[0].to_string().contains("Reply-To"), "none: no line");
         assert!(
             all[1].text.contains("Chris wrote: hello — there"),
             "{}",

@@ -8,7 +8,8 @@ use std::hash::Hash;
 use serde_json::Value;
 
 use super::{
-    clean_line, AccountId, CampaignId, ClientId, CreativeId, FieldError, IdError, Role, UserId,
+    clean_line, AccountId, CampaignId, ClientId, CreativeId, FieldError, IdError, Role, TimeZone,
+    UserId,
 };
 
 /// The most people (users + managers) one account may have: a send updates
@@ -21,6 +22,8 @@ pub struct Person {
     pub id: UserId,
     pub email: String,
     pub name: String,
+    /// The zone e-mails show this person times in; else the account's.
+    pub time_zone: Option<TimeZone>,
 }
 
 /// An account and the people on both sides of its conversations.
@@ -30,9 +33,17 @@ pub struct AccountProfile {
     pub name: String,
     pub users: Vec<Person>,
     pub managers: Vec<Person>,
+    /// The zone of people who have none of their own; else UTC.
+    pub time_zone: Option<TimeZone>,
 }
 
 impl AccountProfile {
+    /// The zone `person` reads times in: their own, else the account's
+    /// (`None`: UTC).
+    pub fn time_zone_of<'a>(&'a self, person: &'a Person) -> Option<&'a TimeZone> {
+        person.time_zone.as_ref().or(self.time_zone.as_ref())
+    }
+
     /// The side a person is on in this account, if they belong to it.
     pub fn role_of(&self, user: &UserId) -> Option<Role> {
         if self.managers.iter().any(|p| &p.id == user) {
@@ -326,6 +337,21 @@ impl Parser {
         }
     }
 
+    /// An optional IANA time zone name (absent or `null`: none).
+    fn time_zone(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> Option<TimeZone> {
+        let field = format!("{path}.time_zone");
+        match o.get("time_zone") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => TimeZone::parse(name)
+                .map_err(|e| self.err(field, e.to_string()))
+                .ok(),
+            Some(_) => {
+                self.err(field, "must be a string");
+                None
+            }
+        }
+    }
+
     fn archived(&mut self, o: &serde_json::Map<String, Value>, path: &str) -> bool {
         match o.get("archived") {
             None | Some(Value::Null) => false,
@@ -348,9 +374,15 @@ impl Parser {
             let id = self.id(po, &ppath, UserId::parse);
             let email = self.email(po, &ppath);
             let name = self.name(po, &ppath);
+            let time_zone = self.time_zone(po, &ppath);
             self.unique(&mut seen, &id, &ppath);
             if let (Some(id), Some(email), Some(name)) = (id, email, name) {
-                out.push(Person { id, email, name });
+                out.push(Person {
+                    id,
+                    email,
+                    name,
+                    time_zone,
+                });
             }
         }
         out
@@ -469,6 +501,7 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
         let id = p.id(o, &path, AccountId::parse);
         p.unique(&mut seen_accounts, &id, &path);
         let name = p.name(o, &path);
+        let time_zone = p.time_zone(o, &path);
         let managers = p.people(o, "managers", &path);
         let users = p.people(o, "users", &path);
         for u in &users {
@@ -509,6 +542,7 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
                     name,
                     users,
                     managers,
+                    time_zone,
                 },
                 catalog,
             });
@@ -700,6 +734,39 @@ mod tests {
         assert_eq!(errors[1].field, "accounts[0].users[0].email");
         assert!(errors[1].to_string().contains("u_chris"), "{}", errors[1]);
         assert!(errors[1].to_string().contains("ASCII"), "{}", errors[1]);
+    }
+
+    #[test]
+    fn time_zones_are_optional_iana_names_named_by_field() {
+        let mut e = acme();
+        e["accounts"][0]["time_zone"] = json!("Europe/Berlin");
+        e["accounts"][0]["users"][0]["time_zone"] = json!("america/new_york");
+        let a = &parse_directory(&e).unwrap()[0].profile;
+        assert_eq!(a.time_zone.as_ref().unwrap().as_str(), "Europe/Berlin");
+        let chris = &a.users[0];
+        assert_eq!(a.time_zone_of(chris).unwrap().as_str(), "America/New_York");
+        assert_eq!(
+            a.time_zone_of(&a.managers[0]).unwrap().as_str(),
+            "Europe/Berlin"
+        );
+        let a = &parse_directory(&acme()).unwrap()[0].profile;
+        assert_eq!(a.time_zone, None);
+        assert_eq!(a.time_zone_of(&a.users[0]), None);
+
+        let mut e = acme();
+        e["accounts"][0]["time_zone"] = json!(60);
+        e["accounts"][0]["managers"][0]["time_zone"] = json!(null);
+        e["accounts"][0]["users"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "u_alex", "email": "alex@acme.example", "name": "Alex", "time_zone": "Berlin"}));
+        let errors = parse_directory(&e).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["accounts[0].time_zone", "accounts[0].users[1].time_zone"]
+        );
+        assert!(errors[1].message.contains("IANA"), "{}", errors[1]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use thread::{
     scope_links, AttachmentRef, Author, LastMessage, LinkLevel, Message, ScopeLink, Thread,
     ThreadView, PREVIEW_CHARS,
 };
-pub use time::{Timestamp, TimestampError};
+pub use time::{TimeZone, TimeZoneError, Timestamp, TimestampError};
 
 /// One problem with one input field, as `problem+json` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -1,10 +1,11 @@
 //! The notification e-mail: subject, text and HTML bodies, raw MIME.
 //! All e-mail wording lives here.
 
+use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 use mail_builder::MessageBuilder;
 
-use crate::domain::{Message, Person, Thread};
+use crate::domain::{Message, Person, Thread, TimeZone};
 
 /// A rendered e-mail to one person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +14,23 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Where an answer goes: `"{author} via Liaison" <reply+{key}@…>`.
+    pub reply_to: Option<ReplyTo>,
+    /// The previous notification of this thread to this person, as a
+    /// message id without angle brackets (`{ses id}@email.amazonses.com`):
+    /// `In-Reply-To` and `References`, so mail clients thread them.
+    pub in_reply_to: Option<String>,
 }
+
+/// A `Reply-To` mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyTo {
+    pub name: String,
+    pub address: String,
+}
+
+/// The line above the messages that says an answer works.
+pub const REPLY_LINE: &str = "Reply to this e-mail to answer in Liaison.";
 
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -30,13 +47,26 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// One e-mail covering `messages` (oldest first, at least one) in `thread`.
-pub fn render(to: &Person, thread: &Thread, messages: &[Message], app_url: &str) -> Email {
-    let urgent = messages.iter().any(|m| m.urgent);
-    let newest_author = messages
+/// The name of the newest author among `messages`.
+pub fn newest_author(messages: &[Message]) -> &str {
+    messages
         .last()
         .map(|m| m.author.name.as_str())
-        .unwrap_or("your contact");
+        .unwrap_or("your contact")
+}
+
+/// One e-mail covering `messages` (oldest first, at least one) in `thread`,
+/// its times in `zone` (UTC if none). No `Reply-To` yet: the notifier adds
+/// the person's reply address and the previous e-mail's id.
+pub fn render(
+    to: &Person,
+    zone: Option<&TimeZone>,
+    thread: &Thread,
+    messages: &[Message],
+    app_url: &str,
+) -> Email {
+    let urgent = messages.iter().any(|m| m.urgent);
+    let newest_author = newest_author(messages);
     let label = &thread.scope.label;
     let subject = format!(
         "{}New message from {newest_author} — {label}",
@@ -44,20 +74,19 @@ pub fn render(to: &Person, thread: &Thread, messages: &[Message], app_url: &str)
     );
     let link = format!("{app_url}/messages/{}", thread.id);
 
-    let mut text = String::new();
+    let mut text = format!("{REPLY_LINE}\n\n");
     let mut html = String::from(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.4\">",
     );
     html.push_str(&format!(
-        "<p style=\"color:#555\">{}</p>",
+        "<p style=\"color:#555\">{}</p><p style=\"color:#555\">{}</p>",
+        escape_html(REPLY_LINE),
         escape_html(label)
     ));
     for m in messages {
         let marker = if m.urgent { "[Urgent] " } else { "" };
-        text.push_str(&format!(
-            "{marker}{} wrote at {}:\n\n",
-            m.author.name, m.created_at
-        ));
+        let when = m.created_at.human(zone);
+        text.push_str(&format!("{marker}{} wrote on {when}:\n\n", m.author.name));
         html.push_str(&format!(
             "<p><strong>{}{}</strong> <span style=\"color:#777\">{}</span></p>",
             if m.urgent {
@@ -66,7 +95,7 @@ pub fn render(to: &Person, thread: &Thread, messages: &[Message], app_url: &str)
                 ""
             },
             escape_html(&m.author.name),
-            m.created_at
+            escape_html(&when)
         ));
         if !m.body.is_empty() {
             text.push_str(m.body.as_str());
@@ -87,11 +116,11 @@ pub fn render(to: &Person, thread: &Thread, messages: &[Message], app_url: &str)
         }
     }
     text.push_str(&format!(
-        "Reply in Liaison: {link}\n\nYou receive this because you take part in this conversation. \
+        "Open the conversation in Liaison: {link}\n\nYou receive this because you take part in this conversation. \
          Messages you read in the app first are not e-mailed.\n"
     ));
     html.push_str(&format!(
-        "<p><a href=\"{}\">Reply in Liaison</a></p><p style=\"color:#777;font-size:small\">You receive this because you take part in this conversation. Messages you read in the app first are not e-mailed.</p></body></html>",
+        "<p><a href=\"{}\">Open the conversation in Liaison</a></p><p style=\"color:#777;font-size:small\">You receive this because you take part in this conversation. Messages you read in the app first are not e-mailed.</p></body></html>",
         escape_html(&link)
     ));
     Email {
@@ -99,18 +128,36 @@ pub fn render(to: &Person, thread: &Thread, messages: &[Message], app_url: &str)
         subject,
         text,
         html,
+        reply_to: None,
+        in_reply_to: None,
     }
 }
 
 /// The e-mail as raw MIME (text and HTML alternatives), marked as
-/// automatic so out-of-office replies do not loop back.
+/// automatic so out-of-office replies do not loop back. Its `Message-ID`
+/// carries the sender's domain (SES replaces it with its own anyway; this
+/// keeps the host name out of it).
 pub fn to_mime(email: &Email, from: &str) -> Result<Vec<u8>, std::io::Error> {
-    MessageBuilder::new()
+    let domain = from.rsplit_once('@').map_or("liaison.invalid", |(_, d)| d);
+    let mut message = MessageBuilder::new()
         .from(("Liaison", from))
         .to((email.to.name.as_str(), email.to.email.as_str()))
         .subject(email.subject.as_str())
+        .message_id(format!("{}@{domain}", ulid::Ulid::new()))
         .header("Auto-Submitted", Raw::new("auto-generated"))
-        .header("X-Auto-Response-Suppress", Raw::new("All"))
+        .header("X-Auto-Response-Suppress", Raw::new("All"));
+    if let Some(r) = &email.reply_to {
+        message = message.reply_to(Address::new_address(
+            Some(r.name.as_str()),
+            r.address.as_str(),
+        ));
+    }
+    if let Some(previous) = &email.in_reply_to {
+        message = message
+            .in_reply_to(previous.as_str())
+            .references(previous.as_str());
+    }
+    message
         .text_body(email.text.as_str())
         .html_body(email.html.as_str())
         .write_to_vec()
@@ -121,7 +168,7 @@ mod tests {
     use super::*;
     use crate::domain::{
         AccountId, AttachmentId, AttachmentRef, Author, ClientMessageId, LabeledScope, MessageBody,
-        MessageId, Role, Scope, ThreadId, Timestamp, UserId,
+        MessageId, Role, Scope, ThreadId, TimeZone, Timestamp, UserId,
     };
 
     fn message(body: &str, urgent: bool, files: &[&str]) -> Message {
@@ -168,6 +215,7 @@ mod tests {
             id: UserId::parse("u_dana").unwrap(),
             email: "dana@agency.example".into(),
             name: "Dana".into(),
+            time_zone: None,
         }
     }
 
@@ -175,6 +223,7 @@ mod tests {
     fn subject_marks_urgency_and_names_author_and_scope() {
         let e = render(
             &dana(),
+            None,
             &thread(),
             &[message("hi", false, &[])],
             "https://app",
@@ -182,6 +231,7 @@ mod tests {
         assert_eq!(e.subject, "New message from Chris — General");
         let e = render(
             &dana(),
+            None,
             &thread(),
             &[message("a", false, &[]), message("b", true, &[])],
             "https://app",
@@ -194,6 +244,7 @@ mod tests {
         let t = thread();
         let e = render(
             &dana(),
+            None,
             &t,
             &[message(
                 "<script>alert(1)</script>",
@@ -216,6 +267,7 @@ mod tests {
     fn mime_carries_auto_submitted_headers_and_both_parts() {
         let e = render(
             &dana(),
+            None,
             &thread(),
             &[message("hello", false, &[])],
             "https://app",
@@ -226,5 +278,89 @@ mod tests {
         assert!(raw.contains("text/plain"));
         assert!(raw.contains("text/html"));
         assert!(raw.contains("dana@agency.example"));
+        assert!(!raw.contains("Reply-To"), "none given");
+        let id = raw
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .expect("a Message-ID");
+        assert!(id.ends_with("@agency.example>"), "{id}");
+    }
+
+    #[test]
+    fn times_read_as_people_read_them_in_their_zone() {
+        let mut m = message("hello", false, &[]);
+        m.created_at = Timestamp::parse("2026-11-30T06:51:31.643Z").unwrap();
+        let berlin = TimeZone::parse("Europe/Berlin").unwrap();
+        let e = render(
+            &dana(),
+            Some(&berlin),
+            &thread(),
+            &[m.clone()],
+            "https://app",
+        );
+        assert!(
+            e.text
+                .contains("Chris wrote on Mon 30 Nov, 07:51 (Europe/Berlin):"),
+            "{}",
+            e.text
+        );
+        assert!(
+            e.html.contains("Mon 30 Nov, 07:51 (Europe/Berlin)"),
+            "{}",
+            e.html
+        );
+        assert!(!e.text.contains("2026-11-30T"), "no machine times");
+        let e = render(&dana(), None, &thread(), &[m], "https://app");
+        assert!(
+            e.text.contains("Chris wrote on Mon 30 Nov, 06:51 UTC:"),
+            "{}",
+            e.text
+        );
+        assert!(e.html.contains("Mon 30 Nov, 06:51 UTC"));
+    }
+
+    #[test]
+    fn the_reply_line_comes_before_the_messages() {
+        let e = render(
+            &dana(),
+            None,
+            &thread(),
+            &[message("hello", false, &[])],
+            "https://app",
+        );
+        let line = e.text.find(REPLY_LINE).expect("the reply line");
+        assert!(line < e.text.find("hello").unwrap());
+        let line = e.html.find(REPLY_LINE).expect("the reply line in HTML");
+        assert!(line < e.html.find("hello").unwrap());
+    }
+
+    #[test]
+    fn mime_carries_reply_to_and_threading_headers() {
+        let mut e = render(
+            &dana(),
+            None,
+            &thread(),
+            &[message("hello", false, &[])],
+            "https://app",
+        );
+        e.reply_to = Some(ReplyTo {
+            name: "Chris \"C\" O'Neil via Liaison".into(),
+            address: "reply+abc@reply.example".into(),
+        });
+        e.in_reply_to = Some("0100-abc@email.amazonses.com".into());
+        let raw = to_mime(&e, "liaison@agency.example").unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let reply_to = parsed.reply_to().and_then(|a| a.first()).unwrap();
+        assert_eq!(reply_to.address(), Some("reply+abc@reply.example"));
+        assert_eq!(reply_to.name(), Some("Chris \"C\" O'Neil via Liaison"));
+        assert_eq!(
+            parsed.in_reply_to().as_text(),
+            Some("0100-abc@email.amazonses.com")
+        );
+        assert_eq!(
+            parsed.references().as_text(),
+            Some("0100-abc@email.amazonses.com")
+        );
+        assert!(parsed.message_id().unwrap().ends_with("@agency.example"));
     }
 }

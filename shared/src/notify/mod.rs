@@ -8,6 +8,14 @@
 //! them, sends one e-mail, and completes the claims (with SES's message id),
 //! one recipient at a time: one address SES refuses for good is recorded as
 //! rejected and does not hold up the others.
+//!
+//! Every e-mail can be answered: its `Reply-To` is the recipient's reply
+//! address for the thread (`reply+{key}@{reply domain}`, a key bound to
+//! the thread, the person and their address: `store::replies`), reused
+//! while it has more than a third of its life left, else minted anew and
+//! written with the claim; it answers the previous e-mail of the thread to
+//! that person (`In-Reply-To`/`References`, from SES's message id recorded
+//! with the completion); times read in the person's zone.
 
 pub mod email;
 
@@ -20,10 +28,13 @@ use std::time::{Duration, Instant};
 use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 
-use crate::domain::{AccountId, Message, MessageId, Person, Role, ThreadId, UserId};
-use crate::store::{Completion, Store, StoreError};
+use crate::domain::{
+    AccountId, Message, MessageId, Person, Role, ThreadId, TimeZone, Timestamp, UserId,
+};
+use crate::reply::ReplyKey;
+use crate::store::{Completion, ReplyKeyRecord, Store, StoreError, ThreadMail};
 
-pub use email::{render, to_mime, Email};
+pub use email::{newest_author, render, to_mime, Email, ReplyTo, REPLY_LINE};
 
 /// The queue message: which new message to tell people about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +200,16 @@ pub struct Mailer {
 }
 
 impl Mailer {
+    /// The `Message-ID` (without angle brackets) SES gave the e-mail it
+    /// answered `id` for: `{id}@email.amazonses.com` in us-east-1,
+    /// `{id}@{region}.amazonses.com` elsewhere.
+    pub fn ses_message_id(&self, id: &str) -> String {
+        match self.ses.config().region().map(|r| r.as_ref()) {
+            None | Some("us-east-1") => format!("{id}@email.amazonses.com"),
+            Some(region) => format!("{id}@{region}.amazonses.com"),
+        }
+    }
+
     /// Sends one e-mail; SES's message id.
     pub async fn send(&self, email: &Email) -> Result<String, SendFailure> {
         let build = |e: String| SendFailure::Failed(NotifyError::Build(e));
@@ -334,6 +355,15 @@ fn names_the_sender(text: &str, from: &str) -> bool {
 /// and the record of it.
 pub const TIME_FOR_ONE_RECIPIENT: Duration = Duration::from_secs(10);
 
+/// One person to e-mail, with what the e-mail needs to know of them.
+struct Recipient<'a> {
+    person: &'a Person,
+    /// Their time zone (their own, else the account's; `None`: UTC).
+    zone: Option<&'a TimeZone>,
+    /// Their e-mail state in this thread (`None`: never e-mailed there).
+    mail: Option<&'a ThreadMail>,
+}
+
 pub struct Notifier {
     pub store: Store,
     pub mailer: Mailer,
@@ -418,7 +448,9 @@ impl Notifier {
             return Ok(Report::default());
         }
         let ids: Vec<_> = recipients.iter().map(|p| &p.id).collect();
-        let rows = self.store.inbox_rows(&job.thread, &ids).await?;
+        // Inbox rows and each person's e-mail state in the thread (reply
+        // key, last e-mail): one read.
+        let (rows, mail_state) = self.store.recipient_rows(&job.thread, &ids).await?;
         let oldest_read = rows.iter().map(|r| r.read_position).min().flatten();
         let recent = self.store.messages_after(&job.thread, oldest_read).await?;
         let mut report = Report::default();
@@ -440,8 +472,13 @@ impl Notifier {
                 // the rest.
                 return Err(NotifyError::OutOfTime);
             }
+            let recipient = Recipient {
+                person,
+                zone: profile.time_zone_of(person),
+                mail: mail_state.get(&person.id),
+            };
             match self
-                .notify_person(job, &record.thread, person, &unread)
+                .notify_person(job, &record.thread, &recipient, &unread)
                 .await
             {
                 Ok(outcome) => {
@@ -471,14 +508,49 @@ impl Notifier {
         }
     }
 
+    /// The reply key for `to` in the job's thread: the one issued before,
+    /// while it still verifies, was issued to their current address and
+    /// has more than a third of its life left; else a new one, with the
+    /// row to write (old keys keep answering until they expire).
+    fn reply_key_for(
+        &self,
+        job: &CheckedJob,
+        to: &Recipient<'_>,
+        now: Timestamp,
+    ) -> (ReplyKey, Option<ReplyKeyRecord>) {
+        let ttl = self.reply.key_ttl.as_secs() as i64;
+        let now = now.unix_seconds();
+        let reusable = to.mail.and_then(|m| {
+            let key = self.reply.keys.verify(m.reply_key.as_deref()?).ok()?;
+            let left = m.reply_key_expires_at? - now;
+            let same_address = m.reply_address.as_deref() == Some(to.person.email.as_str());
+            (same_address && left * 3 > ttl).then_some(key)
+        });
+        if let Some(key) = reusable {
+            return (key, None);
+        }
+        let key = self.reply.keys.mint();
+        let record = ReplyKeyRecord {
+            key: key.clone(),
+            account: job.account.clone(),
+            thread: job.thread.clone(),
+            user: to.person.id.clone(),
+            address: to.person.email.clone(),
+            expires_at: now + ttl,
+        };
+        (key, Some(record))
+    }
+
     /// Claims, sends and records one recipient's e-mail about `unread`.
     async fn notify_person(
         &self,
         job: &CheckedJob,
         thread: &crate::domain::Thread,
-        person: &Person,
+        to: &Recipient<'_>,
         unread: &[&Message],
     ) -> Result<PersonOutcome, NotifyError> {
+        let person = to.person;
+        let (reply_key, issue) = self.reply_key_for(job, to, Timestamp::now());
         let unread_ids: Vec<MessageId> = unread.iter().map(|m| m.id).collect();
         let mut attempts = 0;
         let mut in_flight;
@@ -506,14 +578,28 @@ impl Notifier {
                 });
             }
             let due_ids: Vec<MessageId> = due.iter().map(|m| m.id).collect();
-            if self.store.claim_notifications(&person.id, &due_ids).await? {
+            // A new key is written with the claim: it exists before SES
+            // sees its address.
+            if self
+                .store
+                .claim_notifications_issuing(&person.id, &due_ids, issue.as_ref())
+                .await?
+            {
                 break (due, due_ids);
             }
             if attempts >= 5 {
                 return Err(NotifyError::Contention);
             }
         };
-        let mail = render(person, thread, &due, &self.mailer.app_url);
+        let mut mail = render(person, to.zone, thread, &due, &self.mailer.app_url);
+        mail.reply_to = Some(ReplyTo {
+            name: format!("{} via Liaison", newest_author(&due)),
+            address: reply_key.address(&self.reply.domain),
+        });
+        mail.in_reply_to = to
+            .mail
+            .and_then(|m| m.last_email_id.as_deref())
+            .map(|id| self.mailer.ses_message_id(id));
         let outcome = match self.mailer.send(&mail).await {
             Ok(ses_message_id) => Completion::Sent { ses_message_id },
             Err(SendFailure::Rejected { code }) => Completion::Rejected { ses_error: code },
@@ -562,7 +648,7 @@ impl Notifier {
         // within the lease, and never for a refusal SES answered clearly.
         if let Err(e) = self
             .store
-            .complete_notifications(&person.id, &due_ids, &outcome)
+            .complete_notifications(&job.thread, &person.id, &due_ids, &outcome)
             .await
         {
             if let Completion::Sent { ses_message_id } = &outcome {
@@ -583,6 +669,7 @@ impl Notifier {
                     recipient_id = %person.id,
                     messages = due.len(),
                     ses_message_id,
+                    new_reply_key = issue.is_some(),
                     "notification e-mailed"
                 );
                 Ok(PersonOutcome {
@@ -629,6 +716,28 @@ mod tests {
             SendFailure::Failed(NotifyError::Ses { affects, .. }) => Some(*affects),
             _ => None,
         }
+    }
+
+    #[test]
+    fn ses_message_ids_carry_the_regions_domain() {
+        let mailer = |region: &'static str| Mailer {
+            ses: aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::Config::builder()
+                    .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+                    .region(aws_sdk_sesv2::config::Region::new(region))
+                    .build(),
+            ),
+            from: FROM.into(),
+            app_url: "https://app".into(),
+        };
+        assert_eq!(
+            mailer("us-east-1").ses_message_id("0100abc"),
+            "0100abc@email.amazonses.com"
+        );
+        assert_eq!(
+            mailer("eu-west-1").ses_message_id("0102abc"),
+            "0102abc@eu-west-1.amazonses.com"
+        );
     }
 
     #[test]

@@ -184,6 +184,13 @@ impl Store {
                 .expression_attribute_values(":users", people_attr(&profile.users))
                 .expression_attribute_values(":managers", people_attr(&profile.managers))
                 .expression_attribute_values(":next", n(next));
+            match &profile.time_zone {
+                Some(tz) => {
+                    expr.push_str(", time_zone = :tz");
+                    req = req.expression_attribute_values(":tz", s(tz.as_str()));
+                }
+                None => expr.push_str(" REMOVE time_zone"),
+            }
             if !left.is_empty() {
                 expr.push_str(" ADD leavers :left");
                 req = req.expression_attribute_values(":left", AttributeValue::Ss(left));

@@ -241,6 +241,33 @@ pub(super) fn inbound_counted(sender_hash: &str, ses_id: &str) -> Item {
     key(inbound_pk(sender_hash), format!("MAIL#{ses_id}"))
 }
 
+// Reply keys
+//
+// ```text
+// REPLY#{key}   KEY          a reply key: its thread, recipient, address, expiry (TTL)
+// THREAD#{thr}  MAIL#{user}  e-mail to one person in one thread: their reply key, the last SES id
+// ```
+
+const REPLY: &str = "REPLY#";
+const REPLY_KEY: &str = "KEY";
+const MAIL: &str = "MAIL#";
+
+/// The row of a reply key.
+pub(super) fn reply_key(reply: &crate::reply::ReplyKey) -> Item {
+    key(format!("{REPLY}{reply}"), REPLY_KEY)
+}
+
+/// The e-mail state of `user` in `thread`: their reply key, the last
+/// notification's SES message id.
+pub(super) fn thread_mail(thread: &ThreadId, user: &UserId) -> Item {
+    key(thread_pk(thread), format!("{MAIL}{user}"))
+}
+
+/// The person a thread's `MAIL#` sort key names.
+pub(super) fn thread_mail_user(sk: &str) -> Option<UserId> {
+    sk.strip_prefix(MAIL).and_then(|id| UserId::parse(id).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,8 @@
 //!   `tx`: transaction and batch-write helpers, backoff;
 //! - operations by what they touch: `threads` (open, create), `inbox`
 //!   (listings, unread count, read positions), `send`, `messages`
-//!   (reading), `attachments`, `notifications`, `directory`, `stream`.
+//!   (reading), `attachments`, `notifications`, `replies` (reply keys, the
+//!   last e-mail per person and thread), `directory`, `stream`.
 
 mod attachments;
 mod attr;
@@ -43,7 +44,7 @@ pub use messages::MessagePage;
 pub use notifications::{
     Completion, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
 };
-pub use replies::ReplyKeyRecord;
+pub use replies::{ReplyKeyRecord, ThreadMail};
 pub use send::{send_fingerprint, NewMessage, SendContext, SendOutcome};
 pub use stream::{inserted_message, InsertedMessage};
 pub use threads::{CreateOutcome, OpenContext};

@@ -15,6 +15,9 @@ use super::items::{
     ThreadRecord,
 };
 use super::keys::{self, Kind};
+use super::replies::{
+    issue_in_thread_mail, last_email_in_thread_mail, reply_key_item, ReplyKeyRecord,
+};
 use super::tx::{self, Backoff, UpdateItem};
 use super::{Store, StoreError};
 use crate::domain::{AccountId, AccountProfile, MessageId, ThreadId, Timestamp, UserId};
@@ -91,6 +94,19 @@ impl Store {
         user: &UserId,
         messages: &[MessageId],
     ) -> Result<bool, StoreError> {
+        self.claim_notifications_issuing(user, messages, None).await
+    }
+
+    /// [`claim_notifications`](Self::claim_notifications), writing in the
+    /// same transaction a newly minted reply key (its row, and the person's
+    /// `MAIL#` row in the thread naming it), so the key exists before SES
+    /// sees its address.
+    pub async fn claim_notifications_issuing(
+        &self,
+        user: &UserId,
+        messages: &[MessageId],
+        issue: Option<&ReplyKeyRecord>,
+    ) -> Result<bool, StoreError> {
         let now = Timestamp::now();
         let lease = now.unix_millis() + CLAIM_LEASE_SECONDS * 1000;
         let mut items = Vec::with_capacity(messages.len());
@@ -110,25 +126,41 @@ impl Store {
                 vec![(":sending", s("sending")), (":now", n(now.unix_millis()))],
             )?);
         }
+        if let Some(record) = issue {
+            items.push(tx::put(&self.table, reply_key_item(record, now), None)?);
+            let (key, expression, values) = issue_in_thread_mail(record);
+            items.push(tx::update(
+                &self.table,
+                UpdateItem {
+                    key,
+                    expression: expression.into(),
+                    condition: None,
+                    names: vec![("#type", "type")],
+                    values,
+                },
+            )?);
+        }
         // Cancelled: another notifier holds or finished one of them.
         Ok(self.transact(items).await?.is_none())
     }
 
-    /// The e-mail to `user` about `messages` is settled for good: SES
-    /// accepted it (with its message id) or refused it for good. One
-    /// transaction, tried up to [`COMPLETE_ATTEMPTS`] times with backoff
-    /// (on top of the SDK's own retries), because after SES accepted an
-    /// e-mail this write is all that stands between a retry and a second
-    /// e-mail.
+    /// The e-mail to `user` about `messages` in `thread` is settled for
+    /// good: SES accepted it (with its message id, also kept as the
+    /// thread's last e-mail to them, for `In-Reply-To`) or refused it for
+    /// good. One transaction, tried up to [`COMPLETE_ATTEMPTS`] times with
+    /// backoff (on top of the SDK's own retries), because after SES
+    /// accepted an e-mail this write is all that stands between a retry
+    /// and a second e-mail.
     pub async fn complete_notifications(
         &self,
+        thread: &ThreadId,
         user: &UserId,
         messages: &[MessageId],
         outcome: &Completion,
     ) -> Result<(), StoreError> {
         let mut backoff = Backoff::new(COMPLETE_ATTEMPTS);
         loop {
-            match self.complete_once(user, messages, outcome).await {
+            match self.complete_once(thread, user, messages, outcome).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     tracing::warn!(error = %e, recipient_id = %user, "recording a settled notification failed; trying again");
@@ -142,6 +174,7 @@ impl Store {
 
     async fn complete_once(
         &self,
+        thread: &ThreadId,
         user: &UserId,
         messages: &[MessageId],
         outcome: &Completion,
@@ -168,6 +201,19 @@ impl Store {
                         (":detail", s(detail.as_str())),
                         (":at", n(Timestamp::now().unix_millis())),
                     ],
+                },
+            )?);
+        }
+        if let Completion::Sent { ses_message_id } = outcome {
+            let (key, expression, values) = last_email_in_thread_mail(thread, user, ses_message_id);
+            items.push(tx::update(
+                &self.table,
+                UpdateItem {
+                    key,
+                    expression: expression.into(),
+                    condition: None,
+                    names: vec![("#type", "type")],
+                    values,
                 },
             )?);
         }

@@ -1,35 +1,66 @@
-//! STAND-IN (helper "receive"): the minimal reply-key read that
-//! `receive-reply` codes against, exactly the plan's API. Helper "out"
-//! owns this file; the integrator keeps their version at merge.
+//! Reply keys and the e-mail state of one person in one thread.
 //!
-//! `REPLY#{key}` / `KEY`: account_id, thread_id, user_id, address,
-//! issued_at, expires_at (the table's TTL attribute, epoch s).
+//! ```text
+//! REPLY#{key}   KEY          account_id, thread_id, user_id, address, issued_at, expires_at (TTL)
+//! THREAD#{thr}  MAIL#{user}  reply_key, reply_key_expires_at, reply_address, last_email_id
+//! ```
+//!
+//! A key row binds a reply address to one (thread, recipient) and to the
+//! address the key was e-mailed to; receive-reply reads it
+//! ([`Store::reply_key`]). The `MAIL#` row is the notifier's: the key it
+//! last issued to this person in this thread (reused while it has more
+//! than a third of its life left, the person's address is unchanged and
+//! the key still verifies), and SES's message id of the last notification
+//! e-mailed to them there (`In-Reply-To`, so mail clients thread them).
+//!
+//! No extra round trip per notification: the `MAIL#` rows are read in the
+//! same BatchGetItem as the recipients' inbox rows
+//! ([`Store::recipient_rows`]), a new key is written in the claim's
+//! transaction (before SES sees the address), and the last SES id in the
+//! completion's transaction.
 
-use super::attr::Reader;
-use super::{keys, schema, Store, StoreError};
-use crate::domain::{AccountId, ThreadId, UserId};
+use std::collections::HashMap;
+
+use super::attr::{n, s, Item, Reader};
+use super::items::{read_inbox_row, InboxRow};
+use super::keys::{self, Kind};
+use super::{schema, Store, StoreError};
+use crate::domain::{AccountId, ThreadId, Timestamp, UserId};
 use crate::reply::ReplyKey;
 
-/// A reply key's row: who may answer which thread, from which address.
+/// A reply key's row: who may answer through it, where, until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyKeyRecord {
     pub key: ReplyKey,
     pub account: AccountId,
     pub thread: ThreadId,
     pub user: UserId,
-    /// The recipient's e-mail address when the key was issued.
+    /// The recipient's address when the key was issued: only mail from it
+    /// is accepted.
     pub address: String,
-    /// When the key stops answering (epoch seconds).
+    /// Epoch seconds; the key answers while `expires_at > now`.
     pub expires_at: i64,
 }
 
+/// The notifier's record of e-mail to one person in one thread.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ThreadMail {
+    /// The key last issued (its text: the notifier verifies it before
+    /// reusing it).
+    pub reply_key: Option<String>,
+    /// Epoch seconds.
+    pub reply_key_expires_at: Option<i64>,
+    /// The address the key was issued to.
+    pub reply_address: Option<String>,
+    /// SES's message id of the last notification e-mailed.
+    pub last_email_id: Option<String>,
+}
+
 impl Store {
-    /// The row of a (verified) reply key, read consistently.
+    /// A reply key's row, read consistently (`None`: never issued, or
+    /// removed by TTL after it expired). Expiry is the caller's to check.
     pub async fn reply_key(&self, key: &ReplyKey) -> Result<Option<ReplyKeyRecord>, StoreError> {
-        let Some(item) = self
-            .get(keys::key(format!("REPLY#{}", key.as_str()), "KEY"))
-            .await?
-        else {
+        let Some(item) = self.get(keys::reply_key(key)).await? else {
             return Ok(None);
         };
         let r = Reader::new(&item);
@@ -42,4 +73,93 @@ impl Store {
             expires_at: r.n(schema::TTL_ATTRIBUTE)?,
         }))
     }
+
+    /// The inbox rows of `users` in `thread`, and their `MAIL#` rows: one
+    /// BatchGetItem (per 50 people).
+    pub async fn recipient_rows(
+        &self,
+        thread: &ThreadId,
+        users: &[&UserId],
+    ) -> Result<(Vec<InboxRow>, HashMap<UserId, ThreadMail>), StoreError> {
+        let mut wanted = Vec::with_capacity(users.len() * 2);
+        for u in users {
+            wanted.push(keys::inbox(thread, u));
+            wanted.push(keys::thread_mail(thread, u));
+        }
+        let items = self.batch_get(wanted).await?;
+        let mut rows = Vec::with_capacity(users.len());
+        let mut mail = HashMap::new();
+        for item in &items {
+            let r = Reader::new(item);
+            if r.kind()? == Kind::Inbox {
+                rows.push(read_inbox_row(item)?);
+                continue;
+            }
+            let user = keys::thread_mail_user(r.s(schema::SK)?)
+                .ok_or_else(|| r.corrupt("not an inbox or mail row"))?;
+            mail.insert(
+                user,
+                ThreadMail {
+                    reply_key: r.opt_s("reply_key")?.map(str::to_owned),
+                    reply_key_expires_at: r.opt_n("reply_key_expires_at")?,
+                    reply_address: r.opt_s("reply_address")?.map(str::to_owned),
+                    last_email_id: r.opt_s("last_email_id")?.map(str::to_owned),
+                },
+            );
+        }
+        Ok((rows, mail))
+    }
+}
+
+/// A new key's row.
+pub(super) fn reply_key_item(record: &ReplyKeyRecord, issued_at: Timestamp) -> Item {
+    let mut item = keys::reply_key(&record.key);
+    item.extend([
+        ("type".into(), s("reply_key")),
+        ("account_id".into(), s(record.account.as_str())),
+        ("thread_id".into(), s(record.thread.as_str())),
+        ("user_id".into(), s(record.user.as_str())),
+        ("address".into(), s(&record.address)),
+        ("issued_at".into(), s(issued_at.to_string())),
+        (schema::TTL_ATTRIBUTE.into(), n(record.expires_at)),
+    ]);
+    item
+}
+
+/// The `MAIL#` row's update naming a newly issued key: key, expression,
+/// values.
+pub(super) fn issue_in_thread_mail(
+    record: &ReplyKeyRecord,
+) -> (
+    Item,
+    &'static str,
+    Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
+) {
+    (
+        keys::thread_mail(&record.thread, &record.user),
+        "SET #type = :mail, reply_key = :key, reply_key_expires_at = :exp, reply_address = :addr",
+        vec![
+            (":mail", s("thread_mail")),
+            (":key", s(record.key.as_str())),
+            (":exp", n(record.expires_at)),
+            (":addr", s(&record.address)),
+        ],
+    )
+}
+
+/// The `MAIL#` row's update recording the last notification's SES id.
+pub(super) fn last_email_in_thread_mail(
+    thread: &ThreadId,
+    user: &UserId,
+    ses_message_id: &str,
+) -> (
+    Item,
+    &'static str,
+    Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
+) {
+    (
+        keys::thread_mail(thread, user),
+        "SET #type = :mail, last_email_id = :id",
+        vec![(":mail", s("thread_mail")), (":id", s(ses_message_id))],
+    )
 }

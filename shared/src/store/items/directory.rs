@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
-    AccountId, AccountProfile, CampaignId, CatalogEntry, ClientId, CreativeId, Link, Person, UserId,
+    AccountId, AccountProfile, CampaignId, CatalogEntry, ClientId, CreativeId, Link, Person,
+    TimeZone, UserId,
 };
 use crate::store::attr::{b, s, Item, Reader};
 use crate::store::{keys, StoreError};
@@ -14,11 +15,15 @@ pub(in crate::store) fn people_attr(people: &[Person]) -> AttributeValue {
         people
             .iter()
             .map(|p| {
-                AttributeValue::M(Item::from([
+                let mut m = Item::from([
                     ("id".into(), s(p.id.as_str())),
                     ("email".into(), s(&p.email)),
                     ("name".into(), s(&p.name)),
-                ]))
+                ]);
+                if let Some(tz) = &p.time_zone {
+                    m.insert("time_zone".into(), s(tz.as_str()));
+                }
+                AttributeValue::M(m)
             })
             .collect(),
     )
@@ -34,11 +39,18 @@ fn read_people(r: &Reader<'_>, name: &str) -> Result<Vec<Person>, StoreError> {
                     id: p.parse("id", UserId::parse)?,
                     email: p.s("email")?.to_owned(),
                     name: p.s("name")?.to_owned(),
+                    time_zone: read_time_zone(&p)?,
                 })
             }
             _ => Err(r.corrupt(format!("{name} holds a non-map"))),
         })
         .collect()
+}
+
+/// An optional `time_zone` (checked by sync-directory before it was
+/// stored); absent in profiles stored before time zones.
+fn read_time_zone(r: &Reader<'_>) -> Result<Option<TimeZone>, StoreError> {
+    Ok(r.opt_s("time_zone")?.map(TimeZone::stored))
 }
 
 pub(in crate::store) fn read_profile(item: &Item) -> Result<AccountProfile, StoreError> {
@@ -48,6 +60,7 @@ pub(in crate::store) fn read_profile(item: &Item) -> Result<AccountProfile, Stor
         name: r.s("name")?.to_owned(),
         users: read_people(&r, "users")?,
         managers: read_people(&r, "managers")?,
+        time_zone: read_time_zone(&r)?,
     })
 }
 
