@@ -71,6 +71,10 @@ impl AccountProfile {
     }
 }
 
+/// The account id the bucket keeps received e-mail under (`inbound/`):
+/// no account may take it.
+pub const RESERVED_ACCOUNT_ID: &str = "inbound";
+
 /// The most links one client, campaign or creative may carry.
 pub const MAX_LINKS: usize = 5;
 /// The longest link label, in characters (after cleaning).
@@ -499,6 +503,17 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
         let path = format!("accounts[{i}]");
         let Some(o) = p.obj(a, &path) else { continue };
         let id = p.id(o, &path, AccountId::parse);
+        if id
+            .as_ref()
+            .is_some_and(|a| a.as_str() == RESERVED_ACCOUNT_ID)
+        {
+            // Its attachments' keys (`{account}/…`) would fall under the
+            // bucket's `inbound/` prefix, where received e-mail expires.
+            p.err(
+                format!("{path}.id"),
+                format!("{RESERVED_ACCOUNT_ID:?} is reserved"),
+            );
+        }
         p.unique(&mut seen_accounts, &id, &path);
         let name = p.name(o, &path);
         let time_zone = p.time_zone(o, &path);
@@ -607,6 +622,13 @@ mod tests {
             parse_directory(&json!({})).unwrap_err()[0].field,
             "accounts"
         );
+    }
+
+    #[test]
+    fn the_inbound_account_id_is_reserved() {
+        let mut e = acme();
+        e["accounts"][0]["id"] = json!("inbound");
+        assert_eq!(error_fields(&e), vec!["accounts[0].id"]);
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //! THREAD#{thr}          ATT#{ulid}              an attachment (pending, then bound)
 //! UPLOADS#{user}        DAY#{n}                 a person's unsent uploads presigned on UTC day n (TTL)
 //! NOTIFY#{user}         NOTIFIED#{ulid}         a notification record (TTL)
+//! THREAD#{thr}          MAIL#{user}             e-mail to one person in one thread: reply key, last SES id
+//! REPLY#{key}           KEY                     a reply key: thread, recipient, address (TTL)
+//! INBOUND#{hash}        MIN#{n} / HOUR#{n}      one sender's replies per minute / hour (TTL)
+//! INBOUND#{hash}        MAIL#{ses id}           an e-mail already counted (TTL)
 //! ```
 //!
 //! and the index keys of inbox rows: `USER#{user}`, `USER#{user}#ACCOUNT#{acc}`,
