@@ -60,6 +60,7 @@ impl World {
             queue_url: provisioned.queue_url,
             dead_letter_queue_url: provisioned.dead_letter_queue_url,
             app_url: APP_URL.to_owned(),
+            api_url: "https://api.liaison.example".to_owned(),
             cursor_secret: CURSOR_SECRET.as_bytes().to_vec(),
             notify_delay: Duration::ZERO,
             reply_domain: liaison_local::DEV_REPLY_DOMAIN.to_owned(),

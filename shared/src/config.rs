@@ -10,6 +10,8 @@ pub const BUCKET: &str = "LIAISON_BUCKET";
 pub const QUEUE_URL: &str = "LIAISON_QUEUE_URL";
 pub const FROM_EMAIL: &str = "LIAISON_FROM_EMAIL";
 pub const APP_URL: &str = "LIAISON_APP_URL";
+/// The API's public base URL (one-click unsubscribe links in e-mails).
+pub const API_URL: &str = "LIAISON_API_URL";
 pub const NOTIFY_DELAY_SECONDS: &str = "LIAISON_NOTIFY_DELAY_SECONDS";
 pub const CURSOR_SECRET: &str = "LIAISON_CURSOR_SECRET";
 pub const CORS_ORIGIN: &str = "LIAISON_CORS_ORIGIN";
@@ -74,6 +76,22 @@ pub fn from_email() -> Result<String, ConfigError> {
 /// The web app's base URL, without a trailing slash.
 pub fn app_url() -> Result<String, ConfigError> {
     app_origin(&required(APP_URL)?).map_err(|why| ConfigError::Invalid(APP_URL, why))
+}
+
+/// The API's public base URL, without a trailing slash (`https://…`, or
+/// `http://` for this machine only), e.g. API Gateway's
+/// `https://{id}.execute-api.{region}.amazonaws.com`.
+pub fn api_url() -> Result<String, ConfigError> {
+    let raw = required(API_URL)?;
+    let url = url::Url::parse(&raw).map_err(|e| ConfigError::Invalid(API_URL, e.to_string()))?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+    if !(url.scheme() == "https" || (url.scheme() == "http" && local)) || url.query().is_some() {
+        return Err(ConfigError::Invalid(
+            API_URL,
+            "must be an https URL without a query (http only for localhost)".into(),
+        ));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 /// The web app's origin, checked: `https://host[:port]`, or `http://` for

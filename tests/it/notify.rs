@@ -256,6 +256,7 @@ async fn a_failing_ses_is_retried_without_duplicates_and_malformed_records_go_to
                 ses: broken,
                 from: w.names.from_email.clone(),
                 app_url: APP_URL.to_owned(),
+                api_url: API_URL.to_owned(),
             },
             reply: w.functions.notify_reply.notifier.reply.clone(),
         },

@@ -232,6 +232,7 @@ fn app_with(
                 ses: aws_sdk_sesv2::Client::from_conf(ses_conf.build()),
                 from: w.names.from_email.clone(),
                 app_url: APP_URL.to_owned(),
+                api_url: API_URL.to_owned(),
             },
             reply: w.functions.notify_reply.notifier.reply.clone(),
         },

@@ -146,6 +146,7 @@ fn notifier(w: &World) -> notify_reply::App {
                 ses: aws_sdk_sesv2::Client::new(&w.aws),
                 from: w.names.from_email.clone(),
                 app_url: APP_URL.to_owned(),
+                api_url: API_URL.to_owned(),
             },
             reply: w.functions.notify_reply.notifier.reply.clone(),
         },

@@ -13,6 +13,8 @@ use serde_json::{json, Map, Value};
 
 pub const CURSOR_SECRET: &[u8] = b"test-cursor-secret-0123456789";
 pub const APP_URL: &str = "https://app.liaison.example";
+/// The API's public URL in e-mails (unsubscribe links).
+pub const API_URL: &str = "https://api.liaison.example";
 
 /// A caller's verified JWT claims.
 #[derive(Debug, Clone)]
@@ -149,6 +151,7 @@ impl World {
             queue_url: provisioned.queue_url.clone(),
             dead_letter_queue_url: provisioned.dead_letter_queue_url.clone(),
             app_url: APP_URL.to_owned(),
+            api_url: API_URL.to_owned(),
             cursor_secret: CURSOR_SECRET.to_vec(),
             notify_delay: std::time::Duration::ZERO,
             reply_domain: liaison_local::DEV_REPLY_DOMAIN.to_owned(),

@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
                 ses: aws_sdk_sesv2::Client::new(&notify_reply::ses_config(&aws)),
                 from: liaison::config::from_email()?,
                 app_url: liaison::config::app_url()?,
+                api_url: liaison::config::api_url()?,
             },
             reply: liaison::config::reply_settings()?,
         },

@@ -106,6 +106,8 @@ pub struct FunctionEnv {
     pub queue_url: String,
     pub dead_letter_queue_url: String,
     pub app_url: String,
+    /// The API's public base URL (e-mails' unsubscribe links).
+    pub api_url: String,
     pub cursor_secret: Vec<u8>,
     pub notify_delay: Duration,
     /// The domain of reply addresses (`reply+{key}@{domain}`).
@@ -128,6 +130,7 @@ impl FunctionEnv {
             (c::DEAD_LETTER_QUEUE_URL, self.dead_letter_queue_url.clone()),
             (c::FROM_EMAIL, self.names.from_email.clone()),
             (c::APP_URL, self.app_url.clone()),
+            (c::API_URL, self.api_url.clone()),
             (
                 c::CURSOR_SECRET,
                 String::from_utf8_lossy(&self.cursor_secret).into_owned(),
@@ -155,6 +158,7 @@ pub struct Functions {
     pub relay_messages: relay_messages::App,
     pub notify_reply: notify_reply::App,
     pub receive_reply: receive_reply::App,
+    pub unsubscribe: unsubscribe::App,
 }
 
 impl Functions {
@@ -171,6 +175,7 @@ impl Functions {
         "relay-messages",
         "notify-reply",
         "receive-reply",
+        "unsubscribe",
     ];
 
     /// Every `App` as its `main.rs` builds it, from these clients and values.
@@ -219,6 +224,11 @@ impl Functions {
                 delay: env.notify_delay,
                 attachments: attachments.clone(),
             },
+            unsubscribe: unsubscribe::App {
+                store: store.clone(),
+                keys: reply.keys.clone(),
+                app_url: env.app_url.clone(),
+            },
             receive_reply: receive_reply::App {
                 store: store.clone(),
                 attachments,
@@ -232,6 +242,7 @@ impl Functions {
                         ses: clients.ses.clone(),
                         from: env.names.from_email.clone(),
                         app_url: env.app_url.clone(),
+                        api_url: env.api_url.clone(),
                     },
                 },
                 sqs: clients.sqs.clone(),
@@ -257,6 +268,7 @@ impl Functions {
             "list-messages" => list_messages::handle(&self.list_messages, req).await,
             "mark-read" => mark_read::handle(&self.mark_read, req).await,
             "presign-attachment" => presign_attachment::handle(&self.presign_attachment, req).await,
+            "unsubscribe" => unsubscribe::handle(&self.unsubscribe, req).await,
             _ => return None,
         })
     }

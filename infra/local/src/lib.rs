@@ -150,6 +150,7 @@ impl Config {
                 .unwrap_or(origin)
                 .trim_end_matches('/')
                 .to_owned(),
+            api_url: origin.trim_end_matches('/').to_owned(),
             cursor_secret: self.cursor_secret.clone().into_bytes(),
             notify_delay: self.notify_delay,
             reply_domain: self.reply_domain.clone(),

@@ -36,6 +36,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/threads/{thread_id}/messages", "list-messages"),
     route("POST", "/threads/{thread_id}/messages", "send-message"),
     route("POST", "/threads/{thread_id}/read", "mark-read"),
+    route("POST", "/threads/{thread_id}/unread", "mark-read"),
+    route("PUT", "/threads/{thread_id}/mute", "mark-read"),
+    route("DELETE", "/threads/{thread_id}/mute", "mark-read"),
+    route("GET", "/me/notifications", "mark-read"),
+    route("PUT", "/me/notifications", "mark-read"),
+    route("GET", "/unsubscribe/{token}", "unsubscribe"),
+    route("POST", "/unsubscribe/{token}", "unsubscribe"),
     route(
         "POST",
         "/threads/{thread_id}/attachments",

@@ -4,6 +4,7 @@
 mod directory;
 mod ids;
 mod message;
+mod preferences;
 mod principal;
 mod scope;
 mod text;
@@ -20,6 +21,7 @@ pub use ids::{
 pub use message::{
     BodyError, ClientMessageId, ClientMessageIdError, MessageBody, BODY_MAX_CHARS, MAX_ATTACHMENTS,
 };
+pub use preferences::{EmailPreference, UnknownPreference};
 pub use principal::{Principal, Role, UnknownRole};
 pub use scope::{LabeledScope, Scope, ScopeKind};
 pub use text::{clean_line, is_clean_line, is_invisible_format};

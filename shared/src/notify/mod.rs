@@ -197,6 +197,9 @@ pub struct Mailer {
     pub ses: aws_sdk_sesv2::Client,
     pub from: String,
     pub app_url: String,
+    /// The API's public base URL: one-click unsubscribe links
+    /// (`{api_url}/unsubscribe/{token}`).
+    pub api_url: String,
 }
 
 impl Mailer {
@@ -729,6 +732,7 @@ mod tests {
             ),
             from: FROM.into(),
             app_url: "https://app".into(),
+            api_url: "https://api".into(),
         };
         assert_eq!(
             mailer("us-east-1").ses_message_id("0100abc"),

@@ -27,6 +27,22 @@ const MAC_BYTES: usize = 10;
 pub const KEY_LEN: usize = 1 + 16 + 16;
 /// The local part's prefix before the key.
 pub const LOCAL_PREFIX: &str = "reply+";
+/// The local part's prefix before an unsubscribe token
+/// (`List-Unsubscribe: <mailto:unsubscribe+{token}@{domain}>`).
+pub const UNSUBSCRIBE_PREFIX: &str = "unsubscribe+";
+/// What each HMAC signs besides the key's text: a reply key and an
+/// unsubscribe token of the same random part differ.
+const REPLY_PURPOSE: &[u8] = b"liaison-reply-key:";
+const MUTE_PURPOSE: &[u8] = b"liaison-mute-token:";
+
+/// Constant-time equality of two tags' encodings.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
 
 /// Why the reply secrets setting is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,8 +148,12 @@ impl ReplyKeys {
     }
 
     fn mac(secret: &[u8], signed: &str) -> Hmac<Sha256> {
+        Self::mac_for(REPLY_PURPOSE, secret, signed)
+    }
+
+    fn mac_for(purpose: &[u8], secret: &[u8], signed: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
-        mac.update(b"liaison-reply-key:");
+        mac.update(purpose);
         mac.update(signed.as_bytes());
         mac
     }
@@ -149,9 +169,41 @@ impl ReplyKeys {
         ReplyKey(format!("{signed}{}", base32(&tag[..MAC_BYTES])))
     }
 
-    /// A key's text (any case) checked against its secret.
-    pub fn verify(&self, text: &str) -> Result<ReplyKey, KeyError> {
+    /// The one-click unsubscribe token of a reply key: the same version
+    /// and random part, signed for another purpose ("mute"), so neither
+    /// text works as the other. It stands for the key's (thread, person)
+    /// and lives as long as the key's row.
+    pub fn mute_token(&self, key: &ReplyKey) -> Result<String, KeyError> {
+        let (v, secret) = self.secret_of(key.as_str())?;
+        let signed = &key.as_str()[..1 + 16];
+        let tag = Self::mac_for(MUTE_PURPOSE, secret, signed)
+            .finalize()
+            .into_bytes();
+        debug_assert_eq!(key.as_str().as_bytes()[0], digit(v) as u8);
+        Ok(format!("{signed}{}", base32(&tag[..MAC_BYTES])))
+    }
+
+    /// The reply key an unsubscribe token stands for, if this deployment
+    /// signed the token (its row is then read like the key's).
+    pub fn verify_mute_token(&self, text: &str) -> Result<ReplyKey, KeyError> {
         let text = text.to_ascii_lowercase();
+        let (_, secret) = self.secret_of(&text)?;
+        let (signed, tag) = text.split_at(1 + 16);
+        let expected = Self::mac_for(MUTE_PURPOSE, secret, signed)
+            .finalize()
+            .into_bytes();
+        if !same(&base32(&expected[..MAC_BYTES]), tag) {
+            return Err(KeyError::BadSignature);
+        }
+        let key_tag = Self::mac(secret, signed).finalize().into_bytes();
+        Ok(ReplyKey(format!(
+            "{signed}{}",
+            base32(&key_tag[..MAC_BYTES])
+        )))
+    }
+
+    /// The version and secret that signed a well-formed key or token.
+    fn secret_of(&self, text: &str) -> Result<(u8, &[u8]), KeyError> {
         if text.len() != KEY_LEN || !text.bytes().all(|b| ALPHABET.contains(&b)) {
             return Err(KeyError::Malformed);
         }
@@ -159,21 +211,20 @@ impl ReplyKeys {
             .iter()
             .position(|&c| c == text.as_bytes()[0])
             .unwrap_or(0) as u8;
-        let secret = self
-            .secrets
+        self.secrets
             .iter()
             .find(|(known, _)| *known == v)
-            .map(|(_, s)| s)
-            .ok_or(KeyError::UnknownVersion)?;
+            .map(|(v, s)| (*v, s.as_slice()))
+            .ok_or(KeyError::UnknownVersion)
+    }
+
+    /// A key's text (any case) checked against its secret.
+    pub fn verify(&self, text: &str) -> Result<ReplyKey, KeyError> {
+        let text = text.to_ascii_lowercase();
+        let (_, secret) = self.secret_of(&text)?;
         let (signed, tag) = text.split_at(1 + 16);
         let expected = Self::mac(secret, signed).finalize().into_bytes();
-        // Constant time over the kept bytes' encoding.
-        let want = base32(&expected[..MAC_BYTES]);
-        let same = want
-            .bytes()
-            .zip(tag.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if same != 0 {
+        if !same(&base32(&expected[..MAC_BYTES]), tag) {
             return Err(KeyError::BadSignature);
         }
         Ok(ReplyKey(text))
@@ -183,6 +234,15 @@ impl ReplyKeys {
 /// The key text of `address` if it is `reply+{key}@{domain}` (the domain
 /// compared case-insensitively; display names and angle brackets allowed).
 pub fn key_in_address<'a>(address: &'a str, domain: &str) -> Option<&'a str> {
+    token_in_address(address, domain, LOCAL_PREFIX)
+}
+
+/// The token of `address` if it is `unsubscribe+{token}@{domain}`.
+pub fn unsubscribe_token_in_address<'a>(address: &'a str, domain: &str) -> Option<&'a str> {
+    token_in_address(address, domain, UNSUBSCRIBE_PREFIX)
+}
+
+fn token_in_address<'a>(address: &'a str, domain: &str, prefix_wanted: &str) -> Option<&'a str> {
     let address = address.trim();
     let address = match (address.rfind('<'), address.rfind('>')) {
         (Some(a), Some(b)) if a < b => &address[a + 1..b],
@@ -192,10 +252,10 @@ pub fn key_in_address<'a>(address: &'a str, domain: &str) -> Option<&'a str> {
     if !host.eq_ignore_ascii_case(domain) {
         return None;
     }
-    let prefix = local.get(..LOCAL_PREFIX.len())?;
+    let prefix = local.get(..prefix_wanted.len())?;
     prefix
-        .eq_ignore_ascii_case(LOCAL_PREFIX)
-        .then(|| &local[LOCAL_PREFIX.len()..])
+        .eq_ignore_ascii_case(prefix_wanted)
+        .then(|| &local[prefix_wanted.len()..])
 }
 
 #[cfg(test)]
@@ -239,6 +299,42 @@ mod tests {
         // Another deployment's secret of the same version: forged.
         let other = ReplyKeys::parse("1:another-secret-987654321").unwrap();
         assert_eq!(other.verify(old.as_str()), Err(KeyError::BadSignature));
+    }
+
+    #[test]
+    fn mute_tokens_stand_for_their_key_and_are_not_keys() {
+        let k = keys();
+        let key = k.mint();
+        let token = k.mute_token(&key).unwrap();
+        assert_eq!(token.len(), KEY_LEN);
+        assert_ne!(token, key.as_str());
+        assert!(format!("{UNSUBSCRIBE_PREFIX}{token}").len() <= 64);
+        assert_eq!(k.verify_mute_token(&token), Ok(key.clone()));
+        assert_eq!(
+            k.verify_mute_token(&token.to_ascii_uppercase()),
+            Ok(key.clone())
+        );
+        // Neither works as the other.
+        assert_eq!(k.verify(&token), Err(KeyError::BadSignature));
+        assert_eq!(
+            k.verify_mute_token(key.as_str()),
+            Err(KeyError::BadSignature)
+        );
+        // Another deployment's token of the same version: forged.
+        let other = ReplyKeys::parse("2:another-secret-987654321").unwrap();
+        assert_eq!(other.verify_mute_token(&token), Err(KeyError::BadSignature));
+        assert_eq!(k.verify_mute_token("x"), Err(KeyError::Malformed));
+        assert_eq!(
+            unsubscribe_token_in_address(
+                &format!("unsubscribe+{token}@Reply.Example"),
+                "reply.example"
+            ),
+            Some(token.as_str())
+        );
+        assert_eq!(
+            unsubscribe_token_in_address("reply+abc@reply.example", "reply.example"),
+            None
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod trim;
 
 use std::time::Duration;
 
-pub use key::{key_in_address, KeyError, ReplyKey, ReplyKeys};
+pub use key::{key_in_address, unsubscribe_token_in_address, KeyError, ReplyKey, ReplyKeys};
 
 /// How long a reply key answers after it is issued, unless set.
 pub const DEFAULT_KEY_TTL: Duration = Duration::from_secs(90 * 24 * 3600);

@@ -16,6 +16,7 @@
 //! REPLY#{key}           KEY                     a reply key: thread, recipient, address (TTL)
 //! INBOUND#{hash}        MIN#{n} / HOUR#{n}      one sender's replies per minute / hour (TTL)
 //! INBOUND#{hash}        MAIL#{ses id}           an e-mail already counted (TTL)
+//! PREFS#{user}          PREFS                   a person's e-mail preference (`email`)
 //! ```
 //!
 //! and the index keys of inbox rows: `USER#{user}`, `USER#{user}#ACCOUNT#{acc}`,
@@ -42,6 +43,8 @@ const INBOX: &str = "INBOX#";
 const MESSAGE: &str = "MSG#";
 const CLAIM: &str = "IDEM#";
 const ATTACHMENT: &str = "ATT#";
+const PREFS: &str = "PREFS#";
+const PREFS_SK: &str = "PREFS";
 
 /// A key (or an item's attributes): the same type as `attr::Item`.
 type Item = HashMap<String, AttributeValue>;
@@ -190,6 +193,7 @@ pub(super) enum Kind {
     Message,
     Claim,
     Attachment,
+    Preferences,
     Other,
 }
 
@@ -217,6 +221,8 @@ pub(super) fn kind(pk: &str, sk: &str) -> Kind {
         } else {
             Kind::Other
         }
+    } else if pk.starts_with(PREFS) && sk == PREFS_SK {
+        Kind::Preferences
     } else {
         Kind::Other
     }
@@ -243,6 +249,12 @@ pub(super) fn inbound_hour(sender_hash: &str, hour: i64) -> Item {
 /// The mark that e-mail `ses_id` was counted (so a redelivery is not).
 pub(super) fn inbound_counted(sender_hash: &str, ses_id: &str) -> Item {
     key(inbound_pk(sender_hash), format!("MAIL#{ses_id}"))
+}
+
+/// A person's e-mail preference (`email`: all | urgent_only | off;
+/// missing: all).
+pub(super) fn preferences(user: &UserId) -> Item {
+    key(format!("{PREFS}{user}"), PREFS_SK)
 }
 
 // Reply keys

@@ -53,6 +53,20 @@ pub struct InboxRow {
     pub read_position: Option<MessageId>,
     /// The newest message from the other side.
     pub other_side_last: Option<MessageId>,
+    /// The person gets no e-mail about this thread (`muted`).
+    pub muted: bool,
+    /// The furthest the person ever read (`read_max`), kept when they mark
+    /// the thread unread (which moves `read_position` back): what they read
+    /// once is never e-mailed to them.
+    pub read_max: Option<MessageId>,
+}
+
+impl InboxRow {
+    /// Messages up to here were read in the app (now or before a "mark
+    /// unread"): the notifier e-mails only what comes after.
+    pub fn read_for_email(&self) -> Option<MessageId> {
+        self.read_position.max(self.read_max)
+    }
 }
 
 /// A person's read state after marking a thread read.
@@ -209,6 +223,8 @@ pub(in crate::store) fn read_inbox_row(item: &Item) -> Result<InboxRow, StoreErr
         thread: read_thread(&r, r.bool_or("unread", false)?)?,
         read_position: msg("read_position")?,
         other_side_last: msg("other_side_last")?,
+        muted: r.bool_or("muted", false)?,
+        read_max: msg("read_max")?,
     })
 }
 
