@@ -299,4 +299,32 @@ impl Store {
             },
         }
     }
+
+    // STAND-IN for helper "state"'s `Store::set_muted` (issue 15): the
+    // integrator keeps state's version and drops this one.
+    /// Mutes or unmutes `thread` for `user` (one conditional UpdateItem on
+    /// their inbox row). `None`: no inbox row, i.e. not a participant.
+    pub async fn set_muted(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        muted: bool,
+    ) -> Result<Option<bool>, StoreError> {
+        let req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::inbox(thread, user)))
+            .update_expression("SET muted = :m")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":m", b(muted));
+        match req.send().await {
+            Ok(_) => Ok(Some(muted)),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(StoreError::aws("UpdateItem", err)),
+            },
+        }
+    }
+    // END STAND-IN
 }
