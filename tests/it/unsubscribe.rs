@@ -324,7 +324,9 @@ fn ses_event(id: &str, recipients: &[&str], source: &str, spam: &str) -> SimpleE
             "mail": {
                 "timestamp": now, "source": source, "messageId": id,
                 "destination": recipients, "headersTruncated": false,
-                "headers": [], "commonHeaders": {"returnPath": source, "subject": "unsubscribe"}
+                "headers": [], "commonHeaders": {"returnPath": source, "from": [source], "to": recipients,
+                                                 "messageId": format!("<{id}@mail.example>"),
+                                                 "subject": "unsubscribe"}
             },
             "receipt": {
                 "timestamp": now, "processingTimeMillis": 40, "recipients": recipients,
