@@ -356,6 +356,7 @@ fn environment_names_are_the_ones_the_code_reads() {
         config::QUEUE_URL,
         config::FROM_EMAIL,
         config::APP_URL,
+        config::API_URL,
         config::NOTIFY_DELAY_SECONDS,
         config::CURSOR_SECRET,
         config::CORS_ORIGIN,

@@ -10,7 +10,12 @@
 //! 0. the raw e-mail is read from the bucket (missing or not MIME:
 //!    `unreadable`);
 //! 1. SES's verdicts: virus or spam FAIL;
-//! 2. exactly one recipient is a reply address of this deployment;
+//! 2. exactly one recipient is a reply address of this deployment (with
+//!    none, a recipient `unsubscribe+{token}@{domain}`, a notification's
+//!    `List-Unsubscribe` mailto, mutes the thread for the token's person if
+//!    the token verifies, its reply key's row is live and the person still
+//!    takes part: outcome `unsubscribed`, never answered; else refused at
+//!    check 3 like a reply key);
 //! 3. the key's HMAC checks out, its row exists and has not expired, and
 //!    its recipient is still a participant of the thread;
 //! 4. `From` is one mailbox, the address the key was issued to, and
