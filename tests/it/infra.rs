@@ -450,8 +450,14 @@ fn only_the_unsubscribe_routes_skip_the_authorizer() {
         .map(|m| (m.to_string(), "/unsubscribe/{token}".to_owned()))
         .collect();
     assert_eq!(documented, unsubscribe, "the spec's public operations");
-    assert_eq!(deployed, documented, "Authorizer: NONE in infra/template.yaml");
-    assert_eq!(local, documented, "public routes of infra/local/src/routes.rs");
+    assert_eq!(
+        deployed, documented,
+        "Authorizer: NONE in infra/template.yaml"
+    );
+    assert_eq!(
+        local, documented,
+        "public routes of infra/local/src/routes.rs"
+    );
 }
 
 fn spec_routes(spec: &Value) -> Routes {

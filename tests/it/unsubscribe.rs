@@ -51,7 +51,15 @@ async fn write_key(store: &Store, table: &str, key: &str, thread: &str, user: &s
 /// its unsubscribe token.
 async fn token_for(w: &World, thread: &str, user: &str, ttl_secs: i64) -> String {
     let key = keys().mint();
-    write_key(&w.store, &w.names.table, key.as_str(), thread, user, ttl_secs).await;
+    write_key(
+        &w.store,
+        &w.names.table,
+        key.as_str(),
+        thread,
+        user,
+        ttl_secs,
+    )
+    .await;
     keys().mute_token(&key).expect("a token")
 }
 
@@ -135,7 +143,8 @@ async fn unsub(
     for (k, v) in headers {
         req.headers.insert((*k).to_owned(), (*v).to_owned());
     }
-    let resp = unsubscribe::handle(&w.functions.unsubscribe, req.to_request().expect("request")).await;
+    let resp =
+        unsubscribe::handle(&w.functions.unsubscribe, req.to_request().expect("request")).await;
     let body = match resp.body() {
         Body::Text(t) => t.clone(),
         Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
@@ -180,13 +189,25 @@ async fn one_click_post_mutes_for_the_tokens_person_only_in_both_encodings() {
 
     // A mail provider: RFC 8058's form-encoded body, no Accept.
     let chris_token = token_for(&w, &t, "u_chris", 3600).await;
-    let page = unsub(&w, "POST", &chris_token, &[FORM], Some("List-Unsubscribe=One-Click")).await;
+    let page = unsub(
+        &w,
+        "POST",
+        &chris_token,
+        &[FORM],
+        Some("List-Unsubscribe=One-Click"),
+    )
+    .await;
     let html = page.html(200);
     assert!(
-        html.contains(&format!("You will no longer get e-mails about <strong>{label}</strong>")),
+        html.contains(&format!(
+            "You will no longer get e-mails about <strong>{label}</strong>"
+        )),
         "{html}"
     );
-    assert!(html.contains(&format!("href=\"{APP_URL}/messages/{t}\"")), "{html}");
+    assert!(
+        html.contains(&format!("href=\"{APP_URL}/messages/{t}\"")),
+        "{html}"
+    );
     assert!(html.contains("Unmute e-mails"), "the undo hint: {html}");
     assert!(muted(&w, &t, "u_chris").await);
     // The other side is unaffected, and so is Chris's unread state.
@@ -194,21 +215,35 @@ async fn one_click_post_mutes_for_the_tokens_person_only_in_both_encodings() {
     assert_eq!(w.thread(&chris(), &t).await["unread"], true);
 
     // Again: idempotent.
-    unsub(&w, "POST", &chris_token, &[FORM], Some("List-Unsubscribe=One-Click"))
-        .await
-        .html(200);
+    unsub(
+        &w,
+        "POST",
+        &chris_token,
+        &[FORM],
+        Some("List-Unsubscribe=One-Click"),
+    )
+    .await
+    .html(200);
     assert!(muted(&w, &t, "u_chris").await);
 
     // The confirmation page's button: an empty form, from a browser; and
     // any other body is ignored (here JSON, from a careless client).
     let dana_token = token_for(&w, &t, "u_dana", 3600).await;
-    unsub(&w, "POST", &dana_token, &[FORM, BROWSER], Some("")).await.html(200);
+    unsub(&w, "POST", &dana_token, &[FORM, BROWSER], Some(""))
+        .await
+        .html(200);
     assert!(muted(&w, &t, "u_dana").await);
     let t2 = chris_thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
     let other = token_for(&w, &t2, "u_chris", 3600).await;
-    unsub(&w, "POST", &other, &[("content-type", "application/json")], Some("{\"x\": 1}"))
-        .await
-        .html(200);
+    unsub(
+        &w,
+        "POST",
+        &other,
+        &[("content-type", "application/json")],
+        Some("{\"x\": 1}"),
+    )
+    .await
+    .html(200);
     unsub(&w, "POST", &other, &[], None).await.html(200);
     assert!(muted(&w, &t2, "u_chris").await);
 }
@@ -257,7 +292,11 @@ async fn forged_malformed_and_foreign_tokens_are_400_and_change_nothing() {
         .expect("a token");
     let foreign_version = ReplyKeys::parse("7:someone-elses-secret-value")
         .expect("secrets")
-        .mute_token(&ReplyKeys::parse("7:someone-elses-secret-value").unwrap().mint())
+        .mute_token(
+            &ReplyKeys::parse("7:someone-elses-secret-value")
+                .unwrap()
+                .mint(),
+        )
         .expect("a token");
     let cases = [
         ("forged", forged),
@@ -294,7 +333,9 @@ async fn expired_unknown_and_left_are_404_and_change_nothing() {
     let unknown = keys().mute_token(&keys().mint()).expect("a token");
     for token in [&expired, &unknown] {
         for method in ["GET", "POST"] {
-            unsub(&w, method, token, &[], None).await.problem(404, "not_found");
+            unsub(&w, method, token, &[], None)
+                .await
+                .problem(404, "not_found");
             let page = unsub(&w, method, token, &[BROWSER], None).await;
             assert!(page.html(404).contains("expired"), "{}", page.body);
         }
@@ -307,10 +348,18 @@ async fn expired_unknown_and_left_are_404_and_change_nothing() {
     dir["accounts"][0]["users"] =
         json!([{"id": "u_alex", "email": "alex@acme.example", "name": "Alex"}]);
     w.sync(dir).await;
-    unsub(&w, "GET", &live, &[], None).await.problem(404, "not_found");
-    unsub(&w, "POST", &live, &[FORM], Some("List-Unsubscribe=One-Click"))
+    unsub(&w, "GET", &live, &[], None)
         .await
         .problem(404, "not_found");
+    unsub(
+        &w,
+        "POST",
+        &live,
+        &[FORM],
+        Some("List-Unsubscribe=One-Click"),
+    )
+    .await
+    .problem(404, "not_found");
 }
 
 // ------------------------------------------------------------ the mailto
@@ -349,7 +398,10 @@ async fn mail_to(w: &World, to: &str, spam: &str) -> Value {
         .from(("Mail", "unsubscribe-bot@mail.example"))
         .to(to)
         .subject("unsubscribe")
-        .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
         .text_body("This message was automatically generated by Mail.")
         .write_to_vec()
         .expect("an e-mail");
@@ -378,7 +430,10 @@ async fn the_mailto_mutes_through_receive_reply_and_posts_nothing() {
 
     // Spam is refused at check 1 like any e-mail.
     let r = mail_to(&w, &to, "FAIL").await;
-    assert_eq!((r["outcome"].as_str(), r["reason"].as_str()), (Some("refused"), Some("spam")));
+    assert_eq!(
+        (r["outcome"].as_str(), r["reason"].as_str()),
+        (Some("refused"), Some("spam"))
+    );
     assert!(!muted(&w, &t, "u_chris").await);
 
     let r = mail_to(&w, &to, "PASS").await;
@@ -398,7 +453,11 @@ async fn the_mailto_mutes_through_receive_reply_and_posts_nothing() {
     // Forged, unknown, expired, left: refused at check 3, nothing muted.
     let t2 = chris_thread(&w, json!({"kind": "client", "client_id": "cl_glow"})).await;
     let good = token_for(&w, &t2, "u_chris", 3600).await;
-    let forged = format!("{}{}", &good[..32], if good.ends_with('a') { 'b' } else { 'a' });
+    let forged = format!(
+        "{}{}",
+        &good[..32],
+        if good.ends_with('a') { 'b' } else { 'a' }
+    );
     let unknown = keys().mute_token(&keys().mint()).expect("a token");
     let expired = token_for(&w, &t2, "u_chris", -1).await;
     for (token, reason) in [
@@ -408,7 +467,10 @@ async fn the_mailto_mutes_through_receive_reply_and_posts_nothing() {
     ] {
         let r = mail_to(&w, &format!("unsubscribe+{token}@{DOMAIN}"), "PASS").await;
         assert_eq!(r["outcome"], "refused", "{r}");
-        assert_eq!((r["reason"].as_str(), r["check"].as_u64()), (Some(reason), Some(3)));
+        assert_eq!(
+            (r["reason"].as_str(), r["check"].as_u64()),
+            (Some(reason), Some(3))
+        );
     }
     // Another domain's unsubscribe address is not ours.
     let r = mail_to(&w, &format!("unsubscribe+{good}@elsewhere.example"), "PASS").await;
@@ -439,8 +501,15 @@ async fn only_the_unsubscribe_routes_are_public_in_the_local_gateway() {
         .send(
             "POST",
             &format!("{base}/threads"),
-            &[("authorization", &bearer), ("content-type", "application/json")],
-            Some(json!({"scope": {"kind": "general"}}).to_string().into_bytes()),
+            &[
+                ("authorization", &bearer),
+                ("content-type", "application/json"),
+            ],
+            Some(
+                json!({"scope": {"kind": "general"}})
+                    .to_string()
+                    .into_bytes(),
+            ),
         )
         .await
         .expect("the gateway answers");
@@ -459,13 +528,21 @@ async fn only_the_unsubscribe_routes_are_public_in_the_local_gateway() {
     assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
     let form = [("content-type", "application/x-www-form-urlencoded")];
     let done = http
-        .send("POST", &url, &form, Some(b"List-Unsubscribe=One-Click".to_vec()))
+        .send(
+            "POST",
+            &url,
+            &form,
+            Some(b"List-Unsubscribe=One-Click".to_vec()),
+        )
         .await
         .expect("an answer");
     assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
     assert!(String::from_utf8_lossy(&done.body).contains("You will no longer get e-mails"));
     let row = store
-        .inbox_row(&ThreadId::parse(&t).unwrap(), &UserId::parse("u_chris").unwrap())
+        .inbox_row(
+            &ThreadId::parse(&t).unwrap(),
+            &UserId::parse("u_chris").unwrap(),
+        )
         .await
         .expect("read")
         .expect("a row");

@@ -81,18 +81,18 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
         tracing::info!(thread_id = %target.thread, outcome = "confirm", "unsubscribe page");
         return page(StatusCode::OK, confirm_page(&target));
     }
-    match app.store.set_muted(&target.thread, &target.user, true).await {
+    match app
+        .store
+        .set_muted(&target.thread, &target.user, true)
+        .await
+    {
         Ok(Some(_)) => {
             tracing::info!(thread_id = %target.thread, outcome = "muted", "unsubscribed");
             page(StatusCode::OK, done_page(&target, &app.app_url))
         }
         // Left the thread between the two reads.
         Ok(None) => refusal(Refused::NotFound, html, &app.app_url),
-        Err(err) => error_page(
-            http::respond(Err(ApiError::from(err))),
-            html,
-            &app.app_url,
-        ),
+        Err(err) => error_page(http::respond(Err(ApiError::from(err))), html, &app.app_url),
     }
 }
 

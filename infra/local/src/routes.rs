@@ -161,11 +161,7 @@ mod tests {
 
     #[test]
     fn only_the_unsubscribe_routes_are_public() {
-        let public: Vec<String> = ROUTES
-            .iter()
-            .filter(|r| r.public)
-            .map(Route::key)
-            .collect();
+        let public: Vec<String> = ROUTES.iter().filter(|r| r.public).map(Route::key).collect();
         assert_eq!(
             public,
             ["GET /unsubscribe/{token}", "POST /unsubscribe/{token}"]
