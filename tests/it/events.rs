@@ -13,6 +13,11 @@ use crate::support::*;
 /// derived from account and scope, so the events can name it in advance).
 const EVENT_THREAD: &str = "thr_2yfk89v78sw2b9ztehvg93sw9h";
 
+/// The unsubscribe token `events/unsubscribe.json` carries (signed with
+/// the dev reply secret): it stands for a reply key of Chris's in
+/// [`EVENT_THREAD`], whose row the test writes as the notifier would.
+const EVENT_UNSUBSCRIBE_TOKEN: &str = "bbifqydiob4ibceqtogasg3c4gw755ux5";
+
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
 }
@@ -83,6 +88,31 @@ async fn every_event_is_handled_by_its_function() {
         .open(&client("u_chris", "acc_acme"), None, general())
         .await;
     assert_eq!(thread["id"], EVENT_THREAD);
+    // The reply key the unsubscribe event's token stands for.
+    let key = liaison::reply::ReplyKeys::parse(liaison_local::DEV_REPLY_SECRETS)
+        .expect("dev secrets")
+        .verify_mute_token(EVENT_UNSUBSCRIBE_TOKEN)
+        .expect("the event's token is signed with the dev secret");
+    let now = liaison::domain::Timestamp::now().unix_seconds();
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    w.store
+        .client()
+        .put_item()
+        .table_name(&w.names.table)
+        .item("pk", s(&format!("REPLY#{}", key.as_str())))
+        .item("sk", s("KEY"))
+        .item("account_id", s("acc_acme"))
+        .item("thread_id", s(EVENT_THREAD))
+        .item("user_id", s("u_chris"))
+        .item("address", s("chris@acme.example"))
+        .item("issued_at", s("2026-11-24T11:31:23.123Z"))
+        .item(
+            "expires_at",
+            aws_sdk_dynamodb::types::AttributeValue::N((now + 3600).to_string()),
+        )
+        .send()
+        .await
+        .expect("put the key's row");
 
     // Each event goes through the local gateway's Invoke API dispatch: the
     // payload as Lambda hands it to the function, the answer as it returns.

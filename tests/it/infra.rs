@@ -356,6 +356,7 @@ fn environment_names_are_the_ones_the_code_reads() {
         config::QUEUE_URL,
         config::FROM_EMAIL,
         config::APP_URL,
+        config::API_URL,
         config::NOTIFY_DELAY_SECONDS,
         config::CURSOR_SECRET,
         config::CORS_ORIGIN,
@@ -378,25 +379,85 @@ fn environment_names_are_the_ones_the_code_reads() {
 
 type Routes = BTreeMap<(String, String), String>;
 
-fn template_routes(template: &Template) -> Routes {
+type RouteSet = BTreeSet<(String, String)>;
+
+/// The template's routes, and those without the JWT authorizer (`Auth:
+/// Authorizer: NONE`, the only override a route may make).
+fn template_routes_and_public(template: &Template) -> (Routes, RouteSet) {
     let mut routes = Routes::new();
+    let mut public = RouteSet::new();
     for (name, (id, function)) in template.functions() {
         for event in Template::events(function, "HttpApi") {
             assert_eq!(referenced(field(event, "ApiId")), "HttpApi", "{id}: ApiId");
-            assert!(
-                event.get("Auth").is_none(),
-                "{id}: a route must not override the API's JWT authorizer"
-            );
             let route = (
                 text(field(event, "Method")).to_ascii_uppercase(),
                 text(field(event, "Path")).to_owned(),
             );
+            if let Some(auth) = event.get("Auth") {
+                let keys: Vec<&str> = entries(auth).into_iter().map(|(k, _)| k).collect();
+                assert_eq!(
+                    (keys, text(field(auth, "Authorizer"))),
+                    (vec!["Authorizer"], "NONE"),
+                    "{id}: a route may only turn the JWT authorizer off (Authorizer: NONE)"
+                );
+                public.insert(route.clone());
+            }
             if let Some(other) = routes.insert(route.clone(), name.clone()) {
                 panic!("{route:?} is routed to both {other} and {name}");
             }
         }
     }
-    routes
+    (routes, public)
+}
+
+fn template_routes(template: &Template) -> Routes {
+    template_routes_and_public(template).0
+}
+
+/// The spec's operations that need no token (`security: []`).
+fn spec_public_routes(spec: &Value) -> RouteSet {
+    let mut public = RouteSet::new();
+    for (path, item) in entries(field(spec, "paths")) {
+        for (method, operation) in entries(item) {
+            if let Some(security) = operation.get("security") {
+                assert!(
+                    list(security).is_empty(),
+                    "{method} {path}: security is either the default or []"
+                );
+                public.insert((method.to_ascii_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    public
+}
+
+/// Only the spec's `security: []` operations skip the JWT authorizer, in
+/// API Gateway and in the local gateway alike; and they are exactly the
+/// one-click unsubscribe routes, whose signed path token is the authority.
+#[test]
+fn only_the_unsubscribe_routes_skip_the_authorizer() {
+    let template = Template::load();
+    let spec = load("infra/openapi.yaml");
+    let (_, deployed) = template_routes_and_public(&template);
+    let documented = spec_public_routes(&spec);
+    let local: RouteSet = liaison_local::routes::ROUTES
+        .iter()
+        .filter(|r| r.public)
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let unsubscribe: RouteSet = ["GET", "POST"]
+        .iter()
+        .map(|m| (m.to_string(), "/unsubscribe/{token}".to_owned()))
+        .collect();
+    assert_eq!(documented, unsubscribe, "the spec's public operations");
+    assert_eq!(
+        deployed, documented,
+        "Authorizer: NONE in infra/template.yaml"
+    );
+    assert_eq!(
+        local, documented,
+        "public routes of infra/local/src/routes.rs"
+    );
 }
 
 fn spec_routes(spec: &Value) -> Routes {
@@ -884,7 +945,7 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
 /// What each function's composition root (`main.rs`) reads from the
 /// environment, found from the `liaison` readers it calls.
 fn env_read_by(main_rs: &str) -> BTreeSet<&'static str> {
-    let readers: [(&str, &str); 12] = [
+    let readers: [(&str, &str); 13] = [
         ("Store::from_env", config::TABLE),
         ("config::table_name", config::TABLE),
         ("Attachments::from_env", config::BUCKET),
@@ -894,6 +955,7 @@ fn env_read_by(main_rs: &str) -> BTreeSet<&'static str> {
         ("config::notify_delay", config::NOTIFY_DELAY_SECONDS),
         ("config::from_email", config::FROM_EMAIL),
         ("config::app_url", config::APP_URL),
+        ("config::api_url", config::API_URL),
         (
             "config::dead_letter_queue_url",
             config::DEAD_LETTER_QUEUE_URL,

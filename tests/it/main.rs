@@ -24,4 +24,5 @@ mod reply;
 mod reply_out;
 mod reply_smtp;
 mod threads;
+mod unsubscribe;
 mod wiring;

@@ -10,7 +10,12 @@
 //! 0. the raw e-mail is read from the bucket (missing or not MIME:
 //!    `unreadable`);
 //! 1. SES's verdicts: virus or spam FAIL;
-//! 2. exactly one recipient is a reply address of this deployment;
+//! 2. exactly one recipient is a reply address of this deployment (with
+//!    none, a recipient `unsubscribe+{token}@{domain}`, a notification's
+//!    `List-Unsubscribe` mailto, mutes the thread for the token's person if
+//!    the token verifies, its reply key's row is live and the person still
+//!    takes part: outcome `unsubscribed`, never answered; else refused at
+//!    check 3 like a reply key);
 //! 3. the key's HMAC checks out, its row exists and has not expired, and
 //!    its recipient is still a participant of the thread;
 //! 4. `From` is one mailbox, the address the key was issued to, and
@@ -38,9 +43,11 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use liaison::attachments::{object_key, Attachments};
-use liaison::domain::{AttachmentId, AttachmentRef, Author, ClientMessageId, Message, Timestamp};
+use liaison::domain::{
+    AttachmentId, AttachmentRef, Author, ClientMessageId, Message, ThreadId, Timestamp,
+};
 use liaison::reply::inbound::{self, Verdicts};
-use liaison::reply::{Refusal, ReplySettings};
+use liaison::reply::{unsubscribe_token_in_address, Refusal, ReplySettings};
 use liaison::store::{
     send_fingerprint, AttachmentRecord, NewMessage, RateOutcome, SendOutcome, Store,
 };
@@ -65,6 +72,9 @@ pub enum Outcome {
     /// The e-mail's `client_message_id` names a different message (only if
     /// the same e-mail was read differently by an earlier version).
     Conflict,
+    /// Sent to `unsubscribe+{token}@` (a `List-Unsubscribe` mailto): the
+    /// token's person no longer gets e-mail about this thread.
+    Unsubscribed(ThreadId),
 }
 
 impl Outcome {
@@ -89,6 +99,10 @@ impl Outcome {
                 "reason": r.as_str(), "check": r.check(),
             }),
             Outcome::Conflict => json!({"ses_message_id": ses_id, "outcome": "conflict"}),
+            Outcome::Unsubscribed(thread) => json!({
+                "ses_message_id": ses_id, "outcome": "unsubscribed",
+                "thread_id": thread.as_str(),
+            }),
         }
     }
 }
@@ -146,6 +160,12 @@ fn log(ses_id: &str, outcome: &Outcome) {
             ses_message_id = ses_id,
             "reply's client_message_id names a different message; not posted"
         ),
+        Outcome::Unsubscribed(thread) => tracing::info!(
+            ses_message_id = ses_id,
+            thread_id = %thread,
+            outcome = "unsubscribed",
+            "thread muted by a List-Unsubscribe e-mail"
+        ),
     }
 }
 
@@ -179,11 +199,20 @@ async fn receive(app: &App, ses: &SimpleEmailService, now: Timestamp) -> Result<
     let verdicts = Verdicts::from_receipt(receipt);
     check!(inbound::check_verdicts(&verdicts));
 
-    // 2. One reply address of this deployment.
-    let key_text = check!(inbound::reply_key_in(
-        &receipt.recipients,
-        &app.settings.domain
-    ));
+    // 2. One reply address of this deployment; or, with none, a
+    // `List-Unsubscribe` mailto (`unsubscribe+{token}@`).
+    let key_text = inbound::reply_key_in(&receipt.recipients, &app.settings.domain);
+    if key_text == Err(Refusal::NoReplyAddress) {
+        let domain = &app.settings.domain;
+        if let Some(token) = receipt
+            .recipients
+            .iter()
+            .find_map(|r| unsubscribe_token_in_address(r, domain))
+        {
+            return unsubscribe(app, token, now).await;
+        }
+    }
+    let key_text = check!(key_text);
 
     // 3. The key: signed by us, known, current, its person still in the thread.
     let key = check!(app
@@ -274,6 +303,33 @@ async fn receive(app: &App, ses: &SimpleEmailService, now: Timestamp) -> Result<
     };
     let outcome = app.store.send_message(&new, record).await?;
     finish(outcome)
+}
+
+/// A `List-Unsubscribe` e-mail (RFC 8058's mailto): the token is the
+/// authority, as for `POST /unsubscribe/{token}` (its sender is often the
+/// mail provider, so `From` is not checked). It mutes the thread for the
+/// token's person if this deployment signed the token, its reply key's row
+/// is live and the person still takes part in the thread; else it is
+/// refused like a reply key (check 3). Never answered.
+async fn unsubscribe(app: &App, token: &str, now: Timestamp) -> Result<Outcome, Error> {
+    let key = check!(app
+        .settings
+        .keys
+        .verify_mute_token(token)
+        .map_err(|_| Refusal::ForgedKey));
+    let row = check!(app.store.reply_key(&key).await?.ok_or(Refusal::UnknownKey));
+    if row.expires_at <= now.unix_seconds() {
+        return Ok(Outcome::Refused(Refusal::ExpiredKey));
+    }
+    let ctx = app.store.send_context(&row.thread, &[], None).await?;
+    check!(ctx
+        .record
+        .filter(|r| r.thread.account_id == row.account && r.member(&row.user).is_some())
+        .ok_or(Refusal::NotParticipant));
+    match app.store.set_muted(&row.thread, &row.user, true).await? {
+        Some(_) => Ok(Outcome::Unsubscribed(row.thread)),
+        None => Ok(Outcome::Refused(Refusal::NotParticipant)),
+    }
 }
 
 fn finish(outcome: SendOutcome) -> Result<Outcome, Error> {

@@ -10,6 +10,9 @@ pub struct Route {
     /// With `{name}` segments, as in the route key.
     pub path: &'static str,
     pub function: &'static str,
+    /// No JWT: the route's own token is the authority (the spec's
+    /// `security: []`; API Gateway's `Auth: Authorizer: NONE`).
+    pub public: bool,
 }
 
 impl Route {
@@ -23,6 +26,17 @@ const fn route(method: &'static str, path: &'static str, function: &'static str)
         method,
         path,
         function,
+        public: false,
+    }
+}
+
+/// A route API Gateway answers without its JWT authorizer.
+const fn public_route(method: &'static str, path: &'static str, function: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        function,
+        public: true,
     }
 }
 
@@ -41,8 +55,8 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/threads/{thread_id}/mute", "mark-read"),
     route("GET", "/me/notifications", "mark-read"),
     route("PUT", "/me/notifications", "mark-read"),
-    route("GET", "/unsubscribe/{token}", "unsubscribe"),
-    route("POST", "/unsubscribe/{token}", "unsubscribe"),
+    public_route("GET", "/unsubscribe/{token}", "unsubscribe"),
+    public_route("POST", "/unsubscribe/{token}", "unsubscribe"),
     route(
         "POST",
         "/threads/{thread_id}/attachments",
@@ -143,5 +157,14 @@ mod tests {
         assert_eq!(resolve("GET", "/threads/"), Resolved::NotFound);
         assert_eq!(resolve("GET", "/threads//messages"), Resolved::NotFound);
         assert_eq!(resolve("GET", "threads"), Resolved::NotFound);
+    }
+
+    #[test]
+    fn only_the_unsubscribe_routes_are_public() {
+        let public: Vec<String> = ROUTES.iter().filter(|r| r.public).map(Route::key).collect();
+        assert_eq!(
+            public,
+            ["GET /unsubscribe/{token}", "POST /unsubscribe/{token}"]
+        );
     }
 }

@@ -195,7 +195,15 @@ async fn api(state: &State, req: http::Request<Incoming>) -> (Resp, Option<&'sta
         .headers
         .get(http::header::AUTHORIZATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let claims = match jwt::verify_header(&state.jwt_secret, authorization.as_deref()) {
+    // A public route (`security: []`, `Authorizer: NONE`) is invoked
+    // without claims, whatever `Authorization` says; every other route
+    // needs a valid JWT.
+    let verified = if route.public {
+        Ok(None)
+    } else {
+        jwt::verify_header(&state.jwt_secret, authorization.as_deref()).map(Some)
+    };
+    let claims = match verified {
         Ok(c) => c,
         Err(e) => {
             let mut err = ApiError::unauthenticated();
@@ -235,7 +243,7 @@ async fn api(state: &State, req: http::Request<Incoming>) -> (Resp, Option<&'sta
         raw_query: parts.uri.query().unwrap_or_default().to_owned(),
         headers,
         path_parameters,
-        claims: Some(claims),
+        claims,
         body: (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
     };
     let request = match event.to_request() {
