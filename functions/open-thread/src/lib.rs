@@ -59,6 +59,7 @@ async fn open(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             last_message: None,
             message_count: 0,
             unread: false,
+            muted: false,
         };
         match app
             .store

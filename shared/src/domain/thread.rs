@@ -24,7 +24,7 @@ pub struct LastMessage {
 /// How many characters of a body a preview shows.
 pub const PREVIEW_CHARS: usize = 140;
 
-/// A thread as one person sees it (`unread` is theirs).
+/// A thread as one person sees it (`unread` and `muted` are theirs).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Thread {
     pub id: ThreadId,
@@ -36,6 +36,8 @@ pub struct Thread {
     pub last_message: Option<LastMessage>,
     pub message_count: u64,
     pub unread: bool,
+    /// The person gets no e-mail about this thread.
+    pub muted: bool,
 }
 
 /// Which entry of a thread's scope a link belongs to.

@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use super::{json_object, ApiResult};
 use crate::domain::{
-    AttachmentId, CampaignId, ClientId, ClientMessageId, CreativeId, FieldError, MessageBody,
-    MessageId, Scope, ScopeKind, MAX_ATTACHMENTS,
+    AttachmentId, CampaignId, ClientId, ClientMessageId, CreativeId, EmailPreference, FieldError,
+    MessageBody, MessageId, Scope, ScopeKind, MAX_ATTACHMENTS,
 };
 use crate::error::ApiError;
 
@@ -236,6 +236,24 @@ impl TryFrom<MarkReadJson> for MarkRead {
     }
 }
 
+/// `PUT /me/notifications`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "an object")]
+pub struct NotificationPreferencesJson {
+    pub email: Option<String>,
+}
+
+impl TryFrom<NotificationPreferencesJson> for EmailPreference {
+    type Error = ApiError;
+
+    fn try_from(json: NotificationPreferencesJson) -> ApiResult<Self> {
+        let raw = json
+            .email
+            .ok_or_else(|| ApiError::field("email", "is required"))?;
+        EmailPreference::parse(&raw).map_err(|e| ApiError::field("email", e.to_string()))
+    }
+}
+
 /// `POST /threads/{thread_id}/attachments`. What the declared type, size
 /// and name may be is the upload policy's ([`crate::attachments::check_upload`]).
 #[derive(Debug, Default, Deserialize)]
@@ -425,6 +443,22 @@ mod tests {
             refusal(mark(json!({"message_id": 1}))).1,
             vec!["message_id"]
         );
+
+        let prefs = |v| EmailPreference::try_from(parse::<NotificationPreferencesJson>(v)?);
+        assert_eq!(
+            prefs(json!({"email": "urgent_only", "x": 1})).unwrap(),
+            EmailPreference::UrgentOnly
+        );
+        for bad in [
+            json!({}),
+            json!({"email": null}),
+            json!({"email": "none"}),
+            json!({"email": "ALL"}),
+            json!({"email": 1}),
+            json!({"email": ["all"]}),
+        ] {
+            assert_eq!(refusal(prefs(bad)).1, vec!["email"]);
+        }
 
         let presign = |v| PresignAttachment::try_from(parse::<PresignAttachmentJson>(v)?);
         let ok = presign(json!({"filename": "a.png", "content_type": "image/png", "size": 3}));

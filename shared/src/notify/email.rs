@@ -207,6 +207,7 @@ mod tests {
             last_message: None,
             message_count: 0,
             unread: false,
+            muted: false,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Inbox rows: one person's listing of their threads (over the rows'
-//! indexes), the unread count, and read positions.
+//! indexes), the unread count, read positions (both ways) and mute.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +13,7 @@ use super::keys::{self, Kind};
 use super::schema::{self, Index};
 use super::tx::Backoff;
 use super::{Store, StoreError};
-use crate::domain::{AccountId, MessageId, Role, Thread, ThreadId, UserId};
+use crate::domain::{AccountId, MessageId, Principal, Role, Thread, ThreadId, UserId};
 
 /// What `list_threads` reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +69,58 @@ pub enum ReadOutcome {
     NotFound,
     /// The given message is not in this thread.
     NoSuchMessage,
+}
+
+/// The side a caller acts on, from their token, as `access::side_in` has
+/// it: a client token only as a client user of its own account, a manager
+/// token only as a manager. Rows where the directory puts the person on
+/// the other side (or in another account) are not theirs to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Side {
+    pub role: Role,
+    /// A client's own account (`None` for a manager).
+    pub account: Option<AccountId>,
+}
+
+impl Side {
+    pub fn of(caller: &Principal) -> Self {
+        Self {
+            role: caller.role,
+            account: match caller.role {
+                Role::Client => caller.account_id.clone(),
+                Role::Manager => None,
+            },
+        }
+    }
+
+    /// Whether a row of `account` where the person is on `role`'s side is
+    /// one this side may act on.
+    fn admits(&self, account: &AccountId, role: Role) -> bool {
+        role == self.role
+            && match self.role {
+                Role::Client => self.account.as_ref() == Some(account),
+                Role::Manager => true,
+            }
+    }
+}
+
+/// What marking a thread unread did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnreadOutcome {
+    /// The read state after (unchanged when there was nothing to mark:
+    /// no message from the other side, or it is unread already).
+    Unread(ReadState),
+    /// Not the caller's thread (no row, or not on their side).
+    NotFound,
+}
+
+/// The id just before `id`: ids sort as messages do, so a read position
+/// here has read everything older than `id` and not `id` itself. `None`
+/// for the smallest id (nothing comes before it).
+fn just_before(id: MessageId) -> Option<MessageId> {
+    u128::from(id.ulid())
+        .checked_sub(1)
+        .map(|v| MessageId::from_ulid(ulid::Ulid::from(v)))
 }
 
 impl Store {
@@ -294,6 +346,175 @@ impl Store {
             Err(err) => match err.as_service_error() {
                 // Something moved meanwhile (a newer read or message): take
                 // it from the top.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(StoreError::aws("UpdateItem", err)),
+            },
+        }
+    }
+
+    /// Mutes (or unmutes) the thread for the person: one conditional
+    /// UpdateItem on their inbox row. `None` when they have no row (they
+    /// are not in the thread): nothing is written. Idempotent. For callers
+    /// that hold a signed token for (person, thread), such as the one-click
+    /// unsubscribe; the API uses [`Store::set_muted_as`].
+    pub async fn set_muted(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        muted: bool,
+    ) -> Result<Option<bool>, StoreError> {
+        self.update_muted(thread, user, muted, None).await
+    }
+
+    /// [`Store::set_muted`] for an API caller: only a row on the side their
+    /// token acts on (see [`Side`]) counts, checked in the same conditional
+    /// write. `None`: not their thread.
+    pub async fn set_muted_as(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        side: &Side,
+        muted: bool,
+    ) -> Result<Option<bool>, StoreError> {
+        self.update_muted(thread, user, muted, Some(side)).await
+    }
+
+    async fn update_muted(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        muted: bool,
+        side: Option<&Side>,
+    ) -> Result<Option<bool>, StoreError> {
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::inbox(thread, user)));
+        // Absent means false: unmuting removes the attribute.
+        req = if muted {
+            req.update_expression("SET muted = :t")
+                .expression_attribute_values(":t", b(true))
+        } else {
+            req.update_expression("REMOVE muted")
+        };
+        let mut condition = "attribute_exists(pk)".to_owned();
+        if let Some(side) = side {
+            condition.push_str(" AND #role = :role");
+            req = req
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":role", s(side.role.as_str()));
+            if side.role == Role::Client {
+                condition.push_str(" AND account_id = :acc");
+                req = req.expression_attribute_values(
+                    ":acc",
+                    s(side.account.as_ref().map(AccountId::as_str).unwrap_or("")),
+                );
+            }
+        }
+        match req.condition_expression(condition).send().await {
+            Ok(_) => Ok(Some(muted)),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
+                _ => Err(StoreError::aws("UpdateItem", err)),
+            },
+        }
+    }
+
+    /// Marks the thread unread for the person: their read position goes
+    /// back to just before the newest message from the other side, the row
+    /// becomes unread (with the sparse index keys a send sets), and
+    /// `read_max` keeps the furthest position they had read, so what they
+    /// read is never e-mailed because of this. A GetItem and a conditional
+    /// UpdateItem, retried from the read if the row moved in between (a
+    /// send, a read); nothing to mark (no message from the other side, or
+    /// already unread) is the GetItem alone.
+    pub async fn mark_unread(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        side: &Side,
+    ) -> Result<UnreadOutcome, StoreError> {
+        let mut backoff = Backoff::new(8);
+        loop {
+            if let Some(outcome) = self.try_mark_unread(thread, user, side).await? {
+                return Ok(outcome);
+            }
+            if !backoff.wait().await {
+                return Err(StoreError::Contention);
+            }
+        }
+    }
+
+    /// One attempt of [`Store::mark_unread`]: `None` when the row moved
+    /// between the read and the conditional write.
+    async fn try_mark_unread(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        side: &Side,
+    ) -> Result<Option<UnreadOutcome>, StoreError> {
+        let Some(item) = self.get(keys::inbox(thread, user)).await? else {
+            return Ok(Some(UnreadOutcome::NotFound));
+        };
+        let row = read_inbox_row(&item)?;
+        if !side.admits(&row.thread.account_id, row.role) {
+            return Ok(Some(UnreadOutcome::NotFound));
+        }
+        let (Some(other_last), Some(position)) = (row.other_side_last, row.read_position) else {
+            // Nothing from the other side, or nothing read: nothing to mark.
+            return Ok(Some(UnreadOutcome::Unread(read_state(thread, &item)?)));
+        };
+        if position < other_last {
+            // Already unread: moving the position would only skip messages.
+            return Ok(Some(UnreadOutcome::Unread(read_state(thread, &item)?)));
+        }
+        let mut set = vec![
+            "unread = :t".to_owned(),
+            format!("{} = :u", schema::UNREAD_BY_USER.pk),
+            format!("{} = :ua", schema::UNREAD_BY_USER_ACCOUNT.pk),
+        ];
+        let back = just_before(other_last);
+        if back.is_some() {
+            set.push("read_position = :back".into());
+        }
+        let keep_max = row.read_max.is_none_or(|m| m < position);
+        if keep_max {
+            set.push("read_max = :p".into());
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if back.is_none() {
+            expr.push_str(" REMOVE read_position");
+        }
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::inbox(thread, user)))
+            .update_expression(expr)
+            // Only if nothing moved since we read: no newer message, no
+            // read, no send by the person.
+            .condition_expression(
+                "attribute_exists(pk) AND read_position = :p AND other_side_last = :o",
+            )
+            .expression_attribute_values(":t", b(true))
+            .expression_attribute_values(":u", s(keys::unread_by_user(user)))
+            .expression_attribute_values(
+                ":ua",
+                s(keys::unread_by_user_account(user, &row.thread.account_id)),
+            )
+            .expression_attribute_values(":p", s(position.to_string()))
+            .expression_attribute_values(":o", s(other_last.to_string()))
+            .return_values(ReturnValue::AllNew);
+        if let Some(back) = back {
+            req = req.expression_attribute_values(":back", s(back.to_string()));
+        }
+        match req.send().await {
+            Ok(out) => match out.attributes {
+                Some(item) => Ok(Some(UnreadOutcome::Unread(read_state(thread, &item)?))),
+                None => Ok(Some(UnreadOutcome::NotFound)),
+            },
+            Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(None),
                 _ => Err(StoreError::aws("UpdateItem", err)),
             },

@@ -6,9 +6,10 @@
 //! - `keys`: every key format; `items`: item ↔ domain conversions;
 //!   `tx`: transaction and batch-write helpers, backoff;
 //! - operations by what they touch: `threads` (open, create), `inbox`
-//!   (listings, unread count, read positions), `send`, `messages`
+//!   (listings, unread count, read positions, mute), `send`, `messages`
 //!   (reading), `attachments`, `notifications`, `replies` (reply keys, the
-//!   last e-mail per person and thread), `directory`, `stream`.
+//!   last e-mail per person and thread), `preferences` (e-mail preference),
+//!   `directory`, `stream`.
 
 mod attachments;
 mod attr;
@@ -19,6 +20,7 @@ mod items;
 mod keys;
 mod messages;
 mod notifications;
+mod preferences;
 mod replies;
 pub mod schema;
 mod send;
@@ -37,7 +39,7 @@ pub use attachments::{
 pub use attr::Item;
 pub use directory::{AccountSnapshot, Applied};
 pub use inbound::{sender_hash, RateLimits, RateOutcome, REPLIES_PER_HOUR, REPLIES_PER_MINUTE};
-pub use inbox::{ReadOutcome, ThreadPage, ThreadQuery};
+pub use inbox::{ReadOutcome, Side, ThreadPage, ThreadQuery, UnreadOutcome};
 pub use items::{AttachmentRecord, Claim, InboxRow, NotificationState, ReadState, ThreadRecord};
 pub use keys::message_position;
 pub use messages::MessagePage;

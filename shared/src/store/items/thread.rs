@@ -158,7 +158,9 @@ fn thread_attrs(t: &Thread) -> Item {
     item
 }
 
-fn read_thread(r: &Reader<'_>, unread: bool) -> Result<Thread, StoreError> {
+/// The thread as one person sees it: `unread` and `muted` are theirs (both
+/// false when read from META).
+fn read_thread(r: &Reader<'_>, unread: bool, muted: bool) -> Result<Thread, StoreError> {
     Ok(Thread {
         id: r.parse("thread_id", ThreadId::parse)?,
         account_id: r.parse("account_id", AccountId::parse)?,
@@ -172,6 +174,7 @@ fn read_thread(r: &Reader<'_>, unread: bool) -> Result<Thread, StoreError> {
             .transpose()?,
         message_count: r.n("message_count")?.max(0) as u64,
         unread,
+        muted,
     })
 }
 
@@ -206,7 +209,7 @@ pub(in crate::store) fn read_record(item: &Item) -> Result<ThreadRecord, StoreEr
         };
     }
     Ok(ThreadRecord {
-        thread: read_thread(&r, false)?,
+        thread: read_thread(&r, false, false)?,
         last_client_message: msg("last_client_message")?,
         last_manager_message: msg("last_manager_message")?,
         participants,
@@ -217,13 +220,14 @@ pub(in crate::store) fn read_record(item: &Item) -> Result<ThreadRecord, StoreEr
 pub(in crate::store) fn read_inbox_row(item: &Item) -> Result<InboxRow, StoreError> {
     let r = Reader::new(item);
     let msg = |name: &str| opt_message_id(&r, name);
+    let muted = r.bool_or("muted", false)?;
     Ok(InboxRow {
         user: r.parse("user_id", UserId::parse)?,
         role: r.parse("role", Role::parse)?,
-        thread: read_thread(&r, r.bool_or("unread", false)?)?,
+        thread: read_thread(&r, r.bool_or("unread", false)?, muted)?,
         read_position: msg("read_position")?,
         other_side_last: msg("other_side_last")?,
-        muted: r.bool_or("muted", false)?,
+        muted,
         read_max: msg("read_max")?,
     })
 }
