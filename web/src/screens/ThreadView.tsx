@@ -164,7 +164,14 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
     try {
       // A read still on its way would land after this and undo it.
       await reading.current;
-      await store.api.markUnread(id);
+      const state = await store.api.markUnread(id);
+      if (!state.unread) {
+        // Nothing from the other side yet: nothing to mark.
+        leaving.current = false;
+        setActionError("There is no message from the other side to mark unread yet.");
+        setBusy(null);
+        return;
+      }
       store.unreadChanged();
       store.set({ notice: { text: `Marked “${thread?.scope.label ?? "the thread"}” as unread.`, threadId: id } });
       navigate(store.basePath.replace(/\/+$/, "") || "/");
