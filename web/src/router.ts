@@ -54,3 +54,20 @@ export function matchRoute(pathname: string, search: string, base: string): Rout
   if (m) return { name: "thread", id: decodeURIComponent(m[1]) };
   return { name: "unknown" };
 }
+
+/** `?settings=notifications` (the e-mails' link) opens the e-mail settings. */
+export const SETTINGS_PARAM = "settings";
+export const SETTINGS_NOTIFICATIONS = "notifications";
+
+export function settingsRequested(search: string): boolean {
+  return new URLSearchParams(search).get(SETTINGS_PARAM) === SETTINGS_NOTIFICATIONS;
+}
+
+/** The URL with the settings parameter added or removed, other parameters kept. */
+export function withSettings(pathname: string, search: string, open: boolean): string {
+  const sp = new URLSearchParams(search);
+  if (open) sp.set(SETTINGS_PARAM, SETTINGS_NOTIFICATIONS);
+  else sp.delete(SETTINGS_PARAM);
+  const s = sp.toString();
+  return s ? `${pathname}?${s}` : pathname;
+}

@@ -14,6 +14,8 @@ export interface AppState {
   accountNames: Record<string, string>;
   /** Account ids a manager has seen (threads, host attribute). */
   accounts: string[];
+  /** Said once by the next screen (e.g. the list after "Mark unread"), then cleared. */
+  notice: { text: string; threadId?: string } | null;
 }
 
 export interface Store {
@@ -29,7 +31,7 @@ export interface Store {
 export const UNREAD_CHANGED = "liaison-unread-changed";
 
 export function createStore(api: Api, basePath: string, accounts: string[]): Store {
-  let state: AppState = { role: null, ownAccount: null, accountNames: {}, accounts };
+  let state: AppState = { role: null, ownAccount: null, accountNames: {}, accounts, notice: null };
   const subs = new Set<() => void>();
   return {
     api,

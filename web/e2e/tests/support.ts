@@ -213,12 +213,12 @@ export class Api {
     return new Api(request, token, who);
   }
 
-  async call<T = any>(method: "GET" | "POST", path: string, data?: unknown): Promise<T> {
+  async call<T = any>(method: "GET" | "POST" | "PUT" | "DELETE", path: string, data?: unknown): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const res = await this.request.fetch(path, {
         method,
         headers: { authorization: `Bearer ${this.token}` },
-        data: method === "POST" ? (data ?? {}) : undefined,
+        data: method === "POST" || method === "PUT" ? (data ?? {}) : undefined,
       });
       // The local AWS can be briefly busy under a burst; a retry is safe
       // (every write here is idempotent).

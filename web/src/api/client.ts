@@ -13,6 +13,7 @@ export type ScopeInput = S["ScopeInput"];
 export type ContentType = S["ContentType"];
 export type PresignedUpload = S["PresignedUpload"];
 export type FieldError = S["FieldError"];
+export type EmailPreference = S["NotificationPreferences"]["email"];
 /** A link of the thread's scope (the directory's `links`), when the API sends them. */
 export type ScopeLink = { label: string; url: string; level?: string };
 
@@ -104,6 +105,11 @@ export function createClient(opts: ClientOptions) {
       call<MessageList>("GET", `${t(id)}/messages${q({ limit, cursor })}`),
     send: (id: string, body: S["SendMessageRequest"]) => call<Message>("POST", `${t(id)}/messages`, body),
     markRead: (id: string) => call<S["ReadState"]>("POST", `${t(id)}/read`, {}),
+    markUnread: (id: string) => call<S["ReadState"]>("POST", `${t(id)}/unread`, {}),
+    setMuted: (id: string, muted: boolean) => call<S["MuteState"]>(muted ? "PUT" : "DELETE", `${t(id)}/mute`),
+    preferences: () => call<S["NotificationPreferences"]>("GET", "/me/notifications"),
+    setPreferences: (email: EmailPreference) =>
+      call<S["NotificationPreferences"]>("PUT", "/me/notifications", { email }),
     presign: (id: string, file: { filename: string; content_type: ContentType; size: number }) =>
       call<PresignedUpload>("POST", `${t(id)}/attachments`, file),
     downloadLink: (id: string, attachmentId: string) =>

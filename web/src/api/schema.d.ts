@@ -127,6 +127,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/threads/{thread_id}/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark unread
+         * @description Moves the caller's read position back to just before the newest message from the other side, so the thread counts as unread again (its badge, `GET /unread`) until it is read. It is a reminder for the caller: the messages they had read are not e-mailed to them because of it. A thread with no message from the other side has nothing to mark and answers its read state unchanged. Any body is ignored.
+         */
+        post: operations["markUnread"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/threads/{thread_id}/mute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Stop e-mail about this thread
+         * @description The caller gets no e-mail about this thread until they unmute it; the other participants are unaffected, and the thread's unread state in the app is unchanged. Idempotent; any body is ignored. The one-click unsubscribe link of an e-mail does the same.
+         */
+        put: operations["muteThread"];
+        post?: never;
+        /**
+         * E-mail about this thread again
+         * @description Undoes a mute (from here or from an e-mail's unsubscribe link). Idempotent.
+         */
+        delete: operations["unmuteThread"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/unread": {
         parameters: {
             query?: never;
@@ -220,6 +276,57 @@ export interface paths {
         get: operations["getDownloadLink"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's e-mail preference
+         * @description `all` until the caller sets another.
+         */
+        get: operations["getNotificationPreferences"];
+        /**
+         * Set the caller's e-mail preference
+         * @description `all`: an e-mail about every message from the other side that the caller has not read in the app first; `urgent_only`: only about urgent ones (an e-mail that covers several messages never leaves an urgent one out); `off`: none. For every account and thread of the caller, decided when each e-mail is sent; muted threads stay muted. Unknown fields are ignored.
+         */
+        put: operations["setNotificationPreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/unsubscribe/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token of an e-mail's `List-Unsubscribe` link: signed, bound to one person and one thread, purpose "mute", and valid as long as that e-mail's reply address (90 days by default). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Confirm muting a thread (no sign-in)
+         * @description A short page naming the conversation, with one button that POSTs to this URL. It changes nothing by itself: mail and link scanners fetch every link. A forged token is `400 invalid_token`; one that is expired, or whose person no longer takes part in the thread, `404`.
+         */
+        get: operations["unsubscribePage"];
+        put?: never;
+        /**
+         * One-click unsubscribe (RFC 8058, no sign-in)
+         * @description Mutes the thread for the token's person (as `PUT /threads/{thread_id}/mute`) and answers a short page saying so; never a redirect. Mail providers POST `List-Unsubscribe=One-Click` (form-encoded); the confirmation page's button posts an empty form; any other body is ignored. Idempotent. A forged token is `400 invalid_token`; one that is expired, or whose person no longer takes part in the thread, `404`; either way nothing changes.
+         */
+        post: operations["unsubscribe"];
         delete?: never;
         options?: never;
         head?: never;
@@ -500,7 +607,8 @@ export interface components {
          *         "urgent": false
          *       },
          *       "message_count": 3,
-         *       "unread": true
+         *       "unread": true,
+         *       "muted": false
          *     }
          */
         Thread: {
@@ -516,6 +624,8 @@ export interface components {
             message_count: number;
             /** @description The thread has a message from the other side that the caller has not read. */
             unread: boolean;
+            /** @description The caller gets no e-mail about this thread (`PUT /threads/{thread_id}/mute`, or an e-mail's unsubscribe link). */
+            muted: boolean;
         };
         /**
          * @description One thread as its own view shows it (`GET /threads/{thread_id}`, the answer of `POST /threads`): the thread as the caller sees it and the context links of its scope's client, then campaign, then creative (each entry's in the directory's order; none for General). Archived entries keep theirs.
@@ -544,6 +654,7 @@ export interface components {
          *       },
          *       "message_count": 3,
          *       "unread": true,
+         *       "muted": false,
          *       "links": [
          *         {
          *           "label": "Persona: Mia, 29, skincare first",
@@ -666,6 +777,28 @@ export interface components {
             /** @description Whether a message from the other side remains unread (after a read up to an older message). */
             unread: boolean;
         };
+        /**
+         * @example {
+         *       "thread_id": "thr_01jd8x3v6m9q2r7t4w5y8z0abc",
+         *       "muted": true
+         *     }
+         */
+        MuteState: {
+            thread_id: components["schemas"]["ThreadId"];
+            muted: boolean;
+        };
+        /**
+         * @example {
+         *       "email": "all"
+         *     }
+         */
+        NotificationPreferences: {
+            /**
+             * @description Which messages from the other side the caller is e-mailed about (see `PUT /me/notifications`).
+             * @enum {string}
+             */
+            email: "all" | "urgent_only" | "off";
+        };
         /** @description Unknown fields are ignored. One branch per supported type: the type, the extensions its file name may end in and its size limit. In the file name patterns, `[^/\\]` is any character but a path separator, and the class that the name must hold one character outside of (and that may follow the extension) is what cleaning turns into nothing: control characters, white space and the invisible format characters of the Basic Multilingual Plane. */
         PresignUploadRequest: {
             /** @description The file's name: at most 255 bytes of UTF-8, no `/` or `\`, a non-empty name before the extension, and an extension that fits `content_type` (any case). Stored cleaned (control characters become spaces, invisible format characters such as bidi overrides and zero-width spaces are removed, spaces collapse, ends are trimmed), and the rules apply to the cleaned name; a name with nothing left, or over 255 bytes (which `maxLength`, counting characters, cannot say), is `400` on `filename`. Shown to the other side and used for downloads; never part of the object key. */
@@ -782,7 +915,7 @@ export interface components {
             /** @description Human-readable; never internal detail. */
             detail?: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unauthenticated" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attachments" | "attachment_not_uploaded" | "attachment_mismatch" | "attachment_expired" | "too_many_pending_uploads" | "internal" | "unavailable";
+            code: "validation_failed" | "malformed_json" | "unauthenticated" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attachments" | "attachment_not_uploaded" | "attachment_mismatch" | "attachment_expired" | "too_many_pending_uploads" | "invalid_token" | "internal" | "unavailable";
             /** @description Only in `validation_failed`; one entry per offending field. */
             errors?: components["schemas"]["FieldError"][];
         };
@@ -795,7 +928,13 @@ export interface components {
             /** Format: email */
             email: string;
             name: components["schemas"]["Name"];
+            time_zone?: components["schemas"]["TimeZone"];
         };
+        /**
+         * @description An IANA time zone name (`Europe/Berlin`) that notification e-mails show times in; absent or `null`: none (a person falls back to the account's, the account to UTC).
+         * @example Europe/Berlin
+         */
+        TimeZone: string | null;
         DirectoryEntry: {
             id: components["schemas"]["DirectoryId"];
             name: components["schemas"]["Name"];
@@ -809,6 +948,7 @@ export interface components {
             accounts: {
                 id: components["schemas"]["DirectoryId"];
                 name: components["schemas"]["Name"];
+                time_zone?: components["schemas"]["TimeZone"];
                 managers?: components["schemas"]["Person"][] | null;
                 users?: components["schemas"]["Person"][] | null;
                 clients?: (components["schemas"]["DirectoryEntry"] & {
@@ -923,6 +1063,29 @@ export interface components {
                     status?: 404;
                     /** @constant */
                     code?: "not_found";
+                };
+            };
+        };
+        /** @description The unsubscribe token is not one this deployment signed (malformed, mistyped, forged, or signed by a secret since retired). Nothing changed. */
+        InvalidToken: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Invalid link",
+                 *       "status": 400,
+                 *       "detail": "This unsubscribe link is not valid. Mute the conversation in Liaison instead.",
+                 *       "code": "invalid_token"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    status?: 400;
+                    /** @constant */
+                    code?: "invalid_token";
                 };
             };
         };
@@ -1326,6 +1489,96 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    markUnread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's read state after the call. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadState"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    muteThread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's mute state after the call. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MuteState"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unmuteThread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's mute state after the call. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MuteState"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     countUnread: {
         parameters: {
             query?: never;
@@ -1492,6 +1745,124 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preference. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "urgent_only"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NotificationPreferences"];
+            };
+        };
+        responses: {
+            /** @description The preference after the call. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPreferences"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            413: components["responses"]["BodyTooLarge"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unsubscribePage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token of an e-mail's `List-Unsubscribe` link: signed, bound to one person and one thread, purpose "mute", and valid as long as that e-mail's reply address (90 days by default). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The confirmation page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["InvalidToken"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unsubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The token of an e-mail's `List-Unsubscribe` link: signed, bound to one person and one thread, purpose "mute", and valid as long as that e-mail's reply address (90 days by default). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @enum {string} */
+                    "List-Unsubscribe"?: "One-Click";
+                };
+            };
+        };
+        responses: {
+            /** @description The thread is muted for the token's person. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            400: components["responses"]["InvalidToken"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];

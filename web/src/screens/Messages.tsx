@@ -2,10 +2,11 @@
 // then routes below the base path to the list, a deep link or a thread.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../api/client";
-import { matchRoute, useLocation } from "../router";
+import { matchRoute, navigate, settingsRequested, useLocation, withSettings } from "../router";
 import { useStore, type Store } from "../store";
 import { LoadError } from "./common";
 import { OpenScope } from "./OpenScope";
+import { Settings } from "./Settings";
 import { ThreadList } from "./ThreadList";
 import { ThreadView } from "./ThreadView";
 
@@ -66,12 +67,23 @@ export function Messages({ store }: { store: Store }) {
     );
   }
   const route = matchRoute(loc.pathname, loc.search, store.basePath);
+  let screen;
   switch (route.name) {
     case "thread":
-      return <ThreadView key={route.id} store={store} id={route.id} />;
+      screen = <ThreadView key={route.id} store={store} id={route.id} />;
+      break;
     case "new":
-      return <OpenScope store={store} params={route.params} />;
+      screen = <OpenScope store={store} params={route.params} />;
+      break;
     default:
-      return <ThreadList store={store} />;
+      screen = <ThreadList store={store} />;
   }
+  return (
+    <>
+      {screen}
+      {settingsRequested(loc.search) && (
+        <Settings store={store} onClose={() => navigate(withSettings(location.pathname, location.search, false), true)} />
+      )}
+    </>
+  );
 }

@@ -3,10 +3,25 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Thread } from "../api/client";
 import { shortTime } from "../format";
-import { joinPath, linkClick } from "../router";
+import { joinPath, linkClick, navigate, withSettings } from "../router";
 import { noteAccounts, useStore, type Store } from "../store";
 import { LoadError } from "./common";
 import { Picker } from "./Picker";
+import { SETTINGS_BUTTON_ID } from "./Settings";
+
+/** A bell, struck through: the thread's e-mails are muted. */
+const MutedIcon = () => (
+  <span class="muted-icon" role="img" aria-label="e-mails muted" title="E-mails muted">
+    <svg viewBox="0 0 16 16" aria-hidden="true" focusable="false">
+      <path
+        d="M8 1.5a4 4 0 0 0-4 4v3L2.5 11h11L12 8.5v-3a4 4 0 0 0-4-4ZM6.5 12.5a1.5 1.5 0 0 0 3 0M1.5 1.5l13 13"
+        fill="none"
+        stroke="currentColor"
+        stroke-width="1.5"
+      />
+    </svg>
+  </span>
+);
 
 const POLL_MS = 15000;
 
@@ -31,6 +46,21 @@ export function ThreadList({ store }: { store: Store }) {
   const [loadingMore, setLoadingMore] = useState(false);
   const [pickerOpen, setPickerOpen] = useState(false);
   const generation = useRef(0);
+  const section = useRef<HTMLElement>(null);
+  // What the previous screen asked to say (after "Mark unread"), said once.
+  const [notice] = useState(() => store.get().notice);
+  const [said, setSaid] = useState("");
+  useEffect(() => {
+    if (notice) store.set({ notice: null });
+  }, []);
+  useEffect(() => {
+    if (!notice || !threads) return;
+    setSaid(notice.text);
+    if (notice.threadId) {
+      const link = section.current?.querySelector<HTMLAnchorElement>(`a[href="${joinPath(store.basePath, `/${notice.threadId}`)}"]`);
+      link?.focus();
+    }
+  }, [threads !== null]);
 
   const filters = () => ({ unread: unreadOnly, accountId: account || undefined });
 
@@ -96,13 +126,26 @@ export function ThreadList({ store }: { store: Store }) {
   const base = store.basePath;
 
   return (
-    <section class="thread-list" aria-labelledby="liaison-messages-heading">
+    <section class="thread-list" aria-labelledby="liaison-messages-heading" ref={section}>
       <div class="list-head">
         <h1 id="liaison-messages-heading">Messages</h1>
-        <button type="button" class="button" onClick={() => setPickerOpen(true)} disabled={!state.role}>
-          New
-        </button>
+        <div class="list-actions">
+          <button
+            type="button"
+            class="button secondary"
+            id={SETTINGS_BUTTON_ID}
+            onClick={() => navigate(withSettings(location.pathname, location.search, true), true)}
+          >
+            E-mail settings
+          </button>
+          <button type="button" class="button" onClick={() => setPickerOpen(true)} disabled={!state.role}>
+            New
+          </button>
+        </div>
       </div>
+      <p class={said ? "notice" : "status-slot"} role="status">
+        {said}
+      </p>
       <div class="filters">
         <button type="button" class="toggle" aria-pressed={unreadOnly} onClick={() => setUnreadOnly(!unreadOnly)}>
           Unread
@@ -156,6 +199,7 @@ export function ThreadList({ store }: { store: Store }) {
               </span>
               <time dateTime={t.last_activity_at}>{shortTime(t.last_activity_at)}</time>
               {t.unread && <span class="badge" role="img" aria-label="unread">•</span>}
+              {t.muted && <MutedIcon />}
             </li>
           ))}
         </ul>

@@ -1,11 +1,13 @@
 // One thread: the scope at the top (with its links), messages oldest to
 // newest, older pages on demand, a poll for new ones that appends without
 // re-rendering the loaded messages, and the composer. Opening marks it read.
+// The header mutes its e-mails and marks it unread (which leaves the thread,
+// so that being open does not mark it read again).
 import { Component } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Attachment, type Message, type Thread } from "../api/client";
 import { fullTime, shortTime, sideName } from "../format";
-import { linkClick } from "../router";
+import { linkClick, navigate } from "../router";
 import type { Store } from "../store";
 import { errorText, LoadError } from "./common";
 import { Composer } from "./Composer";
@@ -120,14 +122,63 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
   const addFiles = useRef<((files: File[]) => void) | null>(null);
   const messagesRef = useRef<Message[]>([]);
   const stickToEnd = useRef(true);
+  const [muted, setMuted] = useState(false);
+  const [busy, setBusy] = useState<"mute" | "unread" | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+  // Set by "Mark unread": from then on nothing here marks the thread read.
+  const leaving = useRef(false);
+  const reading = useRef<Promise<void>>(Promise.resolve());
   messagesRef.current = messages ?? [];
 
-  async function markRead() {
+  function markRead() {
+    if (leaving.current) return;
+    reading.current = (async () => {
+      try {
+        await store.api.markRead(id);
+        store.unreadChanged();
+      } catch {
+        /* the badge catches up at the next poll */
+      }
+    })();
+  }
+
+  async function toggleMute() {
+    // Not `disabled` while busy: that would drop the keyboard's focus.
+    if (busy) return;
+    setBusy("mute");
+    setActionError(null);
     try {
-      await store.api.markRead(id);
+      setMuted((await store.api.setMuted(id, !muted)).muted);
+    } catch (e) {
+      setActionError(`${muted ? "E-mails were not turned back on" : "E-mails were not muted"}: ${errorText(e)} Try again.`);
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  async function markUnread() {
+    if (busy) return;
+    setBusy("unread");
+    setActionError(null);
+    leaving.current = true;
+    try {
+      // A read still on its way would land after this and undo it.
+      await reading.current;
+      const state = await store.api.markUnread(id);
+      if (!state.unread) {
+        // Nothing from the other side yet: nothing to mark.
+        leaving.current = false;
+        setActionError("There is no message from the other side to mark unread yet.");
+        setBusy(null);
+        return;
+      }
       store.unreadChanged();
-    } catch {
-      /* the badge catches up at the next poll */
+      store.set({ notice: { text: `Marked “${thread?.scope.label ?? "the thread"}” as unread.`, threadId: id } });
+      navigate(store.basePath.replace(/\/+$/, "") || "/");
+    } catch (e) {
+      leaving.current = false;
+      setActionError(`The thread was not marked unread: ${errorText(e)} Try again.`);
+      setBusy(null);
     }
   }
 
@@ -136,6 +187,7 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
     try {
       const [t, page] = await Promise.all([store.api.thread(id), store.api.messages(id, null, PAGE)]);
       setThread(t);
+      setMuted(t.muted);
       setMessages(page.messages.slice().reverse());
       setOlder(page.next_cursor ?? null);
       stickToEnd.current = true;
@@ -279,6 +331,29 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
               </li>
             ))}
           </ul>
+        )}
+        <div class="thread-actions">
+          <button
+            type="button"
+            class="toggle"
+            aria-pressed={muted}
+            aria-describedby="liaison-mute-hint"
+            aria-disabled={busy !== null}
+            onClick={toggleMute}
+          >
+            Mute e-mails
+          </button>
+          <span class="hint" id="liaison-mute-hint">
+            {muted ? "You get no e-mails about this thread." : "You get e-mails about new messages here."}
+          </span>
+          <button type="button" class="button secondary" aria-disabled={busy !== null} onClick={markUnread}>
+            Mark unread
+          </button>
+        </div>
+        {actionError && (
+          <p class="field-error" role="alert">
+            {actionError}
+          </p>
         )}
       </header>
       {older && (
