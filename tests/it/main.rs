@@ -16,6 +16,7 @@ mod links;
 mod messages;
 mod notify;
 mod notify_faults;
+mod notify_prefs;
 mod page;
 mod pipeline;
 mod relay_faults;
