@@ -150,8 +150,6 @@ async fn every_notification_carries_list_id_one_click_unsubscribe_and_footer_lin
     assert_eq!(list_id.name(), Some("General"));
     let expected_id = format!("{t}.{DOMAIN}");
     assert_eq!(list_id.address(), Some(expected_id.as_str()));
-    // DKIM-signed by SES on AWS: RFC 8058 wants both headers signed, which
-    // SES's DKIM does for every header it finds.
     let record = w.store.reply_key(&reply_key).await.unwrap().unwrap();
     assert_eq!(
         (record.thread.as_str(), record.user.as_str()),
@@ -167,7 +165,11 @@ async fn every_notification_carries_list_id_one_click_unsubscribe_and_footer_lin
         mail.text
     );
     assert!(mail.text.contains(&format!("E-mail preferences: {prefs}")));
-    assert!(mail.html.contains(&format!("href=\"{url}\"")), "{}", mail.html);
+    assert!(
+        mail.html.contains(&format!("href=\"{url}\"")),
+        "{}",
+        mail.html
+    );
     assert!(mail.html.contains(&format!("href=\"{prefs}\"")));
     assert!(mail.html.contains("Mute this conversation:"));
     assert!(mail.html.contains("E-mail preferences:"));

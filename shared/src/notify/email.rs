@@ -466,7 +466,11 @@ mod tests {
             "https://app.example",
             FooterLinks { mute: Some(url) },
         );
-        assert!(e.text.contains(&format!("{MUTE_LINE} {url}\n")), "{}", e.text);
+        assert!(
+            e.text.contains(&format!("{MUTE_LINE} {url}\n")),
+            "{}",
+            e.text
+        );
         assert!(e
             .text
             .contains("E-mail preferences: https://app.example/messages?settings=notifications"));

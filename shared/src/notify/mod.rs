@@ -473,7 +473,8 @@ impl Notifier {
         // read, so what is sent follows the settings of now.
         let rows = self.store.recipient_rows(&job.thread, &ids).await?;
         let mail_state = &rows.mail;
-        let wanted = |row: &InboxRow| !row.muted && rows.preference(&row.user) != EmailPreference::Off;
+        let wanted =
+            |row: &InboxRow| !row.muted && rows.preference(&row.user) != EmailPreference::Off;
         let oldest_read = rows
             .inbox
             .iter()
