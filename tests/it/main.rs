@@ -17,6 +17,7 @@ mod messages;
 mod mute;
 mod notify;
 mod notify_faults;
+mod notify_prefs;
 mod page;
 mod pipeline;
 mod relay_faults;

@@ -4,7 +4,8 @@
 //! `ses.RawMessage[].raw_data` for raw MIME). A dev aid: it tolerates any
 //! shape, and stays quiet if the endpoint is not a moto. The `Reply-To`
 //! is shown: answering that address (over the local SMTP listener) posts
-//! the answer in the thread.
+//! the answer in the thread. So is the one-click unsubscribe link of
+//! `List-Unsubscribe`: `curl -X POST` it (or open it) to mute the thread.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -24,6 +25,8 @@ pub struct Mail {
     pub to: String,
     /// Where an answer goes (`"Dana via Liaison" <reply+…@…>`); empty if none.
     pub reply_to: String,
+    /// The `https` (here `http`) link of `List-Unsubscribe`; empty if none.
+    pub unsubscribe: String,
     pub subject: String,
     pub text: String,
 }
@@ -36,6 +39,9 @@ impl std::fmt::Display for Mail {
             writeln!(f, "Reply-To: {}", self.reply_to)?;
         }
         writeln!(f, "Subject:  {}", self.subject)?;
+        if !self.unsubscribe.is_empty() {
+            writeln!(f, "Unsubscribe (one click, POST): {}", self.unsubscribe)?;
+        }
         for line in self
             .text
             .lines()
@@ -87,6 +93,7 @@ pub fn mails(data: &Value) -> Vec<Mail> {
             to,
             // moto does not keep a simple send's Reply-To (ours are raw).
             reply_to: String::new(),
+            unsubscribe: String::new(),
             subject: m["subject"].as_str().unwrap_or_default().to_owned(),
             text: strip_tags(&text),
         });
@@ -103,8 +110,9 @@ pub fn mails(data: &Value) -> Vec<Mail> {
     out
 }
 
-/// The To, Reply-To and Subject headers and the first text part (HTML turned into
-/// text) of a raw MIME message, as `mail-parser` reads them.
+/// The To, Reply-To, Subject and `List-Unsubscribe` (its web link) headers
+/// and the first text part (HTML turned into text) of a raw MIME message,
+/// as `mail-parser` reads them.
 pub fn parse_mime(raw: &str) -> Mail {
     let Some(message) = MessageParser::default().parse(raw) else {
         return Mail::default();
@@ -126,9 +134,26 @@ pub fn parse_mime(raw: &str) -> Mail {
         id: String::new(),
         to: list(message.to()),
         reply_to: list(message.reply_to()),
+        unsubscribe: message
+            .header_raw("List-Unsubscribe")
+            .map(web_unsubscribe_link)
+            .unwrap_or_default(),
         subject: message.subject().unwrap_or_default().to_owned(),
         text: message.body_text(0).unwrap_or_default().into_owned(),
     }
+}
+
+/// The `http(s)` link among a `List-Unsubscribe` header's `<…>` entries.
+fn web_unsubscribe_link(header: &str) -> String {
+    header
+        .split(',')
+        .filter_map(|entry| {
+            let entry = entry.trim();
+            entry.strip_prefix('<')?.split_once('>').map(|(l, _)| l)
+        })
+        .map(|link| link.split_whitespace().collect::<String>())
+        .find(|link| link.starts_with("https://") || link.starts_with("http://"))
+        .unwrap_or_default()
 }
 
 fn strip_tags(s: &str) -> String {
@@ -219,6 +244,7 @@ mod tests {
             all[1]
         );
         assert!(!all[0].to_string().contains("Reply-To"), "none: no line");
+        assert!(!all[1].to_string().contains("Unsubscribe"), "none: no line");
         assert!(
             all[1].text.contains("Chris wrote: hello — there"),
             "{}",
@@ -227,5 +253,18 @@ mod tests {
         // Any other shape: nothing, and no panic.
         assert!(mails(&json!([1, 2])).is_empty());
         assert!(mails(&json!({"ses": {"RawMessage": [{"raw_data": 3}]}})).len() == 1);
+    }
+
+    #[test]
+    fn the_unsubscribe_link_is_shown() {
+        let raw = "From: liaison@agency.example\r\nTo: dana@agency.example\r\nList-Unsubscribe: <http://127.0.0.1:3000/unsubscribe/b0abc>,\r\n <mailto:unsubscribe+b0abc@reply.liaison.localhost>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nSubject: Hi\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+        let mail = parse_mime(raw);
+        assert_eq!(mail.unsubscribe, "http://127.0.0.1:3000/unsubscribe/b0abc");
+        assert!(
+            mail.to_string()
+                .contains("Unsubscribe (one click, POST): http://127.0.0.1:3000/unsubscribe/b0abc"),
+            "{mail}"
+        );
+        assert_eq!(web_unsubscribe_link("<mailto:x@y>"), "");
     }
 }

@@ -20,6 +20,41 @@ pub struct Email {
     /// message id without angle brackets (`{ses id}@email.amazonses.com`):
     /// `In-Reply-To` and `References`, so mail clients thread them.
     pub in_reply_to: Option<String>,
+    /// `List-Id`, `List-Unsubscribe` and `List-Unsubscribe-Post` (RFC 2919,
+    /// RFC 2369, RFC 8058).
+    pub list: Option<ListHeaders>,
+}
+
+/// The mailing-list headers of a notification: which conversation it
+/// belongs to, and how to stop e-mail about it in one click.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListHeaders {
+    /// The list's name: the thread's scope label.
+    pub name: String,
+    /// `{thread_id}.{reply domain}`.
+    pub id: String,
+    /// `{api_url}/unsubscribe/{token}`: one-click (POST) and a
+    /// confirmation page (GET).
+    pub unsubscribe_url: String,
+    /// `unsubscribe+{token}@{reply domain}`.
+    pub unsubscribe_address: String,
+}
+
+/// What an e-mail's footer links to besides the conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FooterLinks<'a> {
+    /// `{api_url}/unsubscribe/{token}`, when the e-mail has a mute token.
+    pub mute: Option<&'a str>,
+}
+
+/// The footer line that mutes the conversation (followed by the link).
+pub const MUTE_LINE: &str = "Mute this conversation:";
+/// The footer line that leads to the e-mail preferences (followed by the link).
+pub const PREFERENCES_LINE: &str = "E-mail preferences:";
+
+/// Where the e-mail preferences are set in the app.
+pub fn preferences_url(app_url: &str) -> String {
+    format!("{app_url}/messages?settings=notifications")
 }
 
 /// A `Reply-To` mailbox.
@@ -56,14 +91,17 @@ pub fn newest_author(messages: &[Message]) -> &str {
 }
 
 /// One e-mail covering `messages` (oldest first, at least one) in `thread`,
-/// its times in `zone` (UTC if none). No `Reply-To` yet: the notifier adds
-/// the person's reply address and the previous e-mail's id.
+/// its times in `zone` (UTC if none), its footer linking to muting the
+/// conversation (`links.mute`) and to the e-mail preferences. No
+/// `Reply-To` or list headers yet: the notifier adds the person's reply
+/// address, the previous e-mail's id and the [`ListHeaders`].
 pub fn render(
     to: &Person,
     zone: Option<&TimeZone>,
     thread: &Thread,
     messages: &[Message],
     app_url: &str,
+    links: FooterLinks<'_>,
 ) -> Email {
     let urgent = messages.iter().any(|m| m.urgent);
     let newest_author = newest_author(messages);
@@ -115,13 +153,33 @@ pub fn render(
             html.push_str("</ul>");
         }
     }
+    let preferences = preferences_url(app_url);
     text.push_str(&format!(
         "Open the conversation in Liaison: {link}\n\nYou receive this because you take part in this conversation. \
          Messages you read in the app first are not e-mailed.\n"
     ));
+    if let Some(mute) = links.mute {
+        text.push_str(&format!("{MUTE_LINE} {mute}\n"));
+    }
+    text.push_str(&format!("{PREFERENCES_LINE} {preferences}\n"));
     html.push_str(&format!(
-        "<p><a href=\"{}\">Open the conversation in Liaison</a></p><p style=\"color:#777;font-size:small\">You receive this because you take part in this conversation. Messages you read in the app first are not e-mailed.</p></body></html>",
+        "<p><a href=\"{}\">Open the conversation in Liaison</a></p><p style=\"color:#777;font-size:small\">You receive this because you take part in this conversation. Messages you read in the app first are not e-mailed.</p>",
         escape_html(&link)
+    ));
+    html.push_str("<p style=\"color:#777;font-size:small\">");
+    if let Some(mute) = links.mute {
+        html.push_str(&format!(
+            "{} <a href=\"{}\">{}</a><br>",
+            escape_html(MUTE_LINE),
+            escape_html(mute),
+            escape_html(mute)
+        ));
+    }
+    html.push_str(&format!(
+        "{} <a href=\"{}\">{}</a></p></body></html>",
+        escape_html(PREFERENCES_LINE),
+        escape_html(&preferences),
+        escape_html(&preferences)
     ));
     Email {
         to: to.clone(),
@@ -130,6 +188,7 @@ pub fn render(
         html,
         reply_to: None,
         in_reply_to: None,
+        list: None,
     }
 }
 
@@ -156,6 +215,24 @@ pub fn to_mime(email: &Email, from: &str) -> Result<Vec<u8>, std::io::Error> {
         message = message
             .in_reply_to(previous.as_str())
             .references(previous.as_str());
+    }
+    if let Some(list) = &email.list {
+        message = message
+            .header(
+                "List-Id",
+                Address::new_address(Some(list.name.as_str()), list.id.as_str()),
+            )
+            .header(
+                "List-Unsubscribe",
+                Raw::new(format!(
+                    "<{}>, <mailto:{}>",
+                    list.unsubscribe_url, list.unsubscribe_address
+                )),
+            )
+            .header(
+                "List-Unsubscribe-Post",
+                Raw::new("List-Unsubscribe=One-Click"),
+            );
     }
     message
         .text_body(email.text.as_str())
@@ -228,6 +305,7 @@ mod tests {
             &thread(),
             &[message("hi", false, &[])],
             "https://app",
+            FooterLinks::default(),
         );
         assert_eq!(e.subject, "New message from Chris — General");
         let e = render(
@@ -236,6 +314,7 @@ mod tests {
             &thread(),
             &[message("a", false, &[]), message("b", true, &[])],
             "https://app",
+            FooterLinks::default(),
         );
         assert_eq!(e.subject, "[Urgent] New message from Chris — General");
     }
@@ -253,6 +332,7 @@ mod tests {
                 &["hook.png", "a&b.pdf"],
             )],
             "https://app.example",
+            FooterLinks::default(),
         );
         assert!(e.text.contains("<script>alert(1)</script>"), "text is text");
         assert!(!e.html.contains("<script>"));
@@ -272,6 +352,7 @@ mod tests {
             &thread(),
             &[message("hello", false, &[])],
             "https://app",
+            FooterLinks::default(),
         );
         let raw = String::from_utf8(to_mime(&e, "liaison@agency.example").unwrap()).unwrap();
         assert!(raw.contains("Auto-Submitted: auto-generated"));
@@ -298,6 +379,7 @@ mod tests {
             &thread(),
             &[m.clone()],
             "https://app",
+            FooterLinks::default(),
         );
         assert!(
             e.text
@@ -311,7 +393,14 @@ mod tests {
             e.html
         );
         assert!(!e.text.contains("2026-11-30T"), "no machine times");
-        let e = render(&dana(), None, &thread(), &[m], "https://app");
+        let e = render(
+            &dana(),
+            None,
+            &thread(),
+            &[m],
+            "https://app",
+            FooterLinks::default(),
+        );
         assert!(
             e.text.contains("Chris wrote on Mon 30 Nov, 06:51 UTC:"),
             "{}",
@@ -328,6 +417,7 @@ mod tests {
             &thread(),
             &[message("hello", false, &[])],
             "https://app",
+            FooterLinks::default(),
         );
         let line = e.text.find(REPLY_LINE).expect("the reply line");
         assert!(line < e.text.find("hello").unwrap());
@@ -343,6 +433,7 @@ mod tests {
             &thread(),
             &[message("hello", false, &[])],
             "https://app",
+            FooterLinks::default(),
         );
         e.reply_to = Some(ReplyTo {
             name: "Chris \"C\" O'Neil via Liaison".into(),
@@ -363,5 +454,68 @@ mod tests {
             Some("0100-abc@email.amazonses.com")
         );
         assert!(parsed.message_id().unwrap().ends_with("@agency.example"));
+    }
+
+    #[test]
+    fn the_footer_links_muting_and_preferences_and_mime_carries_list_headers() {
+        let url = "https://api.example/unsubscribe/b0123456789abcdefghijklmnopqrstu";
+        let mut e = render(
+            &dana(),
+            None,
+            &thread(),
+            &[message("hello", false, &[])],
+            "https://app.example",
+            FooterLinks { mute: Some(url) },
+        );
+        assert!(
+            e.text.contains(&format!("{MUTE_LINE} {url}\n")),
+            "{}",
+            e.text
+        );
+        assert!(e
+            .text
+            .contains("E-mail preferences: https://app.example/messages?settings=notifications"));
+        assert!(e.html.contains(&format!("<a href=\"{url}\">")));
+        assert!(e
+            .html
+            .contains("<a href=\"https://app.example/messages?settings=notifications\">"));
+        assert!(e.text.find("hello").unwrap() < e.text.find(MUTE_LINE).unwrap());
+        e.list = Some(ListHeaders {
+            name: "Glow \"Serum\" — Spring".into(),
+            id: "thr_abc.reply.example".into(),
+            unsubscribe_url: url.into(),
+            unsubscribe_address: "unsubscribe+b0123@reply.example".into(),
+        });
+        let raw = to_mime(&e, "liaison@agency.example").unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let header = |name: &str| {
+            parsed
+                .header_raw(name)
+                .map(|v| v.replace("\r\n", "").trim().to_owned())
+        };
+        assert_eq!(
+            header("List-Unsubscribe").as_deref(),
+            Some(format!("<{url}>, <mailto:unsubscribe+b0123@reply.example>").as_str())
+        );
+        assert_eq!(
+            header("List-Unsubscribe-Post").as_deref(),
+            Some("List-Unsubscribe=One-Click")
+        );
+        let list_id = parsed.header("List-Id").expect("a List-Id");
+        let list_id = list_id.as_address().and_then(|a| a.first()).unwrap();
+        assert_eq!(list_id.name(), Some("Glow \"Serum\" — Spring"));
+        assert_eq!(list_id.address(), Some("thr_abc.reply.example"));
+        let without = render(
+            &dana(),
+            None,
+            &thread(),
+            &[message("hello", false, &[])],
+            "https://app.example",
+            FooterLinks::default(),
+        );
+        assert!(!without.text.contains(MUTE_LINE), "no token, no mute line");
+        assert!(without.text.contains(PREFERENCES_LINE));
+        let raw = String::from_utf8(to_mime(&without, "liaison@agency.example").unwrap()).unwrap();
+        assert!(!raw.contains("List-"));
     }
 }

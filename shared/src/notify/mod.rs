@@ -16,6 +16,18 @@
 //! written with the claim; it answers the previous e-mail of the thread to
 //! that person (`In-Reply-To`/`References`, from SES's message id recorded
 //! with the completion); times read in the person's zone.
+//!
+//! Who gets e-mail is decided when the job runs, from the settings of now
+//! (read in the same BatchGetItem as the inbox rows: no extra round trip):
+//! a person who muted the thread or set their preference to `off` gets
+//! nothing, and nothing is claimed or recorded for them; under
+//! `urgent_only` only urgent messages are due (so a coalesced e-mail holds
+//! every due urgent one, and nothing else); messages at or before
+//! `InboxRow::read_for_email()` (the furthest they ever read, even if they
+//! marked the thread unread since) are never e-mailed. Every e-mail
+//! carries `List-Id` and RFC 8058 one-click `List-Unsubscribe` (a mute
+//! token standing for the recipient's reply key), and its footer links to
+//! muting the thread and to the preferences.
 
 pub mod email;
 
@@ -29,12 +41,17 @@ use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 
 use crate::domain::{
-    AccountId, Message, MessageId, Person, Role, ThreadId, TimeZone, Timestamp, UserId,
+    AccountId, EmailPreference, Message, MessageId, Person, Role, ThreadId, TimeZone, Timestamp,
+    UserId,
 };
+use crate::reply::key::UNSUBSCRIBE_PREFIX;
 use crate::reply::ReplyKey;
-use crate::store::{Completion, ReplyKeyRecord, Store, StoreError, ThreadMail};
+use crate::store::{Completion, InboxRow, ReplyKeyRecord, Store, StoreError, ThreadMail};
 
-pub use email::{newest_author, render, to_mime, Email, ReplyTo, REPLY_LINE};
+pub use email::{
+    newest_author, preferences_url, render, to_mime, Email, FooterLinks, ListHeaders, ReplyTo,
+    MUTE_LINE, PREFERENCES_LINE, REPLY_LINE,
+};
 
 /// The queue message: which new message to tell people about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -451,21 +468,58 @@ impl Notifier {
             return Ok(Report::default());
         }
         let ids: Vec<_> = recipients.iter().map(|p| &p.id).collect();
-        // Inbox rows and each person's e-mail state in the thread (reply
-        // key, last e-mail): one read.
-        let (rows, mail_state) = self.store.recipient_rows(&job.thread, &ids).await?;
-        let oldest_read = rows.iter().map(|r| r.read_position).min().flatten();
-        let recent = self.store.messages_after(&job.thread, oldest_read).await?;
+        // Inbox rows (muted, read positions), each person's e-mail state in
+        // the thread (reply key, last e-mail) and e-mail preference: one
+        // read, so what is sent follows the settings of now.
+        let rows = self.store.recipient_rows(&job.thread, &ids).await?;
+        let mail_state = &rows.mail;
+        let wanted =
+            |row: &InboxRow| !row.muted && rows.preference(&row.user) != EmailPreference::Off;
+        let oldest_read = rows
+            .inbox
+            .iter()
+            .filter(|r| wanted(r))
+            .map(InboxRow::read_for_email)
+            .min()
+            .flatten();
+        // Read once, and only if someone is to be e-mailed.
+        let mut recent_cache = None;
         let mut report = Report::default();
         let mut left_over = None;
         let mut in_flight = false;
         for person in recipients {
-            let Some(row) = rows.iter().find(|r| r.user == person.id) else {
+            let Some(row) = rows.inbox.iter().find(|r| r.user == person.id) else {
                 continue;
             };
+            let preference = rows.preference(&person.id);
+            if !wanted(row) {
+                // Nothing claimed or recorded: settings apply to what is
+                // sent from now on, and the in-app unread state is theirs.
+                tracing::info!(
+                    thread_id = %job.thread,
+                    recipient_id = %person.id,
+                    skipped = if row.muted { "muted" } else { "off" },
+                    "not e-mailed: the person asked for no e-mail here"
+                );
+                continue;
+            }
+            if recent_cache.is_none() {
+                recent_cache = Some(self.store.messages_after(&job.thread, oldest_read).await?);
+            }
+            let Some(recent) = &recent_cache else {
+                continue;
+            };
+            // Everything they have not read (nor read before marking the
+            // thread unread) from the other side, that their preference
+            // e-mails: under `urgent_only` every urgent one, and only those.
+            let read = row.read_for_email();
             let unread: Vec<_> = recent
                 .iter()
-                .filter(|m| m.author.role != side && row.read_position.is_none_or(|p| m.id > p))
+                .filter(|m| {
+                    m.author.role != side
+                        && read.is_none_or(|p| m.id > p)
+                        && preference.emails(m.urgent)
+                })
                 .collect();
             if unread.is_empty() {
                 continue;
@@ -544,6 +598,37 @@ impl Notifier {
         (key, Some(record))
     }
 
+    /// The list headers of an e-mail to the holder of `reply_key`: the
+    /// thread's `List-Id`, and one-click unsubscribe with the mute token
+    /// that stands for the key (bound to the thread and the person, purpose
+    /// "mute", expiring with the key). `None` only if the key's secret is
+    /// gone (it was just verified or minted): the e-mail still goes out,
+    /// without them.
+    fn list_headers(
+        &self,
+        job: &CheckedJob,
+        thread: &crate::domain::Thread,
+        reply_key: &ReplyKey,
+    ) -> Option<ListHeaders> {
+        let token = match self.reply.keys.mute_token(reply_key) {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::error!(error = %e, thread_id = %job.thread, "no mute token for a reply key; e-mailing without List-Unsubscribe");
+                return None;
+            }
+        };
+        let domain = &self.reply.domain;
+        Some(ListHeaders {
+            name: thread.scope.label.clone(),
+            id: format!("{}.{domain}", job.thread),
+            unsubscribe_url: format!(
+                "{}/unsubscribe/{token}",
+                self.mailer.api_url.trim_end_matches('/')
+            ),
+            unsubscribe_address: format!("{UNSUBSCRIBE_PREFIX}{token}@{domain}"),
+        })
+    }
+
     /// Claims, sends and records one recipient's e-mail about `unread`.
     async fn notify_person(
         &self,
@@ -594,7 +679,18 @@ impl Notifier {
                 return Err(NotifyError::Contention);
             }
         };
-        let mut mail = render(person, to.zone, thread, &due, &self.mailer.app_url);
+        let list = self.list_headers(job, thread, &reply_key);
+        let mut mail = render(
+            person,
+            to.zone,
+            thread,
+            &due,
+            &self.mailer.app_url,
+            FooterLinks {
+                mute: list.as_ref().map(|l| l.unsubscribe_url.as_str()),
+            },
+        );
+        mail.list = list;
         mail.reply_to = Some(ReplyTo {
             name: format!("{} via Liaison", newest_author(&due)),
             address: reply_key.address(&self.reply.domain),

@@ -46,7 +46,7 @@ pub use messages::MessagePage;
 pub use notifications::{
     Completion, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
 };
-pub use replies::{ReplyKeyRecord, ThreadMail};
+pub use replies::{RecipientRows, ReplyKeyRecord, ThreadMail};
 pub use send::{send_fingerprint, NewMessage, SendContext, SendOutcome};
 pub use stream::{inserted_message, InsertedMessage};
 pub use threads::{CreateOutcome, OpenContext};

@@ -13,8 +13,9 @@
 //! the key still verifies), and SES's message id of the last notification
 //! e-mailed to them there (`In-Reply-To`, so mail clients thread them).
 //!
-//! No extra round trip per notification: the `MAIL#` rows are read in the
-//! same BatchGetItem as the recipients' inbox rows
+//! No extra round trip per notification: the `MAIL#` rows (and the
+//! recipients' `PREFS#` rows) are read in the same BatchGetItem as the
+//! recipients' inbox rows
 //! ([`Store::recipient_rows`]), a new key is written in the claim's
 //! transaction (before SES sees the address), and the last SES id in the
 //! completion's transaction.
@@ -25,7 +26,7 @@ use super::attr::{n, s, Item, Reader};
 use super::items::{read_inbox_row, InboxRow};
 use super::keys::{self, Kind};
 use super::{schema, Store, StoreError};
-use crate::domain::{AccountId, ThreadId, Timestamp, UserId};
+use crate::domain::{AccountId, EmailPreference, ThreadId, Timestamp, UserId};
 use crate::reply::ReplyKey;
 
 /// A reply key's row: who may answer through it, where, until when.
@@ -74,30 +75,50 @@ impl Store {
         }))
     }
 
-    /// The inbox rows of `users` in `thread`, and their `MAIL#` rows: one
-    /// BatchGetItem (per 50 people).
+    /// The inbox rows of `users` in `thread`, their `MAIL#` rows and their
+    /// e-mail preferences (`PREFS#` rows): one BatchGetItem (per 33
+    /// people), so the notifier decides from current settings at no extra
+    /// round trip.
     pub async fn recipient_rows(
         &self,
         thread: &ThreadId,
         users: &[&UserId],
-    ) -> Result<(Vec<InboxRow>, HashMap<UserId, ThreadMail>), StoreError> {
-        let mut wanted = Vec::with_capacity(users.len() * 2);
+    ) -> Result<RecipientRows, StoreError> {
+        let mut wanted = Vec::with_capacity(users.len() * 3);
+        let mut prefs_of = HashMap::with_capacity(users.len());
         for u in users {
             wanted.push(keys::inbox(thread, u));
             wanted.push(keys::thread_mail(thread, u));
+            let prefs = keys::preferences(u);
+            let pk = Reader::new(&prefs).s(schema::PK)?.to_owned();
+            prefs_of.insert(pk, (*u).clone());
+            wanted.push(prefs);
         }
         let items = self.batch_get(wanted).await?;
-        let mut rows = Vec::with_capacity(users.len());
-        let mut mail = HashMap::new();
+        let mut out = RecipientRows {
+            inbox: Vec::with_capacity(users.len()),
+            ..RecipientRows::default()
+        };
         for item in &items {
             let r = Reader::new(item);
-            if r.kind()? == Kind::Inbox {
-                rows.push(read_inbox_row(item)?);
-                continue;
+            match r.kind()? {
+                Kind::Inbox => {
+                    out.inbox.push(read_inbox_row(item)?);
+                    continue;
+                }
+                Kind::Preferences => {
+                    let user = prefs_of
+                        .get(r.s(schema::PK)?)
+                        .ok_or_else(|| r.corrupt("a preference row nobody asked for"))?;
+                    out.preferences
+                        .insert(user.clone(), read_email_preference(&r, user)?);
+                    continue;
+                }
+                _ => {}
             }
             let user = keys::thread_mail_user(r.s(schema::SK)?)
-                .ok_or_else(|| r.corrupt("not an inbox or mail row"))?;
-            mail.insert(
+                .ok_or_else(|| r.corrupt("not an inbox, mail or preference row"))?;
+            out.mail.insert(
                 user,
                 ThreadMail {
                     reply_key: r.opt_s("reply_key")?.map(str::to_owned),
@@ -107,8 +128,40 @@ impl Store {
                 },
             );
         }
-        Ok((rows, mail))
+        Ok(out)
     }
+}
+
+/// What the notifier reads of its recipients in one thread
+/// ([`Store::recipient_rows`]).
+#[derive(Debug, Clone, Default)]
+pub struct RecipientRows {
+    /// Their inbox rows (none for someone no longer in the thread).
+    pub inbox: Vec<InboxRow>,
+    /// Their e-mail state in the thread (none: never e-mailed there).
+    pub mail: HashMap<UserId, ThreadMail>,
+    /// Their e-mail preferences (none: never set, i.e. `all`).
+    pub preferences: HashMap<UserId, EmailPreference>,
+}
+
+impl RecipientRows {
+    /// `user`'s e-mail preference (`all` unless they set another).
+    pub fn preference(&self, user: &UserId) -> EmailPreference {
+        self.preferences.get(user).copied().unwrap_or_default()
+    }
+}
+
+/// A `PREFS#` row's `email`. A value this code does not know (written by
+/// a newer version) reads as `all`: a preference is never a reason to lose
+/// an e-mail.
+fn read_email_preference(r: &Reader<'_>, user: &UserId) -> Result<EmailPreference, StoreError> {
+    Ok(match r.opt_s("email")? {
+        None => EmailPreference::default(),
+        Some(text) => EmailPreference::parse(text).unwrap_or_else(|_| {
+            tracing::warn!(recipient_id = %user, "unknown e-mail preference; e-mailing as `all`");
+            EmailPreference::default()
+        }),
+    })
 }
 
 /// A new key's row.
