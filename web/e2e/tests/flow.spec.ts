@@ -127,7 +127,7 @@ test("a client opens a creative's thread, writes and attaches; the manager sees 
   await expectSidebarUnread(dana, danaUnreadBefore + 1, POLL_MS);
   const danaItem = threadItem(dana, scope.label);
   await expect(itemUnreadBadge(danaItem)).toBeVisible({ timeout: POLL_MS });
-  await expect(danaItem).toContainText("The new cut and the brief");
+  await expect(danaItem).toContainText("The new cut and the brief", { timeout: POLL_MS });
 
   // Opening it shows the conversation and clears both badges.
   await danaItem.getByRole("link", { name: scope.label, exact: true }).click();
@@ -147,7 +147,7 @@ test("a client opens a creative's thread, writes and attaches; the manager sees 
 
   await expectSidebarUnread(chris, chrisUnreadBefore + 1, POLL_MS);
   await expect(itemUnreadBadge(chrisItem)).toBeVisible({ timeout: POLL_MS });
-  await expect(chrisItem).toContainText("Thanks, a softer opening it is");
+  await expect(chrisItem).toContainText("Thanks, a softer opening it is", { timeout: POLL_MS });
   await chrisItem.getByRole("link", { name: scope.label, exact: true }).click();
   const reply = messageArticle(chris, "Thanks, a softer opening it is");
   await expect(reply).toContainText("Dana");
