@@ -100,15 +100,67 @@ def _patch_stream_iterators() -> None:
     streams.DynamoDBStreamsBackend.__init__ = __init__
 
 
+def _stop_instance_tracking() -> None:
+    """moto keeps every model instance it ever made (every item version,
+    stream record and shard iterator) in a list for its dashboard's
+    `/moto-api/data.json`, which serialises them all: memory that only
+    grows, and a call whose cost grows with everything done so far (under
+    the one lock, everyone waits for it). Nothing else reads that list;
+    the e-mails sent are served by `SENT_EMAIL_PATH` instead."""
+    from moto.core.common_models import BaseModel
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    BaseModel.__new__ = __new__
+
+
+SENT_EMAIL_PATH = "/_liaison/sent-email"
+
+
+def _sent_email() -> bytes:
+    """Every e-mail SES accepted, in data.json's shape (`ses.Message[]`,
+    `ses.RawMessage[]`), read from the SES backends themselves: the cost is
+    the e-mails', not the whole state's."""
+    import json
+
+    from moto.ses.models import Message, RawMessage, ses_backends
+
+    out: dict[str, list] = {"Message": [], "RawMessage": []}
+    for regions in list(ses_backends.values()):
+        for backend in list(regions.values()):
+            for m in backend.sent_messages:
+                if isinstance(m, RawMessage):
+                    out["RawMessage"].append(
+                        {"id": m.id, "source": m.source, "destinations": m.destinations, "raw_data": m.raw_data}
+                    )
+                elif isinstance(m, Message):
+                    out["Message"].append(
+                        {
+                            "id": m.id,
+                            "source": m.source,
+                            "subject": m.subject,
+                            "body": m.body,
+                            "destinations": m.destinations,
+                        }
+                    )
+    return json.dumps({"ses": out}).encode()
+
+
 def main() -> None:
     _patch_transactions()
     _patch_stream_iterators()
+    _stop_instance_tracking()
     host, port = sys.argv[1], int(sys.argv[2])
     app = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
 
     def serialized(environ, start_response):
         with lock:
+            if environ.get("PATH_INFO") == SENT_EMAIL_PATH:
+                body = _sent_email()
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+                return [body]
             # Materialise the body inside the lock: moto does its work lazily
             # for some responses.
             return list(app(environ, start_response))

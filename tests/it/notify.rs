@@ -29,7 +29,8 @@ pub async fn sent(w: &World) -> Vec<Sent> {
 /// Every e-mail `from` sent (as moto recorded it), in sending order.
 pub async fn sent_from(from_email: &str) -> Vec<Sent> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let (status, _, body) = http("GET", &format!("{endpoint}/moto-api/data.json"), &[], b"").await;
+    let url = format!("{endpoint}{}", liaison_local::mail::SENT_EMAIL_PATH);
+    let (status, _, body) = http("GET", &url, &[], b"").await;
     assert_eq!(status, 200);
     let data: Value = serde_json::from_slice(&body).unwrap();
     let mut out = Vec::new();

@@ -225,7 +225,7 @@ async fn sqs_refusing_the_relays_sends_for_a_while_loses_and_duplicates_nothing(
     w.say(&chris(), &threads[0], "tok-before").await;
     expected.insert((DANA.to_owned(), "tok-before".to_owned()));
     mailbox(&w)
-        .expect_mailed_once(&expected, Duration::from_secs(60))
+        .expect_mailed_once(&expected, Duration::from_secs(120))
         .await;
 
     // The queue refuses for 5 s (and at least 4 sends: longer than the

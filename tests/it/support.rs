@@ -557,7 +557,7 @@ impl World {
 
 /// A plain HTTP/1.1 exchange (the local AWS speaks plain HTTP), for
 /// following presigned URLs as a browser would, by the gateway's client;
-/// as patient as a browser (moto's data.json can take long on a busy box).
+/// as patient as a browser (moto can take long on a busy box).
 pub async fn http(
     method: &str,
     url: &str,

@@ -1,7 +1,9 @@
 //! Prints every e-mail that the local SES (moto) accepted, so a developer
-//! sees the notifications: moto keeps what was sent and shows it at
-//! `GET /moto-api/data.json` (`ses.Message[]` for simple sends,
-//! `ses.RawMessage[].raw_data` for raw MIME). A dev aid: it tolerates any
+//! sees the notifications: our moto (`scripts/moto_server.py`) serves what
+//! was sent at [`SENT_EMAIL_PATH`], a plain moto at `GET
+//! /moto-api/data.json` (the whole state: slow once it is large); both as
+//! `ses.Message[]` for simple sends, `ses.RawMessage[].raw_data` for raw
+//! MIME. A dev aid: it tolerates any
 //! shape, and stays quiet if the endpoint is not a moto. The `Reply-To`
 //! is shown: answering that address (over the local SMTP listener) posts
 //! the answer in the thread. So is the one-click unsubscribe link of
@@ -164,17 +166,38 @@ fn strip_tags(s: &str) -> String {
     }
 }
 
-/// Polls `{endpoint}/moto-api/data.json` about every second and prints
-/// each e-mail not printed before. Quietly does nothing unless the endpoint
-/// answers like a moto.
+/// Where `scripts/moto_server.py` lists the e-mails SES accepted, in
+/// data.json's shape but without the rest of moto's state.
+pub const SENT_EMAIL_PATH: &str = "/_liaison/sent-email";
+
+/// The URL listing the e-mails `endpoint`'s SES accepted: ours if it
+/// answers, else a plain moto's data.json; `None` if neither does.
+pub async fn sent_email_url(client: &HttpClient, endpoint: &str) -> Option<String> {
+    let base = endpoint.trim_end_matches('/');
+    for url in [
+        format!("{base}{SENT_EMAIL_PATH}"),
+        format!("{base}/moto-api/data.json"),
+    ] {
+        if matches!(client.get(&url, &[]).await, Ok(r) if r.status == 200) {
+            return Some(url);
+        }
+    }
+    None
+}
+
+/// Polls the local SES's sent e-mail ([`sent_email_url`]) about every
+/// second and prints each e-mail not printed before. Quietly does nothing
+/// unless the endpoint answers like a moto.
 pub fn start(endpoint: String, shutdown: Shutdown) -> JoinHandle<()> {
     let mut stop = shutdown.0;
     tokio::spawn(async move {
         if !endpoint.starts_with("http://") {
             return;
         }
-        let url = format!("{}/moto-api/data.json", endpoint.trim_end_matches('/'));
         let client = HttpClient::new();
+        let Some(url) = sent_email_url(&client, &endpoint).await else {
+            return;
+        };
         let mut seen: HashSet<String> = HashSet::new();
         let mut first = true;
         loop {
