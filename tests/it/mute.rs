@@ -32,7 +32,8 @@ async fn raw_row(w: &World, thread: &str, user: &str) -> Value {
 
 async fn mute(w: &World, who: &Who, t: &str, on: bool) -> Resp {
     let method = if on { "PUT" } else { "DELETE" };
-    w.call(who, method, &format!("/threads/{t}/mute"), None).await
+    w.call(who, method, &format!("/threads/{t}/mute"), None)
+        .await
 }
 
 async fn unread(w: &World, who: &Who, t: &str) -> Resp {
@@ -214,7 +215,12 @@ async fn mark_unread_with_nothing_from_the_other_side_changes_nothing() {
     let first = w.partition(&format!("THREAD#{t}")).await;
     let first_id = first
         .iter()
-        .filter_map(|i| i["sk"]["S"].as_str()?.strip_prefix("MSG#").map(str::to_owned))
+        .filter_map(|i| {
+            i["sk"]["S"]
+                .as_str()?
+                .strip_prefix("MSG#")
+                .map(str::to_owned)
+        })
         .min()
         .unwrap();
     w.read(&dana(), &t, Some(&first_id)).await;
@@ -380,9 +386,14 @@ async fn notification_preferences_default_set_validated_and_per_person() {
         .expect(200);
     assert_eq!(got, json!({"email": "off"}));
     for method in ["GET", "PUT"] {
-        w.call(&nobody(), method, "/me/notifications", Some(json!({"email": "off"})))
-            .await
-            .problem(401, "unauthenticated");
+        w.call(
+            &nobody(),
+            method,
+            "/me/notifications",
+            Some(json!({"email": "off"})),
+        )
+        .await
+        .problem(401, "unauthenticated");
     }
 }
 

@@ -126,11 +126,7 @@ async fn preference(app: &App, caller: &Principal) -> ApiResult<Response<Body>> 
     Ok(http::json(200, &json!({"email": email})))
 }
 
-async fn set_preference(
-    app: &App,
-    req: &Request,
-    caller: &Principal,
-) -> ApiResult<Response<Body>> {
+async fn set_preference(app: &App, req: &Request, caller: &Principal) -> ApiResult<Response<Body>> {
     let wanted = EmailPreference::try_from(http::body::<NotificationPreferencesJson>(req)?)?;
     let email = app.store.set_preferences(&caller.user_id, wanted).await?;
     tracing::info!(email = email.as_str(), "e-mail preference set");
