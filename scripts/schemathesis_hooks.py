@@ -167,6 +167,12 @@ POSITIVE_RULES = [
         ),
     ),
     (
+        {"GET /unsubscribe/{token}", "POST /unsubscribe/{token}"},
+        "a well-formed token that Liaison did not sign is 400 invalid_token",
+        "a token is genuine only if its HMAC verifies; a generator cannot forge one",
+        lambda case, r: _refused(r, 400, "invalid_token"),
+    ),
+    (
         {"POST /threads/{thread_id}/read"},
         "message_id must be a message of this thread (400 on message_id)",
         "the thread's messages are stored state",
