@@ -128,17 +128,7 @@ impl Store {
         }
         if let Some(record) = issue {
             items.push(tx::put(&self.table, reply_key_item(record, now), None)?);
-            let (key, expression, values) = issue_in_thread_mail(record);
-            items.push(tx::update(
-                &self.table,
-                UpdateItem {
-                    key,
-                    expression: expression.into(),
-                    condition: None,
-                    names: vec![("#type", "type")],
-                    values,
-                },
-            )?);
+            items.push(tx::update(&self.table, issue_in_thread_mail(record))?);
         }
         // Cancelled: another notifier holds or finished one of them.
         Ok(self.transact(items).await?.is_none())
@@ -205,16 +195,9 @@ impl Store {
             )?);
         }
         if let Completion::Sent { ses_message_id } = outcome {
-            let (key, expression, values) = last_email_in_thread_mail(thread, user, ses_message_id);
             items.push(tx::update(
                 &self.table,
-                UpdateItem {
-                    key,
-                    expression: expression.into(),
-                    condition: None,
-                    names: vec![("#type", "type")],
-                    values,
-                },
+                last_email_in_thread_mail(thread, user, ses_message_id),
             )?);
         }
         self.db

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use super::attr::{n, s, Item, Reader};
 use super::items::{read_inbox_row, InboxRow};
 use super::keys::{self, Kind};
+use super::tx::UpdateItem;
 use super::{schema, Store, StoreError};
 use crate::domain::{AccountId, EmailPreference, ThreadId, Timestamp, UserId};
 use crate::reply::ReplyKey;
@@ -179,20 +180,30 @@ pub(super) fn reply_key_item(record: &ReplyKeyRecord, issued_at: Timestamp) -> I
     item
 }
 
-/// The `MAIL#` row's update naming a newly issued key: key, expression,
-/// values.
-pub(super) fn issue_in_thread_mail(
-    record: &ReplyKeyRecord,
-) -> (
-    Item,
-    &'static str,
-    Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
-) {
-    (
-        keys::thread_mail(&record.thread, &record.user),
-        "SET #type = :mail, reply_key = :key, reply_key_expires_at = :exp, reply_address = :addr",
+/// A `MAIL#` row's update in a transaction: `set` (and `#type`).
+fn thread_mail_update(
+    thread: &ThreadId,
+    user: &UserId,
+    set: &str,
+    mut values: Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
+) -> UpdateItem<'static> {
+    values.push((":mail", s("thread_mail")));
+    UpdateItem {
+        key: keys::thread_mail(thread, user),
+        expression: format!("SET #type = :mail, {set}"),
+        condition: None,
+        names: vec![("#type", "type")],
+        values,
+    }
+}
+
+/// The `MAIL#` row's update naming a newly issued key.
+pub(super) fn issue_in_thread_mail(record: &ReplyKeyRecord) -> UpdateItem<'static> {
+    thread_mail_update(
+        &record.thread,
+        &record.user,
+        "reply_key = :key, reply_key_expires_at = :exp, reply_address = :addr",
         vec![
-            (":mail", s("thread_mail")),
             (":key", s(record.key.as_str())),
             (":exp", n(record.expires_at)),
             (":addr", s(&record.address)),
@@ -205,14 +216,11 @@ pub(super) fn last_email_in_thread_mail(
     thread: &ThreadId,
     user: &UserId,
     ses_message_id: &str,
-) -> (
-    Item,
-    &'static str,
-    Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)>,
-) {
-    (
-        keys::thread_mail(thread, user),
-        "SET #type = :mail, last_email_id = :id",
-        vec![(":mail", s("thread_mail")), (":id", s(ses_message_id))],
+) -> UpdateItem<'static> {
+    thread_mail_update(
+        thread,
+        user,
+        "last_email_id = :id",
+        vec![(":id", s(ses_message_id))],
     )
 }
