@@ -64,6 +64,8 @@ async fn local(built: bool, edit: impl FnOnce(&mut Config)) -> Local {
     config.directory = Some(demo::directory());
     config.print_mail = false;
     config.event_sources = false;
+    // Never the fixed default port: tests run in parallel, beside `make dev`.
+    config.smtp_addr = None;
     config.web_dir = scratch.dist();
     edit(&mut config);
     let gateway = Gateway::start(config).await.expect("the gateway starts");
