@@ -399,25 +399,41 @@ impl Attachments {
     /// Marks an upload as bound to a message, so the lifecycle rule that
     /// deletes abandoned uploads leaves it alone. send-message calls it
     /// before the transaction that binds the upload (see the module comment
-    /// for why before). Idempotent.
+    /// for why before). Idempotent. Keeps the object's other tags, so the
+    /// malware scan's tag survives; S3 has no conditional tagging, so a
+    /// scan tag written in the milliseconds between this read and write
+    /// is lost (the file then stays undownloadable in S3: a known gap).
     pub async fn mark_bound(&self, key: &str) -> Result<(), S3Error> {
         use aws_sdk_s3::types::{Tag, Tagging};
+        let tagging_error = |e: aws_sdk_s3::error::BuildError| S3Error {
+            op: "PutObjectTagging",
+            message: e.to_string(),
+        };
+        // PutObjectTagging replaces the whole set: the other tags (the
+        // malware scan's result, which the bucket policy reads) are kept.
+        let mut tags: Vec<Tag> = self
+            .s3
+            .get_object_tagging()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| S3Error::sdk("GetObjectTagging", &e))?
+            .tag_set
+            .into_iter()
+            .filter(|t| t.key != STATE_TAG_KEY)
+            .collect();
+        tags.push(
+            Tag::builder()
+                .key(STATE_TAG_KEY)
+                .value(BOUND_TAG_VALUE)
+                .build()
+                .map_err(tagging_error)?,
+        );
         let tagging = Tagging::builder()
-            .tag_set(
-                Tag::builder()
-                    .key(STATE_TAG_KEY)
-                    .value(BOUND_TAG_VALUE)
-                    .build()
-                    .map_err(|e| S3Error {
-                        op: "PutObjectTagging",
-                        message: e.to_string(),
-                    })?,
-            )
+            .set_tag_set(Some(tags))
             .build()
-            .map_err(|e| S3Error {
-                op: "PutObjectTagging",
-                message: e.to_string(),
-            })?;
+            .map_err(tagging_error)?;
         self.s3
             .put_object_tagging()
             .bucket(&self.bucket)
