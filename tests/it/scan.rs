@@ -512,3 +512,94 @@ async fn the_stand_in_skips_raw_e_mails_and_waits_its_delay() {
     assert_eq!(scanned[0].key, key_of(&t, &id));
     assert!(tags(&w, "inbound/raw-mail").await.is_empty());
 }
+
+/// `make dev`'s path: the local gateway's own stand-in scanner (here with a
+/// short delay) marks uploads clean, or infected by the EICAR string, and
+/// the API over HTTP follows.
+#[tokio::test]
+async fn the_local_gateway_scans_uploads_in_the_background() {
+    let mut config = gateway_config("s").await;
+    config.scan_delay = std::time::Duration::from_millis(200);
+    let gateway = liaison_local::Gateway::start(config)
+        .await
+        .expect("the gateway starts");
+    let client = liaison_local::client::HttpClient::new();
+    let auth = format!("Bearer {}", demo_token("u_chris"));
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let (client, auth, url) = (&client, &auth, gateway.url());
+        async move {
+            let r = client
+                .send(
+                    method,
+                    &format!("{url}{path}"),
+                    &[
+                        ("content-type", "application/json"),
+                        ("authorization", auth.as_str()),
+                    ],
+                    body.map(|b| b.to_string().into_bytes()),
+                )
+                .await
+                .expect("the gateway answers");
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+            (r.status, body)
+        }
+    };
+    let (status, thread) = call(
+        "POST",
+        "/threads".into(),
+        Some(json!({"scope": {"kind": "general"}})),
+    )
+    .await;
+    assert!(status == 201 || status == 200, "{thread}");
+    let t = thread["id"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for (name, ctype, bytes) in [
+        ("clean.png", "image/png", png()),
+        ("eicar.pdf", "application/pdf", eicar_pdf()),
+    ] {
+        let (status, p) = call(
+            "POST",
+            format!("/threads/{t}/attachments"),
+            Some(json!({"filename": name, "content_type": ctype, "size": bytes.len()})),
+        )
+        .await;
+        assert_eq!(status, 201, "{p}");
+        assert_eq!(put_upload(&p, &bytes).await.0, 200);
+        ids.push(id_of(&p));
+    }
+    let (status, sent) = call(
+        "POST",
+        format!("/threads/{t}/messages"),
+        Some(json!({"body": "two files", "attachment_ids": ids, "client_message_id": key()})),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+
+    let started = std::time::Instant::now();
+    let files = loop {
+        let (_, listed) = call("GET", format!("/threads/{t}/messages"), None).await;
+        let files = listed["messages"][0]["attachments"]
+            .as_array()
+            .unwrap()
+            .clone();
+        if files.iter().all(|f| f["scan"] != "pending") {
+            break files;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "still pending: {files:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(files[0]["scan"], "clean");
+    let (status, _, got) = http("GET", files[0]["download_url"].as_str().unwrap(), &[], b"").await;
+    assert_eq!((status, got), (200, png()));
+    assert_eq!(files[1]["scan"], "infected");
+    assert!(files[1].get("download_url").is_none());
+    let (status, problem) = call("GET", format!("/threads/{t}/attachments/{}", ids[1]), None).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("attachment_infected"))
+    );
+    gateway.shutdown().await;
+}
