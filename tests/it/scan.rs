@@ -603,3 +603,64 @@ async fn the_local_gateway_scans_uploads_in_the_background() {
     );
     gateway.shutdown().await;
 }
+
+/// A retag that raced GuardDuty's (send-message reads and rewrites the tag
+/// set) could drop the scan's tag, and S3 would then refuse the clean
+/// file: record-scan puts the tag back on a bound file, keeping the others.
+#[tokio::test]
+async fn a_dropped_scan_tag_on_a_bound_file_is_put_back() {
+    let w = World::new().await;
+    let t = general_thread(&w).await;
+    let id = upload(&w, &t, "a.png", "image/png", &png()).await;
+    send(&w, &chris(), &t, "a", &[&id]).await.expect(201);
+    let key = key_of(&t, &id);
+    assert!(result(&w, &key, NO_THREATS_FOUND).await.is_empty());
+    // The lost update: only the state tag is left.
+    let s3 = liaison::aws::s3_client(&w.aws);
+    let bound = aws_sdk_s3::types::Tag::builder()
+        .key("liaison-state")
+        .value("bound")
+        .build()
+        .unwrap();
+    s3.put_object_tagging()
+        .bucket(&w.names.bucket)
+        .key(&key)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(bound)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // GuardDuty's event (or its redelivery) arrives: the tag is back.
+    assert!(result(&w, &key, NO_THREATS_FOUND).await.is_empty());
+    let mut now = tags(&w, &key).await;
+    now.sort();
+    assert_eq!(
+        now,
+        [
+            (
+                "GuardDutyMalwareScanStatus".to_owned(),
+                "NO_THREATS_FOUND".to_owned()
+            ),
+            ("liaison-state".to_owned(), "bound".to_owned()),
+        ]
+    );
+    // An infected result makes it say so (and it stays so).
+    assert!(result(&w, &key, THREATS_FOUND).await.is_empty());
+    assert!(result(&w, &key, NO_THREATS_FOUND).await.is_empty());
+    assert!(tags(&w, &key)
+        .await
+        .contains(&("GuardDutyMalwareScanStatus".into(), "THREATS_FOUND".into())));
+    // An unsent file's tags are not touched by record-scan.
+    let pending = upload(&w, &t, "b.png", "image/png", &png()).await;
+    assert!(result(&w, &key_of(&t, &pending), NO_THREATS_FOUND)
+        .await
+        .is_empty());
+    assert_eq!(
+        tags(&w, &key_of(&t, &pending)).await,
+        [("liaison-state".to_owned(), "pending".to_owned())]
+    );
+}

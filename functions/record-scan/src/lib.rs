@@ -12,7 +12,14 @@
 //! `{account}/{thread}/{attachment}` (the raw e-mails under `inbound/`)
 //! and other buckets are ignored.
 //!
-//! A record that fails for a reason that may pass (DynamoDB) is reported in
+//! Once a file is bound to a message, its S3 tag must agree with its
+//! record (the bucket policy serves only objects tagged
+//! `NO_THREATS_FOUND`): send-message's retag reads and rewrites the tag set,
+//! and a GuardDuty tag written in between would be lost, so for a bound
+//! file this checks the tag (one GetObjectTagging) and puts it back if it
+//! is missing or stale.
+//!
+//! A record that fails for a reason that may pass (DynamoDB, S3) is reported in
 //! the `SqsBatchResponse`, so SQS delivers it again; so is a result for an
 //! attachment whose record does not exist yet, while the event is younger
 //! than [`MISSING_RECORD_RETRY`] (receive-reply stores an e-mail's files
@@ -22,7 +29,7 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use liaison::attachments::INBOUND_PREFIX;
+use liaison::attachments::{object_key, Attachments, INBOUND_PREFIX};
 use liaison::domain::{AccountId, AttachmentId, ScanState, ThreadId};
 use liaison::store::{ScanRecorded, Store};
 use serde::Deserialize;
@@ -40,7 +47,7 @@ pub const MISSING_RECORD_RETRY: Duration = Duration::from_secs(120);
 pub struct App {
     pub store: Store,
     /// The attachments bucket: events about other buckets are ignored.
-    pub bucket: String,
+    pub attachments: Attachments,
 }
 
 /// The EventBridge event, as much of it as is read.
@@ -185,7 +192,7 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
 /// Handles one record; `false` if SQS should deliver it again.
 async fn process(app: &App, record: &SqsMessage) -> bool {
     let body = record.body.as_deref().unwrap_or_default();
-    let (account, thread, attachment, result, at) = match parse(body, &app.bucket) {
+    let (account, thread, attachment, result, at) = match parse(body, app.attachments.bucket()) {
         Parsed::Result {
             account,
             thread,
@@ -209,7 +216,33 @@ async fn process(app: &App, record: &SqsMessage) -> bool {
     {
         Ok(ScanRecorded::Recorded { state, message }) => {
             tracing::info!(%thread, attachment_id = %attachment, result = result.as_str(), state = state.as_str(), bound = message.is_some(), "scan recorded");
-            true
+            if message.is_none() {
+                return true;
+            }
+            // A bound file's S3 tag must say what the record says (the
+            // bucket policy reads it): put it back if a retag dropped it.
+            let value = if state == ScanState::Infected {
+                THREATS_FOUND
+            } else {
+                NO_THREATS_FOUND
+            };
+            let object = object_key(&account, &thread, &attachment);
+            match app
+                .attachments
+                .ensure_scan_tag(&object, SCAN_TAG_KEY, value)
+                .await
+            {
+                Ok(restored) => {
+                    if restored {
+                        tracing::warn!(%thread, attachment_id = %attachment, "scan tag was missing on a bound file: restored");
+                    }
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(%thread, attachment_id = %attachment, error = %e, "checking the scan tag failed; SQS retries");
+                    false
+                }
+            }
         }
         Ok(ScanRecorded::NoRecord) => {
             let now = liaison::domain::Timestamp::now().unix_seconds();

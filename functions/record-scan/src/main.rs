@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let aws = liaison::aws::sdk_config().await;
     let app = record_scan::App {
         store: Store::from_env(&aws)?,
-        bucket: liaison::config::bucket_name()?,
+        attachments: liaison::attachments::Attachments::from_env(&aws)?,
     };
     let app = &app;
     lambda_runtime::run(service_fn(

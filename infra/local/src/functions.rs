@@ -233,7 +233,7 @@ impl Functions {
             },
             record_scan: record_scan::App {
                 store: store.clone(),
-                bucket: env.names.bucket.clone(),
+                attachments: attachments.clone(),
             },
             receive_reply: receive_reply::App {
                 store: store.clone(),
