@@ -146,6 +146,27 @@ impl ApiError {
         )
     }
 
+    /// The file was not scanned for malware yet: no download until it is
+    /// (a few seconds to minutes after its upload).
+    pub fn attachment_not_scanned(id: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "attachment_not_scanned",
+            "Attachment not scanned yet",
+            format!("Attachment {id} is still being scanned for malware. Try again in a moment."),
+        )
+    }
+
+    /// The malware scan found a threat in the file: it is never served.
+    pub fn attachment_infected(id: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "attachment_infected",
+            "Attachment infected",
+            format!("The malware scan found a threat in attachment {id}; it cannot be downloaded."),
+        )
+    }
+
     /// The upload is too close to (or past) its expiry to be sent: it must
     /// be uploaded again.
     pub fn attachment_expired(id: &str) -> Self {

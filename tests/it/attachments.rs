@@ -76,8 +76,8 @@ async fn the_full_flow_presign_upload_send_list_download() {
     let sent = send(&w, &chris(), &t, "", &[&id]).await.expect(201);
     assert_eq!(
         w.trips.take(),
-        4,
-        "send with one attachment: batch read, HeadObject, PutObjectTagging, transaction"
+        5,
+        "send with one attachment: batch read, HeadObject, Get/PutObjectTagging, transaction"
     );
     assert_eq!(sent["body"], "");
     let a = &sent["attachments"][0];
@@ -85,12 +85,25 @@ async fn the_full_flow_presign_upload_send_list_download() {
     assert_eq!(a["filename"], name);
     assert_eq!(a["content_type"], "image/png");
     assert_eq!(a["size"], bytes.len());
+    // Not scanned yet: no link anywhere.
+    assert_eq!(a["scan"], "pending");
+    assert!(a.get("download_url").is_none(), "{a}");
+    w.call(
+        &dana(),
+        "GET",
+        &format!("/threads/{t}/attachments/{id}"),
+        None,
+    )
+    .await
+    .problem(409, "attachment_not_scanned");
+    assert_eq!(w.scan().await.len(), 1);
 
     let listed = w
         .call(&dana(), "GET", &format!("/threads/{t}/messages"), None)
         .await
         .expect(200);
     let listed_a = &listed["messages"][0]["attachments"][0];
+    assert_eq!(listed_a["scan"], "clean");
     let download = listed_a["download_url"].as_str().unwrap();
     assert_eq!(param(download, "X-Amz-Expires").as_deref(), Some("900"));
     assert_eq!(

@@ -96,6 +96,7 @@ async fn a_sent_attachment_keeps_its_bytes_when_the_upload_url_is_used_again() {
     let forged = vec![b'X'; 4096];
     assert_eq!(put(&p, &forged).await, 412, "the upload URL must be spent");
     assert_eq!(put(&p, &original).await, 412);
+    w.scan().await;
 
     let listed = w
         .call(&dana(), "GET", &format!("/threads/{t}/messages"), None)
@@ -199,18 +200,23 @@ async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
         !expirable(&w, &object_key(&t, &id)).await,
         "a listed attachment must not depend on the relay to stay"
     );
-    let (status, _, got) = http(
-        "GET",
-        sent["attachments"][0]["download_url"].as_str().unwrap(),
-        &[],
-        b"",
-    )
-    .await;
+    assert_eq!(sent["attachments"][0]["scan"], "pending");
+    w.scan().await;
+    let link = w
+        .call(
+            &dana(),
+            "GET",
+            &format!("/threads/{t}/attachments/{id}"),
+            None,
+        )
+        .await
+        .expect(200);
+    let (status, _, got) = http("GET", link["download_url"].as_str().unwrap(), &[], b"").await;
     assert_eq!((status, got.as_slice()), (200, &b"\0\0\0\x18ftyp"[..]));
 }
 
 #[tokio::test]
-async fn a_send_with_attachments_costs_two_round_trips_plus_two_per_attachment() {
+async fn a_send_with_attachments_costs_two_round_trips_plus_three_per_attachment() {
     let w = World::new().await;
     let t = general_thread(&w).await;
     let mut ids = Vec::new();
@@ -224,8 +230,8 @@ async fn a_send_with_attachments_costs_two_round_trips_plus_two_per_attachment()
     send(&w, &chris(), &t, "three", &refs).await.expect(201);
     assert_eq!(
         w.trips.take(),
-        2 + 2 * 3,
-        "batch read, a HeadObject and a PutObjectTagging per attachment, the transaction"
+        2 + 3 * 3,
+        "batch read, a HeadObject, GetObjectTagging and PutObjectTagging per attachment, the transaction"
     );
     for id in &ids {
         assert!(!expirable(&w, &object_key(&t, id)).await);
@@ -358,6 +364,7 @@ async fn hostile_file_names_are_stored_clean_and_download_safely() {
     let sent = send(&w, &chris(), &t, "", &[&id_of(&p)]).await.expect(201);
     let a = &sent["attachments"][0];
     assert_eq!(a["filename"], "\"invoice\" _2024.png");
+    w.scan().await;
     let listed = w
         .call(&dana(), "GET", &format!("/threads/{t}/messages"), None)
         .await

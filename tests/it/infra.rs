@@ -1556,3 +1556,155 @@ fn ses_stores_replies_under_inbound_then_invokes_receive_reply() {
         assert_eq!(vars(notify), vars(receive), "{var}");
     }
 }
+
+/// GuardDuty scans the attachments bucket and tags each object; its result
+/// events go by an EventBridge rule to a queue (only that rule may send to
+/// it) that record-scan drains with partial batch failures; the bucket
+/// policy refuses every read of an attachment not tagged clean, except
+/// GuardDuty's own and send-message's checks.
+#[test]
+fn malware_scan_results_reach_record_scan_and_gate_downloads() {
+    let template = Template::load();
+    let props = |id: &str| field(template.resource(id), "Properties");
+
+    let plan = template.of_type("AWS::GuardDuty::MalwareProtectionPlan");
+    assert_eq!(plan.len(), 1, "one malware protection plan");
+    let plan = field(plan[0].1, "Properties");
+    assert_eq!(
+        referenced(field(
+            field(field(plan, "ProtectedResource"), "S3Bucket"),
+            "BucketName"
+        )),
+        "AttachmentsBucket"
+    );
+    assert_eq!(
+        text(field(field(field(plan, "Actions"), "Tagging"), "Status")),
+        "ENABLED",
+        "the bucket policy reads GuardDuty's tag"
+    );
+    let role = referenced(field(plan, "Role"));
+    let trust = field(field(props(role), "AssumeRolePolicyDocument"), "Statement");
+    assert_eq!(
+        text(field(field(&list(trust)[0], "Principal"), "Service")),
+        "malware-protection-plan.guardduty.amazonaws.com"
+    );
+
+    let functions = template.functions();
+    let (id, recorder) = functions["record-scan"];
+    let sqs = Template::events(recorder, "SQS");
+    assert_eq!(sqs.len(), 1, "{id} consumes one queue");
+    assert_eq!(
+        list(field(sqs[0], "FunctionResponseTypes"))
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>(),
+        ["ReportBatchItemFailures"]
+    );
+    let queue_id = referenced(field(sqs[0], "Queue"));
+    let queue = props(queue_id);
+    let timeout = number(template.function_property(recorder, "Timeout").unwrap());
+    assert!(number(field(queue, "VisibilityTimeout")) >= VISIBILITY_FACTOR * timeout);
+    let dlq = referenced(field(field(queue, "RedrivePolicy"), "deadLetterTargetArn"));
+    assert_ne!(dlq, queue_id);
+
+    let rules = template.of_type("AWS::Events::Rule");
+    let (rule_id, rule) = rules
+        .iter()
+        .find(|(_, r)| {
+            plain(field(r, "Properties"))
+                .get("EventPattern")
+                .and_then(|p| p.get("source"))
+                .is_some_and(|s| list(s).iter().any(|s| text(s) == record_scan::SOURCE))
+        })
+        .copied()
+        .expect("a rule for GuardDuty's results");
+    let rule = field(rule, "Properties");
+    let pattern = field(rule, "EventPattern");
+    assert_eq!(
+        list(field(pattern, "source"))
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>(),
+        [record_scan::SOURCE]
+    );
+    assert_eq!(
+        list(field(pattern, "detail-type"))
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>(),
+        [record_scan::DETAIL_TYPE]
+    );
+    let bucket = &list(field(
+        field(field(pattern, "detail"), "s3ObjectDetails"),
+        "bucketName",
+    ))[0];
+    assert_eq!(referenced(bucket), "AttachmentsBucket");
+    assert!(
+        list(field(rule, "Targets"))
+            .iter()
+            .any(|t| referenced(field(t, "Arn")) == queue_id),
+        "{rule_id} must target {queue_id}"
+    );
+
+    // Only that rule sends to the queue.
+    let policies = template.of_type("AWS::SQS::QueuePolicy");
+    let policy = policies
+        .iter()
+        .map(|(_, p)| field(p, "Properties"))
+        .find(|p| {
+            list(field(p, "Queues"))
+                .iter()
+                .any(|q| referenced(q) == queue_id)
+        })
+        .unwrap_or_else(|| panic!("no queue policy for {queue_id}"));
+    let statement = &list(field(field(policy, "PolicyDocument"), "Statement"))[0];
+    assert_eq!(
+        text(field(field(statement, "Principal"), "Service")),
+        "events.amazonaws.com"
+    );
+    assert_eq!(
+        referenced(field(
+            field(field(statement, "Condition"), "ArnEquals"),
+            "aws:SourceArn"
+        )),
+        rule_id
+    );
+
+    // The bucket policy: no GetObject on an attachment not tagged clean.
+    let bucket_policy = props("AttachmentsBucketPolicy");
+    let deny = list(field(field(bucket_policy, "PolicyDocument"), "Statement"))
+        .iter()
+        .find(|s| {
+            text(field(s, "Effect")) == "Deny"
+                && plain(s).get("Action").is_some_and(|a| match plain(a) {
+                    Value::Sequence(items) => items.iter().any(|a| text(a) == "s3:GetObject"),
+                    one => text(one) == "s3:GetObject",
+                })
+        })
+        .expect("a Deny of s3:GetObject");
+    let condition = field(deny, "Condition");
+    assert_eq!(
+        text(field(
+            field(condition, "StringNotEquals"),
+            &format!("s3:ExistingObjectTag/{}", record_scan::SCAN_TAG_KEY)
+        )),
+        record_scan::NO_THREATS_FOUND
+    );
+    let except: BTreeSet<&str> = list(field(field(condition, "ArnNotEquals"), "aws:PrincipalArn"))
+        .iter()
+        .map(referenced)
+        .collect();
+    assert_eq!(
+        except,
+        BTreeSet::from([role, "SendMessageFunctionRole"]),
+        "only GuardDuty and send-message's checks read unscanned files"
+    );
+    let not_resource: Vec<String> = list(field(deny, "NotResource"))
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    assert!(
+        not_resource.iter().any(|r| r.contains("/inbound/*")),
+        "raw e-mails are not attachments: {not_resource:?}"
+    );
+}

@@ -24,6 +24,7 @@ mod relay_faults;
 mod reply;
 mod reply_out;
 mod reply_smtp;
+mod scan;
 mod threads;
 mod unsubscribe;
 mod wiring;

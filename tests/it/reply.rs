@@ -568,6 +568,9 @@ async fn files_are_stored_like_uploads_and_download_and_others_are_left_out_with
         .collect();
     assert_eq!(names, ["frame 1.png", "brief.pdf"]);
 
+    // Scanned like any upload before anyone downloads them.
+    assert!(files.iter().all(|f| f["scan"] == "pending"));
+    w.scan().await;
     let s3 = liaison::aws::s3_client(&w.aws);
     for (f, bytes, ctype) in [
         (&files[0], png(300), "image/png"),
@@ -603,7 +606,17 @@ async fn files_are_stored_like_uploads_and_download_and_others_are_left_out_with
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect();
-        assert_eq!(tags, [("liaison-state".to_owned(), "bound".to_owned())]);
+        assert!(
+            tags.contains(&("liaison-state".to_owned(), "bound".to_owned())),
+            "{tags:?}"
+        );
+        assert!(
+            tags.contains(&(
+                "GuardDutyMalwareScanStatus".to_owned(),
+                "NO_THREATS_FOUND".to_owned()
+            )),
+            "the scan's tag is kept: {tags:?}"
+        );
         let head = s3
             .head_object()
             .bucket(&w.names.bucket)

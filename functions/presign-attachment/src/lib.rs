@@ -7,11 +7,13 @@
 //!   never the caller's file name, which is stored cleaned. A person's
 //!   unsent uploads of the day are capped (`429 too_many_pending_uploads`).
 //! - `GET /threads/{thread_id}/attachments/{attachment_id}` — a fresh
-//!   download link for an attachment of a sent message.
+//!   download link for an attachment of a sent message, once the malware
+//!   scan found it clean (`409 attachment_not_scanned` before,
+//!   `403 attachment_infected` if it found a threat).
 
 use lambda_http::{Body, Request, Response};
 use liaison::attachments::{check_upload, object_key, Attachments};
-use liaison::domain::{AttachmentId, AttachmentRef};
+use liaison::domain::{AttachmentId, AttachmentRef, ScanState};
 use liaison::http::requests::{PresignAttachment, PresignAttachmentJson};
 use liaison::http::{self, ApiResult};
 use liaison::store::{
@@ -53,6 +55,7 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             filename: upload.filename,
             content_type: upload.content_type.to_owned(),
             size: upload.size,
+            scan: ScanState::Pending,
         },
         account: row.thread.account_id.clone(),
         thread,
@@ -103,6 +106,12 @@ async fn download(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         .bound_attachment(&thread, &caller.user_id, &id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    // Nobody downloads a file before the malware scan found it clean.
+    match record.file.scan {
+        ScanState::Clean => {}
+        ScanState::Pending => return Err(ApiError::attachment_not_scanned(&id.to_string())),
+        ScanState::Infected => return Err(ApiError::attachment_infected(&id.to_string())),
+    }
     let link = app
         .attachments
         .presign_download(

@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 
 use liaison::attachments::{object_key, Attachments};
 use liaison::domain::{
-    AttachmentId, AttachmentRef, Author, ClientMessageId, Message, ThreadId, Timestamp,
+    AttachmentId, AttachmentRef, Author, ClientMessageId, Message, ScanState, ThreadId, Timestamp,
 };
 use liaison::reply::inbound::{self, Verdicts};
 use liaison::reply::{unsubscribe_token_in_address, Refusal, ReplySettings};
@@ -271,6 +271,7 @@ async fn receive(app: &App, ses: &SimpleEmailService, now: Timestamp) -> Result<
                 filename: f.filename.clone(),
                 content_type: f.content_type.to_owned(),
                 size: f.bytes.len() as u64,
+                scan: ScanState::Pending,
             },
             thread: row.thread.clone(),
             account: record.thread.account_id.clone(),

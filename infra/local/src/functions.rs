@@ -159,6 +159,7 @@ pub struct Functions {
     pub notify_reply: notify_reply::App,
     pub receive_reply: receive_reply::App,
     pub unsubscribe: unsubscribe::App,
+    pub record_scan: record_scan::App,
 }
 
 impl Functions {
@@ -176,6 +177,7 @@ impl Functions {
         "notify-reply",
         "receive-reply",
         "unsubscribe",
+        "record-scan",
     ];
 
     /// Every `App` as its `main.rs` builds it, from these clients and values.
@@ -228,6 +230,10 @@ impl Functions {
                 store: store.clone(),
                 keys: reply.keys.clone(),
                 app_url: env.app_url.clone(),
+            },
+            record_scan: record_scan::App {
+                store: store.clone(),
+                attachments: attachments.clone(),
             },
             receive_reply: receive_reply::App {
                 store: store.clone(),
@@ -296,6 +302,14 @@ impl Functions {
         Ok(serde_json::to_value(response).unwrap_or(Value::Null))
     }
 
+    /// `record-scan`, as the scan-result queue's mapping invokes it (the
+    /// local gateway's stand-in scanner does the same); its answer is an
+    /// `SqsBatchResponse`.
+    pub async fn record_scan(&self, event: SqsEvent) -> Result<Value, Diagnostic> {
+        let response = record_scan::handle(&self.record_scan, event).await;
+        Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+    }
+
     /// `receive-reply`, as SES receiving invokes it (the local gateway's
     /// SMTP listener does the same).
     pub async fn receive_reply(&self, event: SimpleEmailEvent) -> Result<Value, Diagnostic> {
@@ -323,6 +337,10 @@ impl Functions {
             },
             "notify-reply" => match serde_json::from_value(payload) {
                 Ok(ev) => self.notify_reply(ev).await,
+                Err(e) => Err(unmarshal(e)),
+            },
+            "record-scan" => match serde_json::from_value(payload) {
+                Ok(ev) => self.record_scan(ev).await,
                 Err(e) => Err(unmarshal(e)),
             },
             "receive-reply" => match serde_json::from_value(payload) {

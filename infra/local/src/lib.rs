@@ -15,6 +15,7 @@ pub mod jwt;
 pub mod mail;
 pub mod queue;
 pub mod routes;
+pub mod scanner;
 mod server;
 pub mod smtp;
 pub mod stream;
@@ -98,6 +99,9 @@ pub struct Config {
     pub stream_start: stream::StartingPosition,
     /// Print e-mails the local SES accepted (moto only).
     pub print_mail: bool,
+    /// Run the stand-in malware scanner (with the event sources), which
+    /// scans each attachment this long after its upload.
+    pub scan_delay: Duration,
     /// Accept replies by SMTP here (`make dev`: 127.0.0.1:2525; port 0:
     /// the OS picks; `None`: no listener).
     pub smtp_addr: Option<SocketAddr>,
@@ -123,6 +127,7 @@ impl Config {
             event_sources: true,
             stream_start: stream::StartingPosition::Latest,
             print_mail: true,
+            scan_delay: scanner::DEFAULT_SCAN_DELAY,
             smtp_addr: Some(
                 smtp::DEFAULT_SMTP_ADDR
                     .parse()
@@ -185,6 +190,7 @@ pub struct Gateway {
     aws: SdkConfig,
     env: FunctionEnv,
     stream_arn: Option<String>,
+    scan_delay: Duration,
     stopper: Stopper,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -287,6 +293,23 @@ impl Gateway {
                 );
             }
         }
+        if config.event_sources {
+            // The stand-in for GuardDuty's scans → record-scan.
+            tasks.push(scanner::start(
+                scanner::StandIn::new(
+                    liaison::aws::s3_client(&config.aws),
+                    env.names.bucket.clone(),
+                    region.clone(),
+                    config.scan_delay,
+                ),
+                functions.clone(),
+                shutdown.clone(),
+            ));
+            tracing::info!(
+                delay_ms = config.scan_delay.as_millis() as u64,
+                "stand-in malware scanner running (EICAR → infected, else clean)"
+            );
+        }
         if config.print_mail {
             if let Some(endpoint) = config.aws.endpoint_url() {
                 tasks.push(mail::start(endpoint.to_owned(), shutdown.clone()));
@@ -338,6 +361,7 @@ impl Gateway {
             aws: config.aws,
             env,
             stream_arn,
+            scan_delay: config.scan_delay,
             stopper,
             tasks,
         })
@@ -372,6 +396,11 @@ impl Gateway {
     /// The AWS configuration their clients were built from.
     pub fn aws(&self) -> &SdkConfig {
         &self.aws
+    }
+
+    /// How long after an upload the stand-in scanner scans it.
+    pub fn scan_delay(&self) -> Duration {
+        self.scan_delay
     }
 
     /// The table's stream, if it has one.

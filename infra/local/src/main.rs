@@ -14,7 +14,7 @@ use serde_json::Value;
 
 const USAGE: &str = "\
 usage:
-  liaison-local serve [--addr HOST:PORT] [--smtp HOST:PORT | --no-smtp] [--prefix NAME] [--provision] [--demo] [--directory FILE] [--no-mail]
+  liaison-local serve [--addr HOST:PORT] [--smtp HOST:PORT | --no-smtp] [--prefix NAME] [--provision] [--demo] [--directory FILE] [--no-mail] [--scan-delay-ms MS]
       Serves the API (default 127.0.0.1:3000, env LIAISON_LOCAL_ADDR) on the
       resources NAME-table, NAME-attachments, NAME-notifications (default
       liaison-dev). --provision creates them first; --demo loads the demo
@@ -27,6 +27,9 @@ usage:
       Replies to notifications are accepted by SMTP (default 127.0.0.1:2525,
       env LIAISON_SMTP_ADDR) for reply+KEY@LIAISON_REPLY_DOMAIN (default
       reply.liaison.localhost) and handed to receive-reply as SES would.
+      A stand-in malware scanner marks each uploaded attachment clean MS
+      milliseconds after its upload (default 1000), or infected if it
+      contains the EICAR test string, as GuardDuty's results would.
   liaison-local token --sub USER [--account ACC | --manager] [--name N] [--email E] [--hours H] [--directory FILE]
       Prints a dev JWT (HS256, LIAISON_DEV_JWT_SECRET) for USER, valid H hours
       (default 12). Name, e-mail, account and role come from the demo
@@ -188,6 +191,13 @@ fn serve(mut args: Args) -> Result<(), String> {
     let directory_file = args.value("--directory")?;
     let print_mail = !args.flag("--no-mail");
     let no_smtp = args.flag("--no-smtp");
+    let scan_delay = match args.value("--scan-delay-ms")? {
+        Some(ms) => Duration::from_millis(
+            ms.parse()
+                .map_err(|_| format!("--scan-delay-ms {ms} is not a number of milliseconds"))?,
+        ),
+        None => liaison_local::scanner::DEFAULT_SCAN_DELAY,
+    };
     let smtp = match args.value("--smtp")? {
         Some(a) => a,
         None => env_or(
@@ -269,6 +279,7 @@ fn serve(mut args: Args) -> Result<(), String> {
             cursor_secret,
             notify_delay,
             print_mail,
+            scan_delay,
             smtp_addr,
             reply_domain,
             reply_secrets,
@@ -359,6 +370,11 @@ fn banner(
             env.reply_domain, env.reply_domain
         ));
     }
+    out.push_str(&format!(
+        "  Malware scan: a stand-in scanner marks uploads clean {} ms after upload (infected if they\n  \
+         contain the EICAR test string); downloads open only once clean.\n",
+        gateway.scan_delay().as_millis()
+    ));
     out.push_str(&format!("\nThe API is on the same origin: {url}\n"));
     out.push_str(&format!(
         "  AWS: {}   resources: {}, {}, {}\n",

@@ -6,6 +6,7 @@ mod ids;
 mod message;
 mod preferences;
 mod principal;
+mod scan;
 mod scope;
 mod text;
 mod thread;
@@ -23,6 +24,7 @@ pub use message::{
 };
 pub use preferences::{EmailPreference, UnknownPreference};
 pub use principal::{Principal, Role, UnknownRole};
+pub use scan::{ScanState, UnknownScanState};
 pub use scope::{LabeledScope, Scope, ScopeKind};
 pub use text::{clean_line, is_clean_line, is_invisible_format};
 pub use thread::{

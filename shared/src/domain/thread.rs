@@ -114,6 +114,8 @@ pub struct AttachmentRef {
     pub filename: String,
     pub content_type: String,
     pub size: u64,
+    /// The malware scan's state (see [`super::ScanState`]).
+    pub scan: super::ScanState,
 }
 
 /// A stored message.

@@ -5,7 +5,7 @@ use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 use mail_builder::MessageBuilder;
 
-use crate::domain::{Message, Person, Thread, TimeZone};
+use crate::domain::{Message, Person, ScanState, Thread, TimeZone};
 
 /// A rendered e-mail to one person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +48,9 @@ pub struct FooterLinks<'a> {
 }
 
 /// The footer line that mutes the conversation (followed by the link).
+/// After the name of a file the malware scan found a threat in.
+pub const INFECTED_NOTE: &str = "(removed: malware found)";
+
 pub const MUTE_LINE: &str = "Mute this conversation:";
 /// The footer line that leads to the e-mail preferences (followed by the link).
 pub const PREFERENCES_LINE: &str = "E-mail preferences:";
@@ -144,10 +147,19 @@ pub fn render(
             ));
         }
         if !m.attachments.is_empty() {
-            let names: Vec<&str> = m.attachments.iter().map(|a| a.filename.as_str()).collect();
+            // Files are named, never linked; one the malware scan found a
+            // threat in says so.
+            let names: Vec<String> = m
+                .attachments
+                .iter()
+                .map(|a| match a.scan {
+                    ScanState::Infected => format!("{} {INFECTED_NOTE}", a.filename),
+                    _ => a.filename.clone(),
+                })
+                .collect();
             text.push_str(&format!("Attached: {}\n\n", names.join(", ")));
             html.push_str("<p>Attached:</p><ul>");
-            for n in names {
+            for n in &names {
                 html.push_str(&format!("<li>{}</li>", escape_html(n)));
             }
             html.push_str("</ul>");
@@ -267,6 +279,7 @@ mod tests {
                     filename: f.to_string(),
                     content_type: "image/png".into(),
                     size: 1,
+                    scan: ScanState::Pending,
                 })
                 .collect(),
             created_at: Timestamp::from_unix_millis(0),
@@ -320,6 +333,28 @@ mod tests {
     }
 
     #[test]
+    fn infected_files_are_named_as_removed_never_linked() {
+        let mut m = message("see", false, &["clean.png", "evil.pdf"]);
+        m.attachments[0].scan = ScanState::Clean;
+        m.attachments[1].scan = ScanState::Infected;
+        let e = render(
+            &dana(),
+            None,
+            &thread(),
+            &[m],
+            "https://app.example",
+            FooterLinks::default(),
+        );
+        assert!(e
+            .text
+            .contains("Attached: clean.png, evil.pdf (removed: malware found)"));
+        assert!(e
+            .html
+            .contains("<li>evil.pdf (removed: malware found)</li>"));
+        assert!(!e.text.contains("amazonaws") && !e.html.contains("X-Amz"));
+    }
+
+    #[test]
     fn bodies_escape_html_list_files_and_link_the_thread() {
         let t = thread();
         let e = render(
@@ -338,6 +373,7 @@ mod tests {
         assert!(!e.html.contains("<script>"));
         assert!(e.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(e.text.contains("Attached: hook.png, a&b.pdf"));
+        assert!(!e.text.contains(INFECTED_NOTE));
         assert!(e.html.contains("a&amp;b.pdf"));
         let link = format!("https://app.example/messages/{}", t.id);
         assert!(e.text.contains(&link));

@@ -22,6 +22,7 @@ mod messages;
 mod notifications;
 mod preferences;
 mod replies;
+mod scan;
 pub mod schema;
 mod send;
 mod stream;
@@ -47,6 +48,7 @@ pub use notifications::{
     Completion, CLAIM_LEASE_SECONDS, COMPLETE_ATTEMPTS, MAX_MESSAGES_PER_EMAIL,
 };
 pub use replies::{RecipientRows, ReplyKeyRecord, ThreadMail};
+pub use scan::ScanRecorded;
 pub use send::{send_fingerprint, NewMessage, SendContext, SendOutcome};
 pub use stream::{inserted_message, InsertedMessage};
 pub use threads::{CreateOutcome, OpenContext};

@@ -16,7 +16,7 @@ use super::tx::{self, Backoff, UpdateItem};
 use super::{schema, Store, StoreError, BIND_MARGIN_SECONDS};
 use crate::domain::{
     AttachmentId, AttachmentRef, Author, ClientMessageId, LastMessage, Message, MessageBody,
-    MessageId, Role, ThreadId, Timestamp, UserId, PREVIEW_CHARS,
+    MessageId, Role, ScanState, ThreadId, Timestamp, UserId, PREVIEW_CHARS,
 };
 
 /// A message to send, checked.
@@ -156,6 +156,11 @@ impl Store {
     ) -> Result<SendOutcome, StoreError> {
         let mut backoff = Backoff::new(12);
         let fingerprint = new.fingerprint();
+        // The files as the message lists them, each with the scan state its
+        // record had when read: the bind is conditional on that state, so a
+        // scan result landing between the caller's read and this write
+        // fails the bind, and the retry below takes the new state.
+        let mut attachments = new.attachments.clone();
         loop {
             if !record.participants.iter().any(|(u, _)| *u == new.author.id) {
                 return Ok(SendOutcome::NotFound);
@@ -169,7 +174,7 @@ impl Store {
                 author: new.author.clone(),
                 body: new.body.clone(),
                 urgent: new.urgent,
-                attachments: new.attachments.clone(),
+                attachments: attachments.clone(),
                 created_at,
             };
             let claim = Claim {
@@ -190,13 +195,20 @@ impl Store {
                 }
             }
             let first_attachment = 3 + record.participants.len();
-            if let Some(a) = new
-                .attachments
+            if let Some((_, a)) = attachments
                 .iter()
                 .enumerate()
                 .find(|(i, _)| reasons.condition_failed(first_attachment + i))
             {
-                return Ok(SendOutcome::AttachmentTaken(a.1.id));
+                // A scan result that landed since the read is taken and
+                // the send retried; anything else means the file is gone.
+                match self
+                    .rescanned(&new.thread, &new.author.id, &attachments)
+                    .await?
+                {
+                    Some(fresh) => attachments = fresh,
+                    None => return Ok(SendOutcome::AttachmentTaken(a.id)),
+                }
             }
             // A newer message landed first (META's ordering condition), the
             // participants changed, or transactions collided
@@ -310,10 +322,19 @@ impl Store {
         let bindable = Timestamp::now()
             .unix_seconds()
             .saturating_add(BIND_MARGIN_SECONDS);
-        let bind_condition = format!(
-            "attachment_state = :pending AND author_id = :author AND {ttl} > :bindable",
-            ttl = schema::TTL_ATTRIBUTE
-        );
+        // And only while its scan state is the one the message copies (a
+        // record written before scanning existed has none: pending).
+        let bind_condition = |scan: ScanState| {
+            format!(
+                "attachment_state = :pending AND author_id = :author AND {ttl} > :bindable AND {}",
+                if scan == ScanState::Pending {
+                    "(attribute_not_exists(#scan) OR #scan = :scan)"
+                } else {
+                    "#scan = :scan"
+                },
+                ttl = schema::TTL_ATTRIBUTE
+            )
+        };
         for a in &m.attachments {
             items.push(tx::update(
                 &self.table,
@@ -323,14 +344,15 @@ impl Store {
                         "SET attachment_state = :bound, message_id = :id REMOVE {ttl}",
                         ttl = schema::TTL_ATTRIBUTE
                     ),
-                    condition: Some(&bind_condition),
-                    names: vec![],
+                    condition: Some(&bind_condition(a.scan)),
+                    names: vec![("#scan", "scan")],
                     values: vec![
                         (":bound", s("bound")),
                         (":pending", s("pending")),
                         (":id", s(&id)),
                         (":author", s(m.author.id.as_str())),
                         (":bindable", n(bindable)),
+                        (":scan", s(a.scan.as_str())),
                     ],
                 },
             )?);
@@ -338,6 +360,37 @@ impl Store {
         // Bound uploads no longer count against the author's pending cap.
         items.extend(release_pending(&self.table, &m.author.id, &m.attachments)?);
         Ok(items)
+    }
+
+    /// After a send's bind failed: `files` with their records' current
+    /// scan states, if every record is still bindable by `author` and at
+    /// least one scan state changed (a result landed since they were read);
+    /// `None` if a file was taken, expired or is gone (or nothing changed).
+    async fn rescanned(
+        &self,
+        thread: &ThreadId,
+        author: &UserId,
+        files: &[AttachmentRef],
+    ) -> Result<Option<Vec<AttachmentRef>>, StoreError> {
+        let ids: Vec<AttachmentId> = files.iter().map(|a| a.id).collect();
+        let records = self.send_context(thread, &ids, None).await?.attachments;
+        let now = Timestamp::now().unix_seconds();
+        let mut changed = false;
+        let mut fresh = Vec::with_capacity(files.len());
+        for a in files {
+            let Some(r) = records.iter().find(|r| r.file.id == a.id) else {
+                return Ok(None);
+            };
+            if r.message.is_some() || r.author != *author || !r.bindable_at(now) {
+                return Ok(None);
+            }
+            changed |= r.file.scan != a.scan;
+            fresh.push(AttachmentRef {
+                scan: r.file.scan,
+                ..a.clone()
+            });
+        }
+        Ok(changed.then_some(fresh))
     }
 
     /// If `new` was already sent (its claim exists), what a replay answers:

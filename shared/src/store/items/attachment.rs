@@ -1,7 +1,7 @@
 //! Attachment records: pending from presign until a message binds them.
 
 use crate::domain::{
-    AccountId, AttachmentId, AttachmentRef, MessageId, ThreadId, Timestamp, UserId,
+    AccountId, AttachmentId, AttachmentRef, MessageId, ScanState, ThreadId, Timestamp, UserId,
 };
 use crate::store::attr::{n, s, Item, Reader};
 use crate::store::{keys, schema, StoreError, BIND_MARGIN_SECONDS};
@@ -41,6 +41,7 @@ pub(in crate::store) fn attachment_item(a: &AttachmentRecord, expires_at: i64) -
         ("content_type".into(), s(&a.file.content_type)),
         ("size".into(), n(a.file.size)),
         ("attachment_state".into(), s("pending")),
+        ("scan".into(), s(a.file.scan.as_str())),
         ("created_at".into(), s(Timestamp::now().to_string())),
         (schema::TTL_ATTRIBUTE.into(), n(expires_at)),
     ]);
@@ -55,6 +56,7 @@ pub(in crate::store) fn read_attachment(item: &Item) -> Result<AttachmentRecord,
             filename: r.s("filename")?.to_owned(),
             content_type: r.s("content_type")?.to_owned(),
             size: r.n("size")?.max(0) as u64,
+            scan: read_scan(&r)?,
         },
         thread: r.parse("thread_id", ThreadId::parse)?,
         account: r.parse("account_id", AccountId::parse)?,
@@ -62,4 +64,10 @@ pub(in crate::store) fn read_attachment(item: &Item) -> Result<AttachmentRecord,
         message: r.opt_parse("message_id", MessageId::parse)?,
         expires_at: r.opt_n(schema::TTL_ATTRIBUTE)?,
     })
+}
+
+/// An item's `scan` attribute; items written before scanning existed have
+/// none and are pending (never downloadable until a scan result lands).
+pub(in crate::store) fn read_scan(r: &Reader<'_>) -> Result<ScanState, StoreError> {
+    Ok(r.opt_parse("scan", ScanState::parse)?.unwrap_or_default())
 }

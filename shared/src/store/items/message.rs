@@ -15,6 +15,7 @@ fn attachment_attr(a: &AttachmentRef) -> AttributeValue {
         ("filename".into(), s(&a.filename)),
         ("content_type".into(), s(&a.content_type)),
         ("size".into(), n(a.size)),
+        ("scan".into(), s(a.scan.as_str())),
     ]))
 }
 
@@ -54,6 +55,7 @@ pub(in crate::store) fn read_message(item: &Item) -> Result<Message, StoreError>
                     filename: a.s("filename")?.to_owned(),
                     content_type: a.s("content_type")?.to_owned(),
                     size: a.n("size")?.max(0) as u64,
+                    scan: super::attachment::read_scan(&a)?,
                 })
             }
             _ => Err(r.corrupt("attachments holds a non-map")),
