@@ -294,6 +294,28 @@ test("Discard drops an unfinished upload on the server and on the page", async (
   expect((await res.json()).code).toBe("attachment_not_uploaded");
 });
 
+test("a file whose bytes are not its type is refused at send, said on the file", async ({ page, request }) => {
+  const threadId = await openByLink(page, SCOPES.tonic);
+  const api = await Api.as(request, CHRIS);
+  const before = (await api.messages(threadId)).length;
+  const spoof = { name: "not-a-picture.png", mimeType: "image/png", buffer: Buffer.from("<!doctype html><html><body>hello</body></html>\n") };
+  const chooser = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Attach files", exact: true }).click();
+  await (await chooser).setFiles(spoof);
+  await expect(chip(page, spoof.name)).toContainText("Uploaded");
+  const text = `Here is the picture ${Date.now()}`;
+  await composer(page).fill(text);
+  await composer(page).press("Enter");
+  // Not sent; the file says why and can only be removed.
+  await expect(page.getByRole("alert").filter({ hasText: "Your message was not sent" })).toBeVisible();
+  await expect(chip(page, spoof.name).getByRole("alert")).toBeVisible();
+  await expect(chip(page, spoof.name).getByRole("button", { name: /^Retry/ })).toHaveCount(0);
+  expect((await api.messages(threadId)).length).toBe(before);
+  await page.getByRole("button", { name: `Remove ${spoof.name}`, exact: true }).click();
+  await composer(page).press("Enter");
+  await expect(messageArticle(page, text)).toBeVisible();
+});
+
 test("files in messages: scanning shows no link, infected is never linked, clean downloads", async ({ page, request }) => {
   test.setTimeout(120_000);
   const api = await Api.as(request, CHRIS);

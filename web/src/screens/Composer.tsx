@@ -110,7 +110,9 @@ export function Composer(props: {
     }).then(
       (id) => update(key, { status: "done", progress: 1, attachment_id: id, upload_id: id, abort: undefined }),
       (e) => {
-        if (errorText(e) !== CANCELLED) update(key, { status: "failed", error: errorText(e), abort: undefined });
+        const text = errorText(e);
+        if (text === CANCELLED) return;
+        update(key, { status: "failed", error: /Retry/.test(text) ? text : `${text} Retry carries on where it stopped.`, abort: undefined });
       },
     );
   }
@@ -257,6 +259,15 @@ export function Composer(props: {
       props.onSent(message);
       textbox.current?.focus();
     } catch (e) {
+      // A file the API refused (not what its name says, gone): said on the file itself.
+      if (e instanceof ApiError) {
+        const sent = current.filter((i) => i.attachment_id);
+        for (const fe of e.errors) {
+          const m = /^attachment_ids\[(\d+)\]$/.exec(fe.field);
+          const item = m ? sent[Number(m[1])] : undefined;
+          if (item) update(item.key, { status: "failed", error: fe.message, file: undefined, upload_id: undefined });
+        }
+      }
       if (e instanceof ApiError && e.kind === "network") setSendError(`${UNREACHABLE}, so your message may not have been sent. It is kept here: Retry sends it once, never twice.`);
       else if (e instanceof ApiError && e.field("body")) setTextError(e.field("body")!);
       else setSendError(`Your message was not sent: ${errorText(e)}`);
