@@ -5,6 +5,7 @@
 // "Scanning for viruses…" (no link), "Removed: malware found" (never a
 // link), or the download once clean. Needs the issue 16 backends (multipart
 // routes, scan states, the local stand-in scanner).
+import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page, type Route } from "@playwright/test";
 import { writeFileSync } from "node:fs";
 import { Api, CHRIS, POLL_MS, SCOPES, composer, messageArticle, openByLink, pdf, signIn } from "./support";
@@ -17,6 +18,13 @@ const PARTS = Math.ceil(SIZE / PART);
 
 /** The EICAR test string: the stand-in scanner reports a file holding it infected. */
 const EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/** axe-core finds nothing serious or critical on the page as it is. */
+async function expectAccessible(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]).analyze();
+  const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`), `axe on ${what}`).toEqual([]);
+}
 
 /** A real MP4 to its first bytes (ftyp, then one mdat box of filler), written to disk. */
 function bigVideo(path: string, size = SIZE): { path: string; name: string; bytes: Buffer } {
@@ -186,6 +194,7 @@ test("a part that keeps failing shows a recoverable error; Retry uploads only th
   const retry = page.getByRole("button", { name: `Retry upload of ${video.name}`, exact: true });
   await expect(retry).toBeVisible({ timeout: 60_000 });
   await expect(chip(page, video.name).getByRole("alert")).toContainText(video.name);
+  await expectAccessible(page, "a failed upload with Retry");
   // It cannot be sent like this, and says why.
   await composer(page).fill("Not yet");
   await composer(page).press("Enter");
@@ -246,6 +255,7 @@ test("an upload cut short by a reload is offered again; Resume uploads only the 
   const other = bigVideo(info.outputPath("other-footage.mp4"), SIZE + 1);
   await chooseFile(page, `Resume upload of ${video.name}`, other.path);
   await expect(offers.getByRole("alert")).toContainText("is not the file that was uploading");
+  await expectAccessible(page, "the unfinished uploads offered again");
   await expect(resume).toBeVisible();
 
   // The same file: only parts 2 to 9 go up, into the same upload.
@@ -348,6 +358,7 @@ test("files in messages: scanning shows no link, infected is never linked, clean
   await expect(article.getByText("Scanning for viruses…")).toHaveCount(2);
   await expect(article.getByRole("button")).toHaveCount(0);
   await expect(article.getByRole("link")).toHaveCount(0);
+  await expectAccessible(page, "files being scanned");
 
   // The real states come with the next poll.
   pending = false;
@@ -359,6 +370,7 @@ test("files in messages: scanning shows no link, infected is never linked, clean
   await expect(article.getByRole("button", { name: /bad-brief/ })).toHaveCount(0);
   await expect(article.getByRole("link")).toHaveCount(0);
   await expect(article.getByRole("img")).toHaveCount(0);
+  await expectAccessible(page, "a clean and an infected file");
 
   // The API agrees: infected is refused, clean is served.
   const atts = await attachmentsOf(api, threadId, text);
