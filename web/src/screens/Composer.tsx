@@ -85,7 +85,14 @@ export function Composer(props: {
       .map((i) => ({ attachment_id: i.attachment_id!, filename: i.filename, content_type: i.content_type, size: i.size }));
     setDraft({ files });
   }, [items]);
-  useEffect(() => () => itemsRef.current.forEach((i) => i.abort?.abort()), []);
+  const mounted = useRef(true);
+  useEffect(
+    () => () => {
+      mounted.current = false;
+      itemsRef.current.forEach((i) => i.abort?.abort());
+    },
+    [],
+  );
 
   const counted = items.filter((i) => i.status !== "failed").length;
   const full = counted >= MAX_FILES;
@@ -105,7 +112,13 @@ export function Composer(props: {
       contentType: contentType as SavedUpload["content_type"],
       saved,
       signal: abort.signal,
-      onStart: (s) => update(key, { upload_id: s.attachment_id }),
+      onStart: (s) => {
+        // Removed while it was starting: drop it (leaving the page keeps it to resume).
+        if (mounted.current && !itemsRef.current.some((i) => i.key === key)) {
+          forgetUpload(threadId, s.attachment_id);
+          store.api.abortUpload(threadId, s.attachment_id).catch(() => {});
+        } else update(key, { upload_id: s.attachment_id });
+      },
       onProgress: (p) => update(key, { progress: p.loaded / p.total, parts: { done: p.partsDone, count: p.partCount } }),
     }).then(
       (id) => update(key, { status: "done", progress: 1, attachment_id: id, upload_id: id, abort: undefined }),
