@@ -203,8 +203,8 @@ function retryable(e: unknown): boolean {
   return false;
 }
 
-/** The upload is gone on the server (expired after a day, or discarded elsewhere). */
-const gone = (e: unknown) => e instanceof ApiError && e.status === 404;
+/** The upload is gone on the server (aborted after a day, or discarded elsewhere). */
+const gone = (e: unknown) => e instanceof ApiError && (e.status === 404 || e.code === "attachment_expired");
 
 /** Uploads (or resumes) a file in parts; resolves with its attachment id once complete. */
 export async function uploadMultipart(o: MultipartOptions): Promise<string> {

@@ -322,6 +322,21 @@ test("a saved upload the server no longer has starts again from the first part",
   assert.deepEqual(loadUploads(THREAD), []);
 });
 
+test("a saved upload aborted after a day (attachment_expired at complete) starts again", async () => {
+  const api = new FakeApi(3);
+  const real = api.completeUpload;
+  api.completeUpload = async (t, id, parts) => {
+    if (id === "att_old") throw new ApiError("problem", 422, "The upload expired.", "attachment_expired");
+    return real(t, id, parts);
+  };
+  saveUpload(saved({ 1: '"a"', 2: '"b"', 3: '"c"', 4: '"d"' }));
+  const p = fakePut();
+  const id = await uploadMultipart(options(api, file(10), { put: p.put, saved: loadUploads(THREAD)[0] }));
+  assert.equal(id, "att1");
+  assert.deepEqual([...p.tries.keys()].sort(), [1, 2, 3, 4]);
+  assert.deepEqual(loadUploads(THREAD), []);
+});
+
 test("URLs about to expire are asked for again", async () => {
   const api = new FakeApi(4);
   let clock = 0;

@@ -1,9 +1,9 @@
 // The one place the page talks to the API: Bearer token from getToken(),
 // problem+json errors turned into ApiError, 401 reported as auth-required.
-import type { CompletedUpload, MultipartUpload, PartUrls, ScanState, UploadedPart } from "./issue16-types";
+import type { CompletedUpload, StartedUpload, PartUrls, ScanState, UploadedPart } from "./issue16-types";
 import type { components } from "./schema";
 
-export type { CompletedUpload, MultipartUpload, PartUrls, ScanState, UploadedPart };
+export type { CompletedUpload, StartedUpload, PartUrls, ScanState, UploadedPart };
 
 type S = components["schemas"];
 export type Thread = S["Thread"] & { links?: ScopeLink[] };
@@ -125,7 +125,7 @@ export function createClient(opts: ClientOptions) {
       call<S["DownloadLink"]>("GET", `${t(id)}/attachments/${encodeURIComponent(attachmentId)}`),
     // Multipart uploads (files over 64 MiB): start, part URLs, complete, abort.
     startUpload: (id: string, file: { filename: string; content_type: ContentType; size: number }) =>
-      call<MultipartUpload>("POST", `${t(id)}/uploads`, file),
+      call<StartedUpload>("POST", `${t(id)}/uploads`, file),
     partUrls: (id: string, attachmentId: string, partNumbers: number[]) =>
       call<PartUrls>("POST", `${t(id)}/uploads/${encodeURIComponent(attachmentId)}/parts`, { part_numbers: partNumbers }),
     completeUpload: (id: string, attachmentId: string, parts: UploadedPart[]) =>

@@ -3,10 +3,12 @@
 // Written to the contract in the issue 16 plan (multipart uploads, scan states)
 // while infra/openapi.yaml does not have them yet. Once the backends' spec is
 // merged: run `npm run gen:api`, point these names at
-// components["schemas"][...] in client.ts, and delete this file.
+// components["schemas"][...] in client.ts (the spec on i16/mp names them
+// StartedUpload, PartUrls, CompletedUpload; UploadedPart is an item of
+// CompleteUploadRequest["parts"]), and delete this file.
 
 /** `POST /threads/{thread_id}/uploads` (201). */
-export interface MultipartUpload {
+export interface StartedUpload {
   attachment_id: string;
   /** Bytes per part (the last one may be smaller); at least 8 MiB. */
   part_size: number;
