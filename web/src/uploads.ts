@@ -1,5 +1,6 @@
 // What may be attached (the API's rules: shared/src/attachments/policy.rs,
 // check_upload) and the upload itself: presign, then PUT with progress.
+// Files over 64 MiB (videos and ZIP) go up in parts instead: multipart.ts.
 import type { Api, ContentType } from "./api/client";
 
 const MIB = 1024 * 1024;
@@ -12,9 +13,9 @@ const TYPES: Record<string, [ContentType, number]> = {
   png: ["image/png", 25 * MIB],
   webp: ["image/webp", 25 * MIB],
   gif: ["image/gif", 25 * MIB],
-  mp4: ["video/mp4", 1024 * MIB],
-  mov: ["video/quicktime", 1024 * MIB],
-  webm: ["video/webm", 1024 * MIB],
+  mp4: ["video/mp4", 5 * 1024 * MIB],
+  mov: ["video/quicktime", 5 * 1024 * MIB],
+  webm: ["video/webm", 5 * 1024 * MIB],
   pdf: ["application/pdf", 50 * MIB],
   zip: ["application/zip", 500 * MIB],
 };
@@ -23,7 +24,7 @@ export const ACCEPT = Object.keys(TYPES).map((e) => `.${e}`).join(",");
 
 const LIMIT_TEXT: Record<string, string> = {
   image: "Images must be 25 MB or smaller",
-  video: "Videos must be 1 GB or smaller",
+  video: "Videos must be 5 GB or smaller",
   "application/pdf": "PDFs must be 50 MB or smaller",
   "application/zip": "ZIP files must be 500 MB or smaller",
 };

@@ -1,13 +1,22 @@
 // The one place the page talks to the API: Bearer token from getToken(),
 // problem+json errors turned into ApiError, 401 reported as auth-required.
+import type { CompletedUpload, StartedUpload, PartUrls, ScanState, UploadedPart } from "./issue16-types";
 import type { components } from "./schema";
+
+export type { CompletedUpload, StartedUpload, PartUrls, ScanState, UploadedPart };
 
 type S = components["schemas"];
 export type Thread = S["Thread"] & { links?: ScopeLink[] };
 export type ThreadList = S["ThreadList"];
-export type Message = S["Message"];
-export type MessageList = S["MessageList"];
-export type Attachment = S["Attachment"];
+// Issue 16 (hand-written, see issue16-types.ts): every attachment has a scan
+// state and only a clean one carries a download link.
+export type Attachment = Omit<S["Attachment"], "download_url" | "download_url_expires_at"> & {
+  scan: ScanState;
+  download_url?: string;
+  download_url_expires_at?: string;
+};
+export type Message = Omit<S["Message"], "attachments"> & { attachments: Attachment[] };
+export type MessageList = Omit<S["MessageList"], "messages"> & { messages: Message[] };
 export type Catalog = S["Catalog"];
 export type ScopeInput = S["ScopeInput"];
 export type ContentType = S["ContentType"];
@@ -114,5 +123,14 @@ export function createClient(opts: ClientOptions) {
       call<PresignedUpload>("POST", `${t(id)}/attachments`, file),
     downloadLink: (id: string, attachmentId: string) =>
       call<S["DownloadLink"]>("GET", `${t(id)}/attachments/${encodeURIComponent(attachmentId)}`),
+    // Multipart uploads (files over 64 MiB): start, part URLs, complete, abort.
+    startUpload: (id: string, file: { filename: string; content_type: ContentType; size: number }) =>
+      call<StartedUpload>("POST", `${t(id)}/uploads`, file),
+    partUrls: (id: string, attachmentId: string, partNumbers: number[]) =>
+      call<PartUrls>("POST", `${t(id)}/uploads/${encodeURIComponent(attachmentId)}/parts`, { part_numbers: partNumbers }),
+    completeUpload: (id: string, attachmentId: string, parts: UploadedPart[]) =>
+      call<CompletedUpload>("POST", `${t(id)}/uploads/${encodeURIComponent(attachmentId)}/complete`, { parts }),
+    abortUpload: (id: string, attachmentId: string) =>
+      call<null>("DELETE", `${t(id)}/uploads/${encodeURIComponent(attachmentId)}`),
   };
 }

@@ -1,11 +1,24 @@
 // The composer: Enter sends, Shift+Enter is a newline, nothing is sent while
 // an IME composition is active. The draft (text, urgency, uploaded files and
 // its client_message_id) is saved per thread until its send succeeds.
+// Files over 64 MiB upload in parts (multipart.ts); one left unfinished by a
+// reload is offered again ("Resume upload of …") until it is finished or
+// discarded.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, UNREACHABLE, type Message } from "../api/client";
 import { clearDraft, emptyDraft, loadDraft, newMessageId, saveDraft, type Draft } from "../drafts";
 import { fileSize } from "../format";
 import type { Store } from "../store";
+import {
+  CANCELLED,
+  doneBytes,
+  forgetUpload,
+  loadUploads,
+  sameFile,
+  uploadMultipart,
+  usesMultipart,
+  type SavedUpload,
+} from "../multipart";
 import { ACCEPT, checkFile, MAX_FILES, uploadFile } from "../uploads";
 import { errorText } from "./common";
 
@@ -19,6 +32,15 @@ interface Item {
   attachment_id?: string;
   error?: string;
   abort?: AbortController;
+  /** A multipart upload: the file (for Retry), its id once started, its parts. */
+  file?: File;
+  upload_id?: string;
+  parts?: { done: number; count: number };
+}
+
+/** "40%, part 3 of 8": the part now uploading (the next one when between parts). */
+export function partText(progress: number, parts: { done: number; count: number }): string {
+  return `${Math.floor(progress * 100)}%, part ${Math.min(parts.done + 1, parts.count)} of ${parts.count}`;
 }
 
 let keys = 0;
@@ -35,6 +57,11 @@ export function Composer(props: {
     draft.files.map((f) => ({ key: `k${keys++}`, ...f, status: "done" as const, progress: 1 })),
   );
   const [rejected, setRejected] = useState<{ name: string; reason: string }[]>([]);
+  // Multipart uploads saved by an earlier visit that are not running here.
+  const [offers, setOffers] = useState<SavedUpload[]>(() => loadUploads(threadId));
+  const [offerError, setOfferError] = useState<string | null>(null);
+  const resumeInput = useRef<HTMLInputElement>(null);
+  const resuming = useRef<SavedUpload | null>(null);
   const [sendError, setSendError] = useState<string | null>(null);
   const [textError, setTextError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
@@ -58,13 +85,49 @@ export function Composer(props: {
       .map((i) => ({ attachment_id: i.attachment_id!, filename: i.filename, content_type: i.content_type, size: i.size }));
     setDraft({ files });
   }, [items]);
-  useEffect(() => () => itemsRef.current.forEach((i) => i.abort?.abort()), []);
+  const mounted = useRef(true);
+  useEffect(
+    () => () => {
+      mounted.current = false;
+      itemsRef.current.forEach((i) => i.abort?.abort());
+    },
+    [],
+  );
 
   const counted = items.filter((i) => i.status !== "failed").length;
   const full = counted >= MAX_FILES;
 
   function update(key: string, patch: Partial<Item>) {
     setItems((old) => old.map((i) => (i.key === key ? { ...i, ...patch } : i)));
+  }
+
+  /** Uploads a large file in parts (carrying on with `saved`, when given). */
+  function runMultipart(key: string, file: File, contentType: Item["content_type"], saved?: SavedUpload) {
+    const abort = new AbortController();
+    update(key, { status: "uploading", error: undefined, abort });
+    uploadMultipart({
+      api: store.api,
+      threadId,
+      file,
+      contentType: contentType as SavedUpload["content_type"],
+      saved,
+      signal: abort.signal,
+      onStart: (s) => {
+        // Removed while it was starting: drop it (leaving the page keeps it to resume).
+        if (mounted.current && !itemsRef.current.some((i) => i.key === key)) {
+          forgetUpload(threadId, s.attachment_id);
+          store.api.abortUpload(threadId, s.attachment_id).catch(() => {});
+        } else update(key, { upload_id: s.attachment_id });
+      },
+      onProgress: (p) => update(key, { progress: p.loaded / p.total, parts: { done: p.partsDone, count: p.partCount } }),
+    }).then(
+      (id) => update(key, { status: "done", progress: 1, attachment_id: id, upload_id: id, abort: undefined }),
+      (e) => {
+        const text = errorText(e);
+        if (text === CANCELLED) return;
+        update(key, { status: "failed", error: /Retry/.test(text) ? text : `${text} Retry carries on where it stopped.`, abort: undefined });
+      },
+    );
   }
 
   function addFiles(files: File[]) {
@@ -92,6 +155,16 @@ export function Composer(props: {
         abort: new AbortController(),
       };
       added.push(item);
+      if (usesMultipart(file.size)) {
+        // The same file as an unfinished upload carries on with it.
+        const saved = offers.find((o) => sameFile(o, file));
+        if (saved) setOffers((old) => old.filter((o) => o !== saved));
+        item.file = file;
+        item.upload_id = saved?.attachment_id;
+        const start = () => runMultipart(item.key, file, checked.content_type, saved);
+        queueMicrotask(start);
+        continue;
+      }
       uploadFile(store.api, threadId, file, checked.content_type, (p) => update(item.key, { progress: p }), item.abort!.signal).then(
         (id) => update(item.key, { status: "done", progress: 1, attachment_id: id, abort: undefined }),
         (e) => update(item.key, { status: "failed", error: errorText(e), abort: undefined }),
@@ -105,7 +178,53 @@ export function Composer(props: {
   function remove(item: Item) {
     item.abort?.abort();
     setItems((old) => old.filter((i) => i.key !== item.key));
+    // A multipart upload is aborted on the server too (it frees the cap).
+    if (item.upload_id) {
+      forgetUpload(threadId, item.upload_id);
+      store.api.abortUpload(threadId, item.upload_id).catch(() => {});
+    }
     textbox.current?.focus();
+  }
+
+  function retry(item: Item) {
+    if (!item.file) return;
+    const saved = item.upload_id ? loadUploads(threadId).find((s) => s.attachment_id === item.upload_id) : undefined;
+    runMultipart(item.key, item.file, item.content_type, saved);
+  }
+
+  function resume(offer: SavedUpload) {
+    setOfferError(null);
+    resuming.current = offer;
+    resumeInput.current?.click();
+  }
+
+  function resumeWith(file: File | undefined) {
+    const offer = resuming.current;
+    resuming.current = null;
+    if (!offer || !file) return;
+    if (!sameFile(offer, file)) {
+      setOfferError(
+        `${file.name} is not the file that was uploading. Choose ${offer.name} (${fileSize(offer.size)}), unchanged since, to resume its upload.`,
+      );
+      return;
+    }
+    setOfferError(null);
+    addFiles([file]);
+  }
+
+  async function discard(offer: SavedUpload) {
+    setOfferError(null);
+    try {
+      await store.api.abortUpload(threadId, offer.attachment_id);
+    } catch (e) {
+      // 404: gone already; 409: it was sent. Anything else: keep the offer.
+      if (!(e instanceof ApiError && (e.status === 404 || e.status === 409))) {
+        setOfferError(`The upload of ${offer.name} was not discarded: ${errorText(e)} Try again.`);
+        return;
+      }
+    }
+    forgetUpload(threadId, offer.attachment_id);
+    setOffers((old) => old.filter((o) => o.attachment_id !== offer.attachment_id));
   }
 
   async function send() {
@@ -119,7 +238,7 @@ export function Composer(props: {
       return;
     }
     if (current.some((i) => i.status === "failed")) {
-      setSendError("Remove the files that failed to upload, then send.");
+      setSendError("Retry or remove the files that failed to upload, then send.");
       return;
     }
     const ids = current.map((i) => i.attachment_id!).filter(Boolean);
@@ -153,6 +272,15 @@ export function Composer(props: {
       props.onSent(message);
       textbox.current?.focus();
     } catch (e) {
+      // A file the API refused (not what its name says, gone): said on the file itself.
+      if (e instanceof ApiError) {
+        const sent = current.filter((i) => i.attachment_id);
+        for (const fe of e.errors) {
+          const m = /^attachment_ids\[(\d+)\]$/.exec(fe.field);
+          const item = m ? sent[Number(m[1])] : undefined;
+          if (item) update(item.key, { status: "failed", error: fe.message, file: undefined, upload_id: undefined });
+        }
+      }
       if (e instanceof ApiError && e.kind === "network") setSendError(`${UNREACHABLE}, so your message may not have been sent. It is kept here: Retry sends it once, never twice.`);
       else if (e instanceof ApiError && e.field("body")) setTextError(e.field("body")!);
       else setSendError(`Your message was not sent: ${errorText(e)}`);
@@ -216,17 +344,58 @@ export function Composer(props: {
           </ul>
         </div>
       )}
+      {(offers.length > 0 || offerError) && (
+        <section class="resume" aria-label="Unfinished uploads">
+          {offerError && (
+            <p class="field-error" role="alert">
+              {offerError}
+            </p>
+          )}
+          {offers.length > 0 && (
+            <>
+              <p class="hint">Choose the same file again to upload only what is missing.</p>
+              <ul class="uploads">
+                {offers.map((o) => (
+                  <li key={o.attachment_id}>
+                    <span class="filename">{o.name}</span>{" "}
+                    <span class="muted">
+                      {fileSize(o.size)}, {Math.floor((doneBytes(o) / o.size) * 100)}% uploaded
+                    </span>
+                    <button type="button" class="button secondary" onClick={() => resume(o)}>
+                      Resume upload of {o.name}
+                    </button>
+                    <button type="button" class="link-button" aria-label={`Discard upload of ${o.name}`} onClick={() => discard(o)}>
+                      Discard
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
+        </section>
+      )}
       {items.length > 0 && (
         <ul class="uploads" aria-label="Attachments">
           {items.map((i) => (
             <li key={i.key}>
               <span class="filename">{i.filename}</span> <span class="muted">{fileSize(i.size)}</span>
-              <progress aria-label={`Uploading ${i.filename}`} max={100} value={Math.round(i.progress * 100)} />
+              <progress
+                aria-label={`Uploading ${i.filename}`}
+                max={100}
+                value={Math.round(i.progress * 100)}
+                aria-valuetext={i.parts ? partText(i.progress, i.parts) : undefined}
+              />
+              {i.status === "uploading" && i.parts && <span class="muted">{partText(i.progress, i.parts)}</span>}
               {i.status === "done" && <span class="muted">Uploaded</span>}
               {i.status === "failed" && (
                 <span class="field-error" role="alert">
                   {i.filename}: {i.error}
                 </span>
+              )}
+              {i.status === "failed" && i.file && (
+                <button type="button" class="button secondary" aria-label={`Retry upload of ${i.filename}`} onClick={() => retry(i)}>
+                  Retry
+                </button>
               )}
               <button type="button" class="link-button" onClick={() => remove(i)}>
                 Remove {i.filename}
@@ -255,6 +424,19 @@ export function Composer(props: {
           onChange={(e) => {
             const input = e.target as HTMLInputElement;
             addFiles(Array.from(input.files ?? []));
+            input.value = "";
+          }}
+        />
+        <input
+          ref={resumeInput}
+          type="file"
+          accept={ACCEPT}
+          hidden
+          tabIndex={-1}
+          aria-hidden="true"
+          onChange={(e) => {
+            const input = e.target as HTMLInputElement;
+            resumeWith(input.files?.[0]);
             input.value = "";
           }}
         />

@@ -3,6 +3,8 @@
 // re-rendering the loaded messages, and the composer. Opening marks it read.
 // The header mutes its e-mails and marks it unread (which leaves the thread,
 // so that being open does not mark it read again).
+// A file is downloadable only once scanned clean: until then it says so, and
+// the poll refreshes the messages whose files are still being scanned.
 import { Component } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Attachment, type Message, type Thread } from "../api/client";
@@ -21,6 +23,40 @@ export function mergeMessages(old: Message[], fresh: Message[]): Message[] {
   const add = fresh.filter((m) => !seen.has(m.id));
   if (!add.length) return old;
   return [...old, ...add].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Whether a fresh copy of a message says something new about its files' scans. */
+function scansChanged(a: Message, b: Message): boolean {
+  return a.attachments.length !== b.attachments.length || a.attachments.some((x, i) => x.scan !== b.attachments[i].scan);
+}
+
+/**
+ * What a poll shows: the messages newer than the newest shown, added; those
+ * shown whose scans moved on, swapped for the fresh copy; the old array when
+ * nothing changed.
+ */
+export function refreshMessages(old: Message[], fresh: Message[]): Message[] {
+  const newest = old.at(-1)?.id ?? "";
+  const byId = new Map(fresh.map((m) => [m.id, m]));
+  let changed = false;
+  const kept = old.map((m) => {
+    const f = byId.get(m.id);
+    if (f && scansChanged(m, f)) {
+      changed = true;
+      return f;
+    }
+    return m;
+  });
+  const merged = mergeMessages(
+    kept,
+    fresh.filter((m) => m.id > newest),
+  );
+  return merged === kept && !changed ? old : merged;
+}
+
+/** The oldest message with a file still being scanned, if any. */
+export function oldestScanning(messages: Message[]): string | null {
+  return messages.find((m) => m.attachments.some((a) => a.scan === "pending"))?.id ?? null;
 }
 
 function AttachmentView({ store, threadId, att }: { store: Store; threadId: string; att: Attachment }) {
@@ -44,6 +80,14 @@ function AttachmentView({ store, threadId, att }: { store: Store; threadId: stri
     }
   }
 
+  if (att.scan === "pending" || att.scan === "infected") {
+    return (
+      <span class={`file scan-${att.scan}`}>
+        <span class="filename">{att.filename}</span>{" "}
+        {att.scan === "pending" ? <span class="muted">Scanning for viruses…</span> : <strong class="bad">Removed: malware found</strong>}
+      </span>
+    );
+  }
   if (att.content_type.startsWith("image/")) {
     return (
       <figure class="thumb">
@@ -100,7 +144,7 @@ class MessageItem extends Component<{ store: Store; message: Message }> {
           {m.attachments.length > 0 && (
             <div class="attachments">
               {m.attachments.map((a) => (
-                <AttachmentView key={a.id} store={store} threadId={m.thread_id} att={a} />
+                <AttachmentView key={`${a.id}:${a.scan}`} store={store} threadId={m.thread_id} att={a} />
               ))}
             </div>
           )}
@@ -201,19 +245,23 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
     if (!messagesRef.current.length && messages === null) return;
     try {
       const newest = messagesRef.current.at(-1)?.id ?? "";
-      let fresh: Message[] = [];
+      const scanning = oldestScanning(messagesRef.current);
+      let got: Message[] = [];
       let cursor: string | null = null;
-      // Page back until the newest shown message (a burst may exceed a page).
+      // Page back until the newest shown message (a burst may exceed a page),
+      // and the oldest whose files are being scanned.
       for (let i = 0; i < 5; i++) {
         const page = await store.api.messages(id, cursor, PAGE);
-        fresh = fresh.concat(page.messages.filter((m) => m.id > newest));
+        got = got.concat(page.messages);
         cursor = page.next_cursor ?? null;
-        if (!cursor || page.messages.some((m) => m.id <= newest)) break;
+        const reached = (to: string) => page.messages.some((m) => m.id <= to);
+        if (!cursor || (reached(newest) && (scanning === null || reached(scanning)))) break;
       }
-      if (!fresh.length) return;
+      const fresh = got.filter((m) => m.id > newest);
+      if (refreshMessages(messagesRef.current, got) === messagesRef.current) return;
       const el = list.current;
       stickToEnd.current = !el || el.scrollHeight - el.scrollTop - el.clientHeight < 80;
-      setMessages((old) => mergeMessages(old ?? [], fresh));
+      setMessages((old) => refreshMessages(old ?? [], got));
       if (fresh.some((m) => m.author.role !== store.get().role) && document.visibilityState === "visible") markRead();
     } catch {
       /* a failed poll is retried at the next tick */
