@@ -14,6 +14,7 @@ mod infra;
 mod limits;
 mod links;
 mod messages;
+mod multipart;
 mod mute;
 mod notify;
 mod notify_faults;

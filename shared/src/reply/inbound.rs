@@ -476,7 +476,9 @@ impl Incoming<'_> {
                     continue;
                 }
                 Err(UploadError::UnsupportedType { .. }) => "type not accepted".to_owned(),
-                Err(UploadError::TooLarge { max_mib, .. }) => {
+                Err(
+                    UploadError::TooLarge { max_mib, .. } | UploadError::UseMultipart { max_mib },
+                ) => {
                     format!("larger than {max_mib} MiB")
                 }
                 Err(UploadError::Field { field: "size", .. }) => "empty".to_owned(),
