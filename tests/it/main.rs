@@ -25,6 +25,7 @@ mod relay_faults;
 mod reply;
 mod reply_out;
 mod reply_smtp;
+mod sniff;
 mod threads;
 mod unsubscribe;
 mod wiring;

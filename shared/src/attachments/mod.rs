@@ -85,6 +85,7 @@
 
 mod multipart;
 mod policy;
+mod sniff;
 
 use std::time::Duration;
 
@@ -97,6 +98,7 @@ pub use policy::{
     check_multipart, check_single_put, check_upload, PartPlan, Upload, UploadError, MAX_PARTS,
     MULTIPART_TYPES, SINGLE_PUT_MAX,
 };
+pub use sniff::{detected, is_declared_type, Head, SNIFF_BYTES};
 
 use crate::domain::{AccountId, AttachmentId, ThreadId, Timestamp};
 

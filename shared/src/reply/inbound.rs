@@ -25,7 +25,8 @@
 //!    Nothing left and no file → [`Refusal::Empty`].
 //! 8. The files: each attachment checked like an upload
 //!    ([`check_upload`]: type, size, name; `application/octet-stream` and
-//!    `image/jpg` read by the name's extension), at most
+//!    `image/jpg` read by the name's extension; the first bytes must be a
+//!    file of that type, [`is_declared_type`]), at most
 //!    [`MAX_ATTACHMENTS`]; the others are left out with a note in the text.
 //!    Images the HTML shows by `cid:` are decorations, not files, when the
 //!    sender's own part does not show them (a logo in the quoted history)
@@ -42,7 +43,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::trim::{html_without_quotes, strip_quotes_html, trim_reply, OUTLOOK_SIGNATURE};
 use super::{key_in_address, Refusal};
-use crate::attachments::{check_upload, UploadError};
+use crate::attachments::{check_upload, is_declared_type, UploadError};
 use crate::domain::{MessageBody, BODY_MAX_CHARS, MAX_ATTACHMENTS};
 
 /// An inline image the HTML refers to that is smaller than this is a
@@ -466,6 +467,9 @@ impl Incoming<'_> {
             let why = match check_upload(&name, &ctype, bytes.len() as u64) {
                 Ok(_) if files.len() >= MAX_ATTACHMENTS => {
                     format!("more than {MAX_ATTACHMENTS} files")
+                }
+                Ok(upload) if !is_declared_type(upload.content_type, bytes) => {
+                    format!("not a {} file", upload.content_type)
                 }
                 Ok(upload) => {
                     files.push(InboundFile {
