@@ -163,6 +163,18 @@ async fn an_upload_never_sent_is_left_to_the_expiry_rule() {
         rule.expiration.as_ref().and_then(|e| e.days),
         Some(liaison::attachments::UNBOUND_EXPIRY_DAYS)
     );
+    // And uploads in parts left incomplete are aborted after a day.
+    let abort = rules
+        .iter()
+        .find(|r| r.id.as_deref() == Some(liaison::attachments::ABORT_INCOMPLETE_RULE))
+        .expect("the abort rule");
+    assert_eq!(
+        abort
+            .abort_incomplete_multipart_upload
+            .as_ref()
+            .and_then(|a| a.days_after_initiation),
+        Some(liaison::attachments::ABORT_INCOMPLETE_DAYS)
+    );
     // A refused send (wrong author) does not take it out of the rule.
     send(&w, &alex(), &t, "not mine", &[&id_of(&p)])
         .await

@@ -959,6 +959,27 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
         expires_pending,
         "no enabled lifecycle rule expires objects tagged {PENDING_TAG}: unsent uploads would stay forever"
     );
+    // Uploads in parts a client gave up on: aborted, as local provisioning
+    // does (liaison::provision::bucket).
+    let aborts = list(field(field(props, "LifecycleConfiguration"), "Rules"))
+        .iter()
+        .any(|rule| {
+            text(field(rule, "Status")) == "Enabled"
+                && text(field(rule, "Id")) == liaison::attachments::ABORT_INCOMPLETE_RULE
+                && rule
+                    .get("AbortIncompleteMultipartUpload")
+                    .map(|a| number(field(a, "DaysAfterInitiation")))
+                    == Some(liaison::attachments::ABORT_INCOMPLETE_DAYS as u64)
+        });
+    assert!(aborts, "no rule aborts incomplete uploads in parts");
+    // The page reads each part's ETag: CORS must expose it.
+    let exposes_etag = list(field(field(props, "CorsConfiguration"), "CorsRules"))
+        .iter()
+        .any(|rule| {
+            rule.get("ExposedHeaders")
+                .is_some_and(|h| list(h).iter().any(|h| text(h).eq_ignore_ascii_case("etag")))
+        });
+    assert!(exposes_etag, "the bucket's CORS must expose ETag");
 
     // The upload URL signs x-amz-tagging and if-none-match (write-once), so
     // the browser sends them: CORS must allow them, and the signer needs

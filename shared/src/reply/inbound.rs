@@ -1035,6 +1035,50 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_is_not_its_type_is_left_out() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut raw = String::from(
+            "From: c@acme.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nFiles.\r\n",
+        );
+        for (name, ctype, bytes) in [
+            ("real.pdf", "application/pdf", &b"%PDF-1.4\n%%EOF\n"[..]),
+            (
+                "invoice.pdf",
+                "application/pdf",
+                b"MZ\x90\0\x03\0\0\0%PDF-1.4\n",
+            ),
+            (
+                "cute.png",
+                "image/png",
+                b"<html><script>alert(1)</script></html>",
+            ),
+            (
+                "cut.mp4",
+                "application/octet-stream",
+                b"plain text, not a video",
+            ),
+        ] {
+            raw.push_str(&format!(
+                "--b\r\nContent-Type: {ctype}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+                b64(bytes)
+            ));
+        }
+        raw.push_str("--b--\r\n");
+        let c = parse(raw.as_bytes()).unwrap().content().unwrap();
+        let kept: Vec<&str> = c.files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(kept, ["real.pdf"]);
+        assert_eq!(
+            c.notes,
+            [
+                "[Left out: invoice.pdf (not a application/pdf file)]",
+                "[Left out: cute.png (not a image/png file)]",
+                "[Left out: cut.mp4 (not a video/mp4 file)]",
+            ]
+        );
+    }
+
+    #[test]
     fn unreadable_and_html_only_and_limits() {
         assert_eq!(parse(b"").err(), Some(Refusal::Unreadable));
         assert_eq!(parse(b"\r\n\r\n").err(), Some(Refusal::Unreadable));
