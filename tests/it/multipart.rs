@@ -444,3 +444,109 @@ async fn nobody_else_sees_an_upload() {
         .await
         .expect(200);
 }
+
+/// The whole protocol over real HTTP through the local gateway (as `make
+/// dev` serves it): start, part URLs, PUTs of each part straight to the
+/// local S3 from the page's origin, complete, send; and a discard is a
+/// bodiless 204.
+#[tokio::test]
+async fn over_http_through_the_local_gateway() {
+    let gateway = liaison_local::Gateway::start(gateway_config("mp").await)
+        .await
+        .expect("the gateway starts");
+    let client =
+        liaison_local::client::HttpClient::new().with_timeout(std::time::Duration::from_secs(600));
+    let auth = format!("Bearer {}", demo_token("u_chris"));
+    let api = |method: &'static str, path: String, body: Option<Value>| {
+        let (client, auth, base) = (&client, &auth, gateway.url());
+        async move {
+            client
+                .send(
+                    method,
+                    &format!("{base}{path}"),
+                    &[
+                        ("authorization", auth.as_str()),
+                        ("content-type", "application/json"),
+                    ],
+                    body.map(|b| b.to_string().into_bytes()),
+                )
+                .await
+                .expect("the gateway answers")
+        }
+    };
+    let opened = api(
+        "POST",
+        "/threads".into(),
+        Some(json!({"scope": {"kind": "general"}})),
+    )
+    .await;
+    assert!(
+        opened.status == 201 || opened.status == 200,
+        "{}",
+        opened.text()
+    );
+    let t = opened.json()["id"].as_str().unwrap().to_owned();
+
+    let bytes = mp4_bytes(PART + 4321);
+    let started = api(
+        "POST",
+        format!("/threads/{t}/uploads"),
+        Some(json!({"filename": "cut.mp4", "content_type": "video/mp4", "size": bytes.len()})),
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.text());
+    let id = started.json()["attachment_id"].as_str().unwrap().to_owned();
+    let urls = api(
+        "POST",
+        format!("/threads/{t}/uploads/{id}/parts"),
+        Some(json!({"part_numbers": [1, 2]})),
+    )
+    .await;
+    assert_eq!(urls.status, 200, "{}", urls.text());
+    let urls = urls.json();
+    let origin = gateway.url();
+    let mut parts = Vec::new();
+    for (n, chunk) in [
+        (1u64, &bytes[..PART as usize]),
+        (2, &bytes[PART as usize..]),
+    ] {
+        let r = client
+            .send(
+                "PUT",
+                &url_of(&urls, n),
+                &[("origin", origin.as_str())],
+                Some(chunk.to_vec()),
+            )
+            .await
+            .expect("S3 answers");
+        assert_eq!(r.status, 200, "{}", r.text());
+        parts.push(json!({"part_number": n, "etag": r.header("etag")}));
+    }
+    let done = api(
+        "POST",
+        format!("/threads/{t}/uploads/{id}/complete"),
+        Some(json!({ "parts": parts })),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let sent = api(
+        "POST",
+        format!("/threads/{t}/messages"),
+        Some(json!({"body": "over HTTP", "attachment_ids": [id], "client_message_id": key()})),
+    )
+    .await;
+    assert_eq!(sent.status, 201, "{}", sent.text());
+    assert_eq!(sent.json()["attachments"][0]["size"], bytes.len());
+
+    let other = api(
+        "POST",
+        format!("/threads/{t}/uploads"),
+        Some(json!({"filename": "b.zip", "content_type": "application/zip", "size": 9 * MIB})),
+    )
+    .await;
+    let other = other.json()["attachment_id"].as_str().unwrap().to_owned();
+    let gone = api("DELETE", format!("/threads/{t}/uploads/{other}"), None).await;
+    assert_eq!(gone.status, 204, "{}", gone.text());
+    assert!(gone.body.is_empty());
+    gateway.shutdown().await;
+}
