@@ -75,12 +75,14 @@ UPLOAD_TYPES = {
     "image/png": (25 * MIB, ("png",)),
     "image/webp": (25 * MIB, ("webp",)),
     "image/gif": (25 * MIB, ("gif",)),
-    "video/mp4": (1024 * MIB, ("mp4",)),
-    "video/quicktime": (1024 * MIB, ("mov",)),
-    "video/webm": (1024 * MIB, ("webm",)),
+    "video/mp4": (5 * 1024 * MIB, ("mp4",)),
+    "video/quicktime": (5 * 1024 * MIB, ("mov",)),
+    "video/webm": (5 * 1024 * MIB, ("webm",)),
     "application/pdf": (50 * MIB, ("pdf",)),
     "application/zip": (500 * MIB, ("zip",)),
 }
+# policy.rs SINGLE_PUT_MAX: one PUT takes at most this; larger files upload in parts.
+SINGLE_PUT_MAX = 64 * MIB
 
 
 def upload_type(content_type: object) -> str | None:
@@ -180,7 +182,7 @@ POSITIVE_RULES = [
         and _refused(r, 400, "validation_failed", ["message_id"]),
     ),
     (
-        {"POST /threads/{thread_id}/attachments"},
+        {"POST /threads/{thread_id}/attachments", "POST /threads/{thread_id}/uploads"},
         "the cleaned file name must be at most 255 bytes and keep a name before the extension",
         "maxLength counts characters, not UTF-8 bytes; the pattern leaves out the invisible "
         "characters outside the Basic Multilingual Plane, which cleaning removes",
@@ -190,7 +192,7 @@ POSITIVE_RULES = [
         and _refused(r, 400, "validation_failed", ["filename"]),
     ),
     (
-        {"POST /threads/{thread_id}/attachments"},
+        {"POST /threads/{thread_id}/attachments", "POST /threads/{thread_id}/uploads"},
         "size is written as a JSON integer: a number with a fraction or exponent (1.0, 1e3) is 400 on size",
         "JSON Schema counts 1.0 as an integer; the server reads size as an unsigned integer literal",
         lambda case, r: isinstance(_body(case).get("size"), float)
@@ -203,6 +205,21 @@ POSITIVE_RULES = [
 NEGATIVE_RULES = [
     (
         {"POST /threads/{thread_id}/attachments"},
+        "a size over the type's limit is 413 payload_too_large, not 400; over the 64 MiB one PUT "
+        "takes, 413 use_multipart_upload",
+        "the contract answers it 413; negative_data_rejection does not expect 413",
+        lambda case, r: upload_type(_body(case).get("content_type")) is not None
+        and isinstance(_body(case).get("size"), int)
+        and (
+            (
+                _body(case)["size"] > UPLOAD_TYPES[upload_type(_body(case)["content_type"])][0]
+                and _refused(r, 413, "payload_too_large")
+            )
+            or (_body(case)["size"] > SINGLE_PUT_MAX and _refused(r, 413, "use_multipart_upload"))
+        ),
+    ),
+    (
+        {"POST /threads/{thread_id}/uploads"},
         "a size over the type's limit is 413 payload_too_large, not 400",
         "the contract answers it 413; negative_data_rejection does not expect 413",
         lambda case, r: upload_type(_body(case).get("content_type")) is not None
@@ -220,7 +237,9 @@ NEGATIVE_RULES = [
         and isinstance(_body(case).get("filename"), str)
         and filename_ok(_body(case)["filename"], upload_type(_body(case)["content_type"]))
         and isinstance(_body(case).get("size"), int)
-        and 1 <= _body(case)["size"] <= UPLOAD_TYPES[upload_type(_body(case)["content_type"])][0],
+        and 1
+        <= _body(case)["size"]
+        <= min(UPLOAD_TYPES[upload_type(_body(case)["content_type"])][0], SINGLE_PUT_MAX),
     ),
     (
         {"POST /threads/{thread_id}/messages"},

@@ -167,6 +167,69 @@ impl ApiError {
         )
     }
 
+    /// The file's bytes are not of its declared type (content sniffing);
+    /// the upload was deleted. `field` is `attachment_ids[i]`.
+    pub fn attachment_content_mismatch(field: String, id: &str, declared: &str) -> Self {
+        Self {
+            errors: vec![FieldError::new(
+                field,
+                format!("is not a {declared} file; the upload was deleted"),
+            )],
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "attachment_mismatch",
+                "Attachment mismatch",
+                format!(
+                    "The bytes of attachment {id} are not a {declared} file, as declared. The \
+                     upload was deleted: upload the file again with its true type."
+                ),
+            )
+        }
+    }
+
+    /// A file over the single-PUT limit: it takes a multipart upload.
+    pub fn use_multipart_upload(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        Self {
+            errors: vec![FieldError::new("size", detail.clone())],
+            ..Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "use_multipart_upload",
+                "Use a multipart upload",
+                detail,
+            )
+        }
+    }
+
+    /// S3 refused to assemble the parts as listed (a wrong ETag, a
+    /// missing or too small part) or they do not add up to the declared
+    /// size; nothing was completed.
+    pub fn upload_parts_invalid(message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            errors: vec![FieldError::new("parts", message.clone())],
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upload_parts_invalid",
+                "Upload parts invalid",
+                format!(
+                    "The upload was not completed: {message}. Upload the parts again (ask for \
+                     fresh part URLs) and complete it with every part's ETag."
+                ),
+            )
+        }
+    }
+
+    /// The upload is in a sent message: it can no longer be discarded.
+    pub fn attachment_already_sent(id: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "attachment_already_sent",
+            "Attachment already sent",
+            format!("Attachment {id} is in a sent message and stays while the message exists."),
+        )
+    }
+
     /// The upload is too close to (or past) its expiry to be sent: it must
     /// be uploaded again.
     pub fn attachment_expired(id: &str) -> Self {

@@ -200,9 +200,10 @@ pub async fn table_with(
 }
 
 /// The attachments bucket, private, with CORS so a browser on the app's
-/// origin can PUT and GET through presigned URLs, and the template's
-/// lifecycle rule that expires uploads still tagged pending (moto stores it
-/// without applying it; tests read it back).
+/// origin can PUT (whole files and parts, reading each part's `ETag`) and
+/// GET through presigned URLs, and the template's lifecycle rules: uploads
+/// still tagged pending expire, incomplete uploads in parts are aborted
+/// (moto stores them without applying them; tests read them back).
 pub async fn bucket(
     s3: &aws_sdk_s3::Client,
     name: &str,
@@ -251,17 +252,20 @@ pub async fn bucket(
     Ok(())
 }
 
-/// The lifecycle rule the template gives the bucket: objects tagged
+/// The lifecycle rules the template gives the bucket: objects tagged
 /// [`crate::attachments::PENDING_TAG`] expire after
-/// [`crate::attachments::UNBOUND_EXPIRY_DAYS`].
+/// [`crate::attachments::UNBOUND_EXPIRY_DAYS`], and uploads in parts left
+/// incomplete are aborted after
+/// [`crate::attachments::ABORT_INCOMPLETE_DAYS`].
 fn unbound_uploads_expire(
 ) -> Result<aws_sdk_s3::types::BucketLifecycleConfiguration, ProvisionError> {
     use crate::attachments::{
-        PENDING_TAG_VALUE, STATE_TAG_KEY, UNBOUND_EXPIRY_DAYS, UNBOUND_EXPIRY_RULE,
+        ABORT_INCOMPLETE_DAYS, ABORT_INCOMPLETE_RULE, PENDING_TAG_VALUE, STATE_TAG_KEY,
+        UNBOUND_EXPIRY_DAYS, UNBOUND_EXPIRY_RULE,
     };
     use aws_sdk_s3::types::{
-        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-        LifecycleRuleFilter, Tag,
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, Tag,
     };
     let err = |e: aws_sdk_s3::error::BuildError| ProvisionError {
         step: "lifecycle",
@@ -288,8 +292,22 @@ fn unbound_uploads_expire(
         )
         .build()
         .map_err(err)?;
+    // Uploads in parts never completed (a client that gave up): S3 keeps
+    // their parts, billed and invisible, until aborted.
+    let abort = LifecycleRule::builder()
+        .id(ABORT_INCOMPLETE_RULE)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(ABORT_INCOMPLETE_DAYS)
+                .build(),
+        )
+        .build()
+        .map_err(err)?;
     BucketLifecycleConfiguration::builder()
         .rules(rule)
+        .rules(abort)
         .build()
         .map_err(err)
 }

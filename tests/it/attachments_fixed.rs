@@ -79,7 +79,7 @@ fn object_key(t: &str, id: &str) -> String {
 async fn a_sent_attachment_keeps_its_bytes_when_the_upload_url_is_used_again() {
     let w = World::new().await;
     let t = general_thread(&w).await;
-    let original: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+    let original = file_of("image/png", 4096);
     let p = presign(&w, &chris(), &t, "hook.png", "image/png", 4096).await;
     let id = id_of(&p);
     // The URL is write-once: S3 checks If-None-Match only because it is
@@ -93,7 +93,8 @@ async fn a_sent_attachment_keeps_its_bytes_when_the_upload_url_is_used_again() {
 
     // Within the URL's 15 minutes: other bytes of the same length, and the
     // same bytes again. Both are refused; nothing changes.
-    let forged = vec![b'X'; 4096];
+    let mut forged = file_of("image/png", 4096);
+    forged[100..].fill(b'X');
     assert_eq!(put(&p, &forged).await, 412, "the upload URL must be spent");
     assert_eq!(put(&p, &original).await, 412);
     w.scan().await;
@@ -163,6 +164,18 @@ async fn an_upload_never_sent_is_left_to_the_expiry_rule() {
         rule.expiration.as_ref().and_then(|e| e.days),
         Some(liaison::attachments::UNBOUND_EXPIRY_DAYS)
     );
+    // And uploads in parts left incomplete are aborted after a day.
+    let abort = rules
+        .iter()
+        .find(|r| r.id.as_deref() == Some(liaison::attachments::ABORT_INCOMPLETE_RULE))
+        .expect("the abort rule");
+    assert_eq!(
+        abort
+            .abort_incomplete_multipart_upload
+            .as_ref()
+            .and_then(|a| a.days_after_initiation),
+        Some(liaison::attachments::ABORT_INCOMPLETE_DAYS)
+    );
     // A refused send (wrong author) does not take it out of the rule.
     send(&w, &alex(), &t, "not mine", &[&id_of(&p)])
         .await
@@ -174,9 +187,9 @@ async fn an_upload_never_sent_is_left_to_the_expiry_rule() {
 async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
     let w = World::new().await;
     let t = general_thread(&w).await;
-    let p = presign(&w, &chris(), &t, "cut.mp4", "video/mp4", 8).await;
+    let p = presign(&w, &chris(), &t, "cut.mp4", "video/mp4", 24).await;
     let id = id_of(&p);
-    assert_eq!(put(&p, b"\0\0\0\x18ftyp").await, 200);
+    assert_eq!(put(&p, &file_of("video/mp4", 24)).await, 200);
     let sent = send(&w, &chris(), &t, "cut", &[&id]).await.expect(201);
     let message = sent["id"].as_str().unwrap();
 
@@ -212,7 +225,7 @@ async fn a_bound_upload_survives_a_relay_that_cannot_retag() {
         .await
         .expect(200);
     let (status, _, got) = http("GET", link["download_url"].as_str().unwrap(), &[], b"").await;
-    assert_eq!((status, got.as_slice()), (200, &b"\0\0\0\x18ftyp"[..]));
+    assert_eq!((status, got), (200, file_of("video/mp4", 24)));
 }
 
 #[tokio::test]
@@ -221,8 +234,8 @@ async fn a_send_with_attachments_costs_two_round_trips_plus_three_per_attachment
     let t = general_thread(&w).await;
     let mut ids = Vec::new();
     for i in 0..3 {
-        let p = presign(&w, &chris(), &t, &format!("{i}.gif"), "image/gif", 3).await;
-        assert_eq!(put(&p, b"GIF").await, 200);
+        let p = presign(&w, &chris(), &t, &format!("{i}.gif"), "image/gif", 6).await;
+        assert_eq!(put(&p, b"GIF89a").await, 200);
         ids.push(id_of(&p));
     }
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -253,7 +266,7 @@ async fn a_persons_unsent_uploads_are_capped_by_count() {
     let max = liaison::store::MAX_PENDING_UPLOADS;
     let mut first = None;
     for i in 0..max {
-        let p = presign(&w, &chris(), &t, &format!("{i}.png"), "image/png", 3).await;
+        let p = presign(&w, &chris(), &t, &format!("{i}.png"), "image/png", 4).await;
         first.get_or_insert(p);
     }
     let err = presign_raw(&w, &chris(), &t, "one-more.png", "image/png", 3)
@@ -269,7 +282,7 @@ async fn a_persons_unsent_uploads_are_capped_by_count() {
     presign(&w, &alex(), &t, "alex.png", "image/png", 3).await;
     // Sending one frees its place.
     let p = first.unwrap();
-    assert_eq!(put(&p, b"PNG").await, 200);
+    assert_eq!(put(&p, b"\x89PNG").await, 200);
     send(&w, &chris(), &t, "sent", &[&id_of(&p)])
         .await
         .expect(201);
@@ -285,21 +298,34 @@ async fn a_persons_unsent_uploads_are_capped_by_bytes() {
     let t = general_thread(&w).await;
     const GIB: u64 = 1024 * 1024 * 1024;
     assert_eq!(liaison::store::MAX_PENDING_UPLOAD_BYTES, 10 * GIB);
-    for i in 0..9 {
-        presign(&w, &chris(), &t, &format!("{i}.mp4"), "video/mp4", GIB).await;
-    }
+    // Files this large upload in parts; they count like any upload.
+    let in_parts = |name: &'static str, ct: &'static str, size: u64| {
+        let (w, t) = (&w, t.clone());
+        async move {
+            w.call(
+                &chris(),
+                "POST",
+                &format!("/threads/{t}/uploads"),
+                Some(json!({"filename": name, "content_type": ct, "size": size})),
+            )
+            .await
+        }
+    };
+    in_parts("a.mp4", "video/mp4", 5 * GIB).await.expect(201);
     const MIB: u64 = 1024 * 1024;
-    presign(&w, &chris(), &t, "big.zip", "application/zip", 500 * MIB).await;
-    let rest = 10 * GIB - 9 * GIB - 500 * MIB;
+    in_parts("big.zip", "application/zip", 500 * MIB)
+        .await
+        .expect(201);
+    let rest = 10 * GIB - 5 * GIB - 500 * MIB;
     // Exactly at the cap is fine; one byte over is not.
-    presign_raw(&w, &chris(), &t, "over.mp4", "video/mp4", rest + 1)
+    in_parts("over.mp4", "video/mp4", rest + 1)
         .await
         .problem(429, "too_many_pending_uploads");
-    presign(&w, &chris(), &t, "last.mp4", "video/mp4", rest).await;
+    in_parts("last.mp4", "video/mp4", rest).await.expect(201);
     presign_raw(&w, &chris(), &t, "tiny.png", "image/png", 1)
         .await
         .problem(429, "too_many_pending_uploads");
-    assert_eq!(attachment_records(&w, &t).await, 11);
+    assert_eq!(attachment_records(&w, &t).await, 3);
 }
 
 #[tokio::test]
@@ -359,8 +385,8 @@ async fn hostile_file_names_are_stored_clean_and_download_safely() {
     // U+202E would show this as "invoice_gnp.exe"; CR LF would forge a
     // header line; quotes would end the header's parameter.
     let hostile = "\u{200B}\"invoice\"\r\n_\u{202E}2024\u{2069}.png";
-    let p = presign(&w, &chris(), &t, hostile, "image/png", 3).await;
-    assert_eq!(put(&p, b"PNG").await, 200);
+    let p = presign(&w, &chris(), &t, hostile, "image/png", 4).await;
+    assert_eq!(put(&p, b"\x89PNG").await, 200);
     let sent = send(&w, &chris(), &t, "", &[&id_of(&p)]).await.expect(201);
     let a = &sent["attachments"][0];
     assert_eq!(a["filename"], "\"invoice\" _2024.png");
@@ -488,9 +514,10 @@ async fn a_reused_client_message_id_is_refused_before_any_upload_is_tagged() {
     )
     .await
     .expect(201);
-    let p = presign(&w, &chris(), &t, "cut.webm", "video/webm", 4).await;
+    let webm = file_of("video/webm", 400);
+    let p = presign(&w, &chris(), &t, "cut.webm", "video/webm", 400).await;
     let id = id_of(&p);
-    assert_eq!(put(&p, b"webm").await, 200);
+    assert_eq!(put(&p, &webm).await, 200);
     // The key was used for another message: 409, answered from the one
     // read, before the upload is checked or retagged — no S3 call at all.
     w.trips.take();
@@ -518,9 +545,9 @@ async fn a_reused_client_message_id_is_refused_before_any_upload_is_tagged() {
 async fn a_replayed_send_with_attachments_touches_no_upload() {
     let w = World::new().await;
     let t = general_thread(&w).await;
-    let p = presign(&w, &chris(), &t, "a.gif", "image/gif", 3).await;
+    let p = presign(&w, &chris(), &t, "a.gif", "image/gif", 6).await;
     let id = id_of(&p);
-    assert_eq!(put(&p, b"GIF").await, 200);
+    assert_eq!(put(&p, b"GIF89a").await, 200);
     let path = format!("/threads/{t}/messages");
     let body = json!({"body": "gif", "attachment_ids": [id], "client_message_id": "once"});
     let sent = w

@@ -702,7 +702,7 @@ fn body_patterns_are_what_the_body_parse_does() {
 /// cleaned name is prose, as JSON Schema counts characters).
 #[test]
 fn upload_branches_are_the_attachment_policy() {
-    use liaison::attachments::check_upload;
+    use liaison::attachments::check_single_put as check_upload;
     let spec = load("infra/openapi.yaml");
     let request = spec_schema(&spec, "PresignUploadRequest");
     let types: Vec<&str> = list(field(spec_schema(&spec, "ContentType"), "enum"))
@@ -768,6 +768,58 @@ fn upload_branches_are_the_attachment_policy() {
     assert_eq!(
         branch_types, types,
         "one upload branch per ContentType, in order"
+    );
+}
+
+/// The same for uploads in parts: one branch per type the policy takes in
+/// parts, its limit, at least two parts, and the same file name patterns.
+#[test]
+fn upload_in_parts_branches_are_the_attachment_policy() {
+    use liaison::attachments::{check_multipart, MULTIPART_TYPES};
+    let spec = load("infra/openapi.yaml");
+    let single = spec_schema(&spec, "PresignUploadRequest");
+    let request = spec_schema(&spec, "StartUploadRequest");
+    let min = number(field(
+        field(field(request, "properties"), "size"),
+        "minimum",
+    ));
+    let mut branch_types = Vec::new();
+    for branch in list(field(request, "oneOf")) {
+        let properties = field(branch, "properties");
+        let ctype = text(field(field(properties, "content_type"), "const"));
+        let max = number(field(field(properties, "size"), "maximum"));
+        branch_types.push(ctype);
+        let name = match ctype {
+            "video/quicktime" => "a.MOV",
+            "application/zip" => "a.zip",
+            "video/webm" => "a.webm",
+            _ => "a.mp4",
+        };
+        assert!(check_multipart(name, ctype, max).is_ok(), "{ctype}: {max}");
+        assert!(
+            check_multipart(name, ctype, max + 1).is_err(),
+            "{ctype}: {max}"
+        );
+        assert!(check_multipart(name, ctype, min).is_ok(), "{ctype}: {min}");
+        assert!(
+            check_multipart(name, ctype, min - 1).is_err(),
+            "{ctype}: {min}"
+        );
+        // The file name rules are the single upload's.
+        let same = list(field(single, "oneOf"))
+            .iter()
+            .map(|b| field(b, "properties"))
+            .find(|p| text(field(field(p, "content_type"), "const")) == ctype)
+            .unwrap_or_else(|| panic!("{ctype}: no single-upload branch"));
+        assert_eq!(
+            spec_pattern(field(properties, "filename")).as_str(),
+            spec_pattern(field(same, "filename")).as_str(),
+            "{ctype}"
+        );
+    }
+    assert_eq!(
+        branch_types, MULTIPART_TYPES,
+        "one branch per type, in order"
     );
 }
 
@@ -907,6 +959,27 @@ fn unbound_uploads_expire_by_the_tag_presigning_sets() {
         expires_pending,
         "no enabled lifecycle rule expires objects tagged {PENDING_TAG}: unsent uploads would stay forever"
     );
+    // Uploads in parts a client gave up on: aborted, as local provisioning
+    // does (liaison::provision::bucket).
+    let aborts = list(field(field(props, "LifecycleConfiguration"), "Rules"))
+        .iter()
+        .any(|rule| {
+            text(field(rule, "Status")) == "Enabled"
+                && text(field(rule, "Id")) == liaison::attachments::ABORT_INCOMPLETE_RULE
+                && rule
+                    .get("AbortIncompleteMultipartUpload")
+                    .map(|a| number(field(a, "DaysAfterInitiation")))
+                    == Some(liaison::attachments::ABORT_INCOMPLETE_DAYS as u64)
+        });
+    assert!(aborts, "no rule aborts incomplete uploads in parts");
+    // The page reads each part's ETag: CORS must expose it.
+    let exposes_etag = list(field(field(props, "CorsConfiguration"), "CorsRules"))
+        .iter()
+        .any(|rule| {
+            rule.get("ExposedHeaders")
+                .is_some_and(|h| list(h).iter().any(|h| text(h).eq_ignore_ascii_case("etag")))
+        });
+    assert!(exposes_etag, "the bucket's CORS must expose ETag");
 
     // The upload URL signs x-amz-tagging and if-none-match (write-once), so
     // the browser sends them: CORS must allow them, and the signer needs

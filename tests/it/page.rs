@@ -634,5 +634,13 @@ async fn the_bucket_takes_uploads_from_the_pages_origin() {
     for origin in [own.as_str(), localhost.as_str(), "http://127.0.0.1:3000"] {
         assert!(origins.iter().any(|o| o == origin), "{origin}: {origins:?}");
     }
+    // Uploads in parts read each part's ETag from S3's answer.
+    assert!(
+        cors.cors_rules().iter().any(|r| r
+            .expose_headers()
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("etag"))),
+        "the bucket's CORS must expose ETag"
+    );
     l.gateway.shutdown().await;
 }

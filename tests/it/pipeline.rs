@@ -88,7 +88,7 @@ impl Pipeline {
                 user,
                 "POST",
                 &format!("/threads/{thread}/attachments"),
-                json!({"filename": "cut.gif", "content_type": "image/gif", "size": 3}),
+                json!({"filename": "cut.gif", "content_type": "image/gif", "size": 6}),
             )
             .await;
         assert_eq!(r.status, 201, "presign: {}", r.text());
@@ -103,7 +103,7 @@ impl Pipeline {
             "PUT",
             p["upload"]["url"].as_str().expect("an upload url"),
             &headers,
-            b"GIF",
+            b"GIF89a",
         )
         .await;
         assert_eq!(status, 200);

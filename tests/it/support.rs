@@ -606,3 +606,33 @@ pub async fn http(
         .collect();
     (r.status, headers, r.body.to_vec())
 }
+
+/// A file of `size` bytes that starts as a real file of `content_type`
+/// does (its signature, which a send checks: `liaison::attachments::
+/// is_declared_type`), then filler. WebM's signature takes 362 bytes; the
+/// others fit in 24.
+pub fn file_of(content_type: &str, size: usize) -> Vec<u8> {
+    let head: Vec<u8> = match content_type {
+        "image/png" => b"\x89PNG\r\n\x1a\n".to_vec(),
+        "image/jpeg" => b"\xff\xd8\xff\xe0".to_vec(),
+        "image/gif" => b"GIF89a".to_vec(),
+        "image/webp" => b"RIFF\x1a\0\0\0WEBPVP8L".to_vec(),
+        "video/mp4" | "video/quicktime" => b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec(),
+        "video/webm" => std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/files/sample.webm"
+        ))
+        .expect("the WebM sample"),
+        "application/pdf" => b"%PDF-1.4\n".to_vec(),
+        "application/zip" => b"PK\x03\x04".to_vec(),
+        other => panic!("no signature for {other}"),
+    };
+    assert!(
+        head.len() <= size,
+        "{content_type} needs {} bytes",
+        head.len()
+    );
+    let mut bytes = head;
+    bytes.extend((bytes.len()..size).map(|i| (i % 251) as u8));
+    bytes
+}

@@ -6,13 +6,20 @@
 //!   looks for. The object key is `{account}/{thread}/{attachment_id}`:
 //!   never the caller's file name, which is stored cleaned. A person's
 //!   unsent uploads of the day are capped (`429 too_many_pending_uploads`).
+//!   Files over 64 MiB take a multipart upload instead (`413
+//!   use_multipart_upload`).
 //! - `GET /threads/{thread_id}/attachments/{attachment_id}` — a fresh
 //!   download link for an attachment of a sent message, once the malware
 //!   scan found it clean (`409 attachment_not_scanned` before,
 //!   `403 attachment_infected` if it found a threat).
+//! - `POST /threads/{thread_id}/uploads` and its `…/{attachment_id}/parts`,
+//!   `…/complete` and `DELETE …/{attachment_id}` — uploads in parts
+//!   ([`multipart`]).
+
+mod multipart;
 
 use lambda_http::{Body, Request, Response};
-use liaison::attachments::{check_upload, object_key, Attachments};
+use liaison::attachments::{check_single_put, object_key, Attachments};
 use liaison::domain::{AttachmentId, AttachmentRef, ScanState};
 use liaison::http::requests::{PresignAttachment, PresignAttachmentJson};
 use liaison::http::{self, ApiResult};
@@ -28,10 +35,12 @@ pub struct App {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let result = if http::path_param(&req, "attachment_id").is_some() {
-        download(app, &req).await
-    } else {
-        presign(app, &req).await
+    let uploads = req.uri().path().contains("/uploads");
+    let result = match (req.method().as_str(), uploads) {
+        (_, true) => multipart::handle(app, &req).await,
+        ("GET", false) => download(app, &req).await,
+        ("POST", false) => presign(app, &req).await,
+        _ => Err(ApiError::method_not_allowed()),
     };
     http::respond(result)
 }
@@ -40,7 +49,7 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
     let asked = PresignAttachment::try_from(http::body::<PresignAttachmentJson>(req)?)?;
-    let upload = check_upload(&asked.filename, &asked.content_type, asked.size)?;
+    let upload = check_single_put(&asked.filename, &asked.content_type, asked.size)?;
 
     // The caller's inbox row says which account the thread is in; the
     // record's transaction re-checks that row, so this costs no extra write.
@@ -62,6 +71,7 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
         author: caller.user_id.clone(),
         message: None,
         expires_at: None,
+        multipart: None,
     };
     match app.store.create_attachment(&record).await? {
         NewAttachment::Recorded => {}

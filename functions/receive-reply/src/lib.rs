@@ -278,6 +278,7 @@ async fn receive(app: &App, ses: &SimpleEmailService, now: Timestamp) -> Result<
             author: row.user.clone(),
             message: None,
             expires_at: None,
+            multipart: None,
         })
         .collect();
 

@@ -10,7 +10,9 @@
 //! fields are ignored.
 //!
 //! Each attachment must have been presigned by the author for this thread,
-//! uploaded with the declared size and type (checked with HeadObject), and
+//! uploaded with the declared size and type (checked with a ranged GET of
+//! its first 8 KiB, whose bytes must also be a file of that type: one that
+//! is not is deleted, `422 attachment_mismatch`), and
 //! not yet belong to a message, and not be within a day of its record's
 //! expiry (`attachment_expired`); binding it is part of the transaction, so
 //! of two sends racing for one attachment exactly one wins. Once checked,
@@ -20,12 +22,14 @@
 
 use lambda_http::{Body, Request, Response};
 use liaison::access::side_in;
-use liaison::attachments::{object_key, Attachments};
+use liaison::attachments::{detected, is_declared_type, object_key, Attachments};
 pub use liaison::domain::MAX_ATTACHMENTS;
 use liaison::domain::{AttachmentId, AttachmentRef, Author, Timestamp};
 use liaison::http::requests::{SendMessage, SendMessageJson};
 use liaison::http::{self, ApiResult};
-use liaison::store::{send_fingerprint, AttachmentRecord, NewMessage, SendOutcome, Store};
+use liaison::store::{
+    send_fingerprint, AttachmentRecord, Discarded, NewMessage, SendOutcome, Store,
+};
 use liaison::ApiError;
 
 pub struct App {
@@ -126,14 +130,18 @@ fn ids_as_refs(ids: &[AttachmentId], known: &[AttachmentRecord]) -> Vec<Attachme
         .collect()
 }
 
-/// Every upload is in S3 with exactly the declared size and type
-/// (HeadObject, all at once).
+/// Every upload is in S3 with exactly the declared size and type, and its
+/// first bytes are a file of that type (one ranged GET each, all at once:
+/// its `Content-Range` says the size). A file whose bytes are not its
+/// declared type is deleted with its record before anything is tagged or
+/// written (`attachment_mismatch` naming `attachment_ids[i]`): it can
+/// never be sent, so it is not kept for the cleanup rule.
 async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
     let mut checks = tokio::task::JoinSet::new();
     for (i, a) in files.iter().enumerate() {
         let bucket = app.attachments.clone();
         let key = object_key(&a.account, &a.thread, &a.file.id);
-        checks.spawn(async move { (i, bucket.stored(&key).await) });
+        checks.spawn(async move { (i, bucket.head_of(&key).await) });
     }
     let mut results = vec![None; files.len()];
     while let Some(joined) = checks.join_next().await {
@@ -143,7 +151,8 @@ async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()>
         })?;
         results[i] = Some(stored?);
     }
-    for (a, stored) in files.iter().zip(results) {
+    let mut spoofed: Vec<(usize, &AttachmentRecord)> = Vec::new();
+    for (i, (a, stored)) in files.iter().zip(results).enumerate() {
         let id = a.file.id.to_string();
         match stored.flatten() {
             None => return Err(ApiError::attachment_not_uploaded(&id)),
@@ -154,9 +163,51 @@ async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()>
             {
                 return Err(ApiError::attachment_mismatch(&id))
             }
+            Some(s) if !is_declared_type(&a.file.content_type, &s.bytes) => {
+                tracing::warn!(
+                    thread_id = %a.thread,
+                    attachment_id = %id,
+                    declared = %a.file.content_type,
+                    detected = detected(&s.bytes),
+                    "upload is not its declared type; deleted"
+                );
+                spoofed.push((i, a));
+            }
             Some(_) => {}
         }
     }
+    let Some((first, a)) = spoofed.first() else {
+        return Ok(());
+    };
+    for (_, a) in &spoofed {
+        discard(app, a).await?;
+    }
+    let mut err = ApiError::attachment_content_mismatch(
+        format!("attachment_ids[{first}]"),
+        &a.file.id.to_string(),
+        &a.file.content_type,
+    );
+    for (i, a) in &spoofed[1..] {
+        err.errors.push(liaison::domain::FieldError::new(
+            format!("attachment_ids[{i}]"),
+            format!(
+                "is not a {} file; the upload was deleted",
+                a.file.content_type
+            ),
+        ));
+    }
+    Err(err)
+}
+
+/// Deletes an upload that can never be sent: its record (while unsent;
+/// frees its room in the cap), then its object.
+async fn discard(app: &App, a: &AttachmentRecord) -> ApiResult<()> {
+    if app.store.discard_upload(a).await? == Discarded::AlreadySent {
+        return Ok(());
+    }
+    app.attachments
+        .delete_upload(&object_key(&a.account, &a.thread, &a.file.id))
+        .await?;
     Ok(())
 }
 

@@ -67,6 +67,22 @@ pub const ROUTES: &[Route] = &[
         "/threads/{thread_id}/attachments/{attachment_id}",
         "presign-attachment",
     ),
+    route("POST", "/threads/{thread_id}/uploads", "presign-attachment"),
+    route(
+        "POST",
+        "/threads/{thread_id}/uploads/{attachment_id}/parts",
+        "presign-attachment",
+    ),
+    route(
+        "POST",
+        "/threads/{thread_id}/uploads/{attachment_id}/complete",
+        "presign-attachment",
+    ),
+    route(
+        "DELETE",
+        "/threads/{thread_id}/uploads/{attachment_id}",
+        "presign-attachment",
+    ),
 ];
 
 /// What a request's method and path resolve to.

@@ -83,7 +83,9 @@
 //! now + margin`), so a bound object is never one the lifecycle rule is
 //! about to delete.
 
+mod multipart;
 mod policy;
+mod sniff;
 
 use std::time::Duration;
 
@@ -91,7 +93,12 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::Client;
 
-pub use policy::{check_upload, Upload, UploadError};
+pub use multipart::{Completion, FinishedPart, ABORT_INCOMPLETE_DAYS, ABORT_INCOMPLETE_RULE};
+pub use policy::{
+    check_multipart, check_single_put, check_upload, PartPlan, Upload, UploadError, MAX_PARTS,
+    MULTIPART_TYPES, SINGLE_PUT_MAX,
+};
+pub use sniff::{detected, is_declared_type, Head, SNIFF_BYTES};
 
 use crate::domain::{AccountId, AttachmentId, ThreadId, Timestamp};
 

@@ -33,6 +33,7 @@ impl From<UploadError> for ApiError {
         match e {
             UploadError::UnsupportedType { .. } => ApiError::unsupported_media_type(e.to_string()),
             UploadError::TooLarge { .. } => ApiError::payload_too_large(e.to_string()),
+            UploadError::UseMultipart { .. } => ApiError::use_multipart_upload(e.to_string()),
             UploadError::Field { field, message } => ApiError::field(field, message),
         }
     }
@@ -56,6 +57,16 @@ mod tests {
         assert_eq!(e.errors[0].field, "filename");
         let e: ApiError = check_upload("a.png", "image/png", 0).unwrap_err().into();
         assert_eq!(e.errors[0].field, "size");
+        let e: ApiError = crate::attachments::check_single_put("a.mp4", "video/mp4", 1 << 30)
+            .unwrap_err()
+            .into();
+        assert_eq!((e.status.as_u16(), e.code), (413, "use_multipart_upload"));
+        assert_eq!(e.errors[0].field, "size");
+        assert!(
+            e.detail.contains("/threads/{thread_id}/uploads"),
+            "{}",
+            e.detail
+        );
     }
 
     #[test]

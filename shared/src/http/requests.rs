@@ -286,10 +286,170 @@ impl TryFrom<PresignAttachmentJson> for PresignAttachment {
     }
 }
 
+/// The most part URLs one request asks for.
+pub const MAX_PART_URLS: usize = 100;
+
+/// `POST /threads/{thread_id}/uploads/{attachment_id}/parts`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "an object")]
+pub struct PartUrlsJson {
+    pub part_numbers: Option<Vec<u64>>,
+}
+
+/// Part numbers, 1 to [`MAX_PART_URLS`] of them, distinct, each at least
+/// 1 (the upload's part count bounds them from above).
+#[derive(Debug)]
+pub struct PartUrls {
+    pub part_numbers: Vec<u64>,
+}
+
+impl TryFrom<PartUrlsJson> for PartUrls {
+    type Error = ApiError;
+
+    fn try_from(json: PartUrlsJson) -> ApiResult<Self> {
+        let numbers = json
+            .part_numbers
+            .ok_or_else(|| ApiError::field("part_numbers", "is required"))?;
+        if numbers.is_empty() || numbers.len() > MAX_PART_URLS {
+            return Err(ApiError::field(
+                "part_numbers",
+                format!("must list 1 to {MAX_PART_URLS} part numbers"),
+            ));
+        }
+        let mut seen = HashSet::with_capacity(numbers.len());
+        for (i, n) in numbers.iter().enumerate() {
+            if *n == 0 {
+                return Err(ApiError::field(
+                    format!("part_numbers[{i}]"),
+                    "must be at least 1",
+                ));
+            }
+            if !seen.insert(*n) {
+                return Err(ApiError::field(
+                    format!("part_numbers[{i}]"),
+                    "appears twice",
+                ));
+            }
+        }
+        Ok(Self {
+            part_numbers: numbers,
+        })
+    }
+}
+
+/// `POST /threads/{thread_id}/uploads/{attachment_id}/complete`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "an object")]
+pub struct CompleteUploadJson {
+    pub parts: Option<Vec<CompletedPartJson>>,
+}
+
+/// One finished part: its number and the `ETag` S3 answered its PUT with.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, expecting = "an object")]
+pub struct CompletedPartJson {
+    pub part_number: Option<u64>,
+    pub etag: Option<String>,
+}
+
+/// The finished parts, in part-number order; that each of the upload's
+/// parts is listed exactly once is checked against its part count.
+#[derive(Debug)]
+pub struct CompleteUpload {
+    /// (part number, ETag)
+    pub parts: Vec<(u64, String)>,
+}
+
+impl TryFrom<CompleteUploadJson> for CompleteUpload {
+    type Error = ApiError;
+
+    fn try_from(json: CompleteUploadJson) -> ApiResult<Self> {
+        let listed = json
+            .parts
+            .ok_or_else(|| ApiError::field("parts", "is required"))?;
+        let mut parts = Vec::with_capacity(listed.len());
+        let mut seen = HashSet::with_capacity(listed.len());
+        for (i, p) in listed.into_iter().enumerate() {
+            let number = p.part_number.filter(|n| *n >= 1).ok_or_else(|| {
+                ApiError::field(format!("parts[{i}].part_number"), "must be at least 1")
+            })?;
+            let etag = p
+                .etag
+                .map(|e| e.trim().to_owned())
+                .filter(|e| {
+                    !e.is_empty() && e.len() <= 256 && e.chars().all(|c| c.is_ascii_graphic())
+                })
+                .ok_or_else(|| {
+                    ApiError::field(
+                        format!("parts[{i}].etag"),
+                        "must be the ETag S3 answered the part's PUT with",
+                    )
+                })?;
+            if !seen.insert(number) {
+                return Err(ApiError::field(
+                    format!("parts[{i}].part_number"),
+                    "appears twice",
+                ));
+            }
+            parts.push((number, etag));
+        }
+        parts.sort_by_key(|(n, _)| *n);
+        Ok(Self { parts })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn part_numbers_and_finished_parts_name_the_field() {
+        let urls = |v| PartUrls::try_from(parse::<PartUrlsJson>(v)?);
+        assert_eq!(
+            urls(json!({"part_numbers": [2, 1]})).unwrap().part_numbers,
+            [2, 1]
+        );
+        for (body, field) in [
+            (json!({}), "part_numbers"),
+            (json!({"part_numbers": []}), "part_numbers"),
+            (
+                json!({"part_numbers": (1..=101).collect::<Vec<_>>()}),
+                "part_numbers",
+            ),
+            (json!({"part_numbers": [1, 0]}), "part_numbers[1]"),
+            (json!({"part_numbers": [1, 2, 1]}), "part_numbers[2]"),
+            (json!({"part_numbers": [1, -2]}), "part_numbers[1]"),
+            (json!({"part_numbers": [1, "x"]}), "part_numbers[1]"),
+        ] {
+            assert_eq!(fields(urls(body.clone()).unwrap_err()), [field], "{body}");
+        }
+        let complete = |v| CompleteUpload::try_from(parse::<CompleteUploadJson>(v)?);
+        let ok = complete(json!({"parts": [
+            {"part_number": 2, "etag": "\"b\""}, {"part_number": 1, "etag": "a"}
+        ]}))
+        .unwrap();
+        assert_eq!(ok.parts, [(1, "a".to_owned()), (2, "\"b\"".to_owned())]);
+        for (body, field) in [
+            (json!({}), "parts"),
+            (json!({"parts": [{"etag": "a"}]}), "parts[0].part_number"),
+            (json!({"parts": [{"part_number": 1}]}), "parts[0].etag"),
+            (
+                json!({"parts": [{"part_number": 1, "etag": " "}]}),
+                "parts[0].etag",
+            ),
+            (
+                json!({"parts": [{"part_number": 1, "etag": "a"}, {"part_number": 1, "etag": "b"}]}),
+                "parts[1].part_number",
+            ),
+        ] {
+            assert_eq!(
+                fields(complete(body.clone()).unwrap_err()),
+                [field],
+                "{body}"
+            );
+        }
+    }
 
     fn parse<T: DeserializeOwned>(v: Value) -> ApiResult<T> {
         match v {

@@ -25,7 +25,8 @@
 //!    Nothing left and no file → [`Refusal::Empty`].
 //! 8. The files: each attachment checked like an upload
 //!    ([`check_upload`]: type, size, name; `application/octet-stream` and
-//!    `image/jpg` read by the name's extension), at most
+//!    `image/jpg` read by the name's extension; the first bytes must be a
+//!    file of that type, [`is_declared_type`]), at most
 //!    [`MAX_ATTACHMENTS`]; the others are left out with a note in the text.
 //!    Images the HTML shows by `cid:` are decorations, not files, when the
 //!    sender's own part does not show them (a logo in the quoted history)
@@ -42,7 +43,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use super::trim::{html_without_quotes, strip_quotes_html, trim_reply, OUTLOOK_SIGNATURE};
 use super::{key_in_address, Refusal};
-use crate::attachments::{check_upload, UploadError};
+use crate::attachments::{check_upload, is_declared_type, UploadError};
 use crate::domain::{MessageBody, BODY_MAX_CHARS, MAX_ATTACHMENTS};
 
 /// An inline image the HTML refers to that is smaller than this is a
@@ -467,6 +468,9 @@ impl Incoming<'_> {
                 Ok(_) if files.len() >= MAX_ATTACHMENTS => {
                     format!("more than {MAX_ATTACHMENTS} files")
                 }
+                Ok(upload) if !is_declared_type(upload.content_type, bytes) => {
+                    format!("not a {} file", upload.content_type)
+                }
                 Ok(upload) => {
                     files.push(InboundFile {
                         filename: upload.filename,
@@ -476,7 +480,9 @@ impl Incoming<'_> {
                     continue;
                 }
                 Err(UploadError::UnsupportedType { .. }) => "type not accepted".to_owned(),
-                Err(UploadError::TooLarge { max_mib, .. }) => {
+                Err(
+                    UploadError::TooLarge { max_mib, .. } | UploadError::UseMultipart { max_mib },
+                ) => {
                     format!("larger than {max_mib} MiB")
                 }
                 Err(UploadError::Field { field: "size", .. }) => "empty".to_owned(),
@@ -1026,6 +1032,50 @@ mod tests {
         ] {
             assert!(!urgent(s), "{s}");
         }
+    }
+
+    #[test]
+    fn a_file_that_is_not_its_type_is_left_out() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut raw = String::from(
+            "From: c@acme.example\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nFiles.\r\n",
+        );
+        for (name, ctype, bytes) in [
+            ("real.pdf", "application/pdf", &b"%PDF-1.4\n%%EOF\n"[..]),
+            (
+                "invoice.pdf",
+                "application/pdf",
+                b"MZ\x90\0\x03\0\0\0%PDF-1.4\n",
+            ),
+            (
+                "cute.png",
+                "image/png",
+                b"<html><script>alert(1)</script></html>",
+            ),
+            (
+                "cut.mp4",
+                "application/octet-stream",
+                b"plain text, not a video",
+            ),
+        ] {
+            raw.push_str(&format!(
+                "--b\r\nContent-Type: {ctype}; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+                b64(bytes)
+            ));
+        }
+        raw.push_str("--b--\r\n");
+        let c = parse(raw.as_bytes()).unwrap().content().unwrap();
+        let kept: Vec<&str> = c.files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(kept, ["real.pdf"]);
+        assert_eq!(
+            c.notes,
+            [
+                "[Left out: invoice.pdf (not a application/pdf file)]",
+                "[Left out: cute.png (not a image/png file)]",
+                "[Left out: cut.mp4 (not a video/mp4 file)]",
+            ]
+        );
     }
 
     #[test]

@@ -94,6 +94,16 @@ pub(super) fn release_pending(
     .map(Some)
 }
 
+/// What discarding an unsent upload came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discarded {
+    Deleted,
+    /// A message binds it: it stays.
+    AlreadySent,
+    /// No record any more (discarded or expired meanwhile).
+    Missing,
+}
+
 /// What recording a new upload came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NewAttachment {
@@ -165,6 +175,76 @@ impl Store {
             Some(c) if c.condition_failed(2) => Ok(NewAttachment::OverPendingCap),
             Some(c) => Err(c.into_error()),
         }
+    }
+
+    /// `user`'s own upload `id` in `thread`, sent or not, if `user` is in
+    /// the thread: one BatchGetItem.
+    pub async fn own_upload(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        id: &AttachmentId,
+    ) -> Result<Option<AttachmentRecord>, StoreError> {
+        Ok(self
+            .member_and_attachment(thread, user, id)
+            .await?
+            .filter(|r| r.author == *user))
+    }
+
+    /// Deletes `a`'s record while it is still an unsent upload of its
+    /// author, and takes it off the pending-upload cap, in one transaction.
+    /// The caller deletes the object after (a send that loses the record
+    /// to this fails its bind condition).
+    pub async fn discard_upload(&self, a: &AttachmentRecord) -> Result<Discarded, StoreError> {
+        let mut items = vec![tx::delete(
+            &self.table,
+            keys::attachment(&a.thread, &a.file.id),
+            "attachment_state = :pending AND author_id = :author",
+            vec![
+                (":pending", s("pending")),
+                (":author", s(a.author.as_str())),
+            ],
+        )?];
+        items.extend(release_pending(
+            &self.table,
+            &a.author,
+            std::slice::from_ref(&a.file),
+        )?);
+        match self.transact_retrying(items, 8).await? {
+            None => Ok(Discarded::Deleted),
+            Some(c) if c.condition_failed(0) => {
+                let now = self.get(keys::attachment(&a.thread, &a.file.id)).await?;
+                match now.as_ref().map(read_attachment).transpose()? {
+                    Some(r) if r.message.is_some() => Ok(Discarded::AlreadySent),
+                    _ => Ok(Discarded::Missing),
+                }
+            }
+            Some(c) => Err(c.into_error()),
+        }
+    }
+
+    async fn member_and_attachment(
+        &self,
+        thread: &ThreadId,
+        user: &UserId,
+        id: &AttachmentId,
+    ) -> Result<Option<AttachmentRecord>, StoreError> {
+        let items = self
+            .batch_get(vec![
+                keys::inbox(thread, user),
+                keys::attachment(thread, id),
+            ])
+            .await?;
+        let mut member = false;
+        let mut record = None;
+        for item in &items {
+            if Reader::new(item).kind()? == Kind::Inbox {
+                member = true;
+            } else {
+                record = Some(read_attachment(item)?);
+            }
+        }
+        Ok(record.filter(|_| member))
     }
 
     /// A sent attachment, if `user` is in its thread: one BatchGetItem.

@@ -34,14 +34,16 @@ use aws_sdk_dynamodb::types::{KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
 pub use attachments::{
-    NewAttachment, BIND_MARGIN_SECONDS, MAX_PENDING_UPLOADS, MAX_PENDING_UPLOAD_BYTES,
+    Discarded, NewAttachment, BIND_MARGIN_SECONDS, MAX_PENDING_UPLOADS, MAX_PENDING_UPLOAD_BYTES,
     PENDING_TTL_SECONDS,
 };
 pub use attr::Item;
 pub use directory::{AccountSnapshot, Applied};
 pub use inbound::{sender_hash, RateLimits, RateOutcome, REPLIES_PER_HOUR, REPLIES_PER_MINUTE};
 pub use inbox::{ReadOutcome, Side, ThreadPage, ThreadQuery, UnreadOutcome};
-pub use items::{AttachmentRecord, Claim, InboxRow, NotificationState, ReadState, ThreadRecord};
+pub use items::{
+    AttachmentRecord, Claim, InboxRow, MultipartUpload, NotificationState, ReadState, ThreadRecord,
+};
 pub use keys::message_position;
 pub use messages::MessagePage;
 pub use notifications::{

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{BuildError, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, DeleteRequest, Put, PutRequest,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, DeleteRequest, Put, PutRequest,
     TransactWriteItem, Update, WriteRequest,
 };
 
@@ -121,6 +121,24 @@ pub(super) fn check(
     }
     let check = b.build().map_err(build_error("TransactWriteItems"))?;
     Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// A transaction's delete of the item at `key`, under `condition`.
+pub(super) fn delete(
+    table: &str,
+    key: Item,
+    condition: &str,
+    vals: Vec<(&str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut b = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition);
+    if !vals.is_empty() {
+        b = b.set_expression_attribute_values(Some(values(vals)));
+    }
+    let delete = b.build().map_err(build_error("TransactWriteItems"))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
 /// A batch write's put.

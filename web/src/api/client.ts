@@ -1,22 +1,19 @@
 // The one place the page talks to the API: Bearer token from getToken(),
 // problem+json errors turned into ApiError, 401 reported as auth-required.
-import type { CompletedUpload, StartedUpload, PartUrls, ScanState, UploadedPart } from "./issue16-types";
 import type { components } from "./schema";
 
-export type { CompletedUpload, StartedUpload, PartUrls, ScanState, UploadedPart };
-
 type S = components["schemas"];
+export type StartedUpload = S["StartedUpload"];
+export type PartUrls = S["PartUrls"];
+export type CompletedUpload = S["CompletedUpload"];
+export type UploadedPart = S["CompleteUploadRequest"]["parts"][number];
+export type ScanState = S["ScanState"];
 export type Thread = S["Thread"] & { links?: ScopeLink[] };
 export type ThreadList = S["ThreadList"];
-// Issue 16 (hand-written, see issue16-types.ts): every attachment has a scan
-// state and only a clean one carries a download link.
-export type Attachment = Omit<S["Attachment"], "download_url" | "download_url_expires_at"> & {
-  scan: ScanState;
-  download_url?: string;
-  download_url_expires_at?: string;
-};
-export type Message = Omit<S["Message"], "attachments"> & { attachments: Attachment[] };
-export type MessageList = Omit<S["MessageList"], "messages"> & { messages: Message[] };
+// Every attachment has a scan state; only a clean one carries a download link.
+export type Attachment = S["Attachment"];
+export type Message = S["Message"];
+export type MessageList = S["MessageList"];
 export type Catalog = S["Catalog"];
 export type ScopeInput = S["ScopeInput"];
 export type ContentType = S["ContentType"];

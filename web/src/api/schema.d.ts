@@ -228,9 +228,13 @@ export interface paths {
          *     | content types | max size |
          *     | --- | --- |
          *     | `image/jpeg`, `image/png`, `image/webp`, `image/gif` | 25 MiB |
-         *     | `video/mp4`, `video/quicktime`, `video/webm` | 1 GiB |
+         *     | `video/mp4`, `video/quicktime`, `video/webm` | 5 GiB |
          *     | `application/pdf` | 50 MiB |
          *     | `application/zip` | 500 MiB |
+         *
+         *     One `PUT` takes files up to 64 MiB; a larger video or ZIP is `413
+         *     use_multipart_upload`: upload it in parts (`POST
+         *     /threads/{thread_id}/uploads`).
          *
          *     The file name's extension must fit the type (`.jpg`/`.jpeg`, `.png`,
          *     `.webp`, `.gif`, `.mp4`, `.mov`, `.webm`, `.pdf`, `.zip`, any case).
@@ -271,11 +275,146 @@ export interface paths {
         };
         /**
          * A fresh download link
-         * @description For a client whose listed link expired. The link is a presigned `GET` that lives 15 minutes.
+         * @description For a client whose listed link expired. The link is a presigned `GET` that lives 15 minutes. Only for a file the malware scan found clean: before the scan finishes `409 attachment_not_scanned` (ask again shortly), and never for a file it found a threat in (`403 attachment_infected`).
          */
         get: operations["getDownloadLink"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/threads/{thread_id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start an upload in parts
+         * @description For a video or ZIP too large to risk one `PUT` (over 64 MiB; any
+         *     file of more than one part is taken). Checks the declaration as
+         *     `POST .../attachments` does (name, type, the type's limit: videos 5
+         *     GiB, ZIP 500 MiB), allocates an attachment and starts an S3
+         *     multipart upload under a key the server chooses. The answer says how
+         *     to cut the file: every part is `part_size` bytes (8 MiB; larger, in
+         *     whole MiB, only if there would be more than 10,000 parts) but the
+         *     last, which is the rest. Then ask for part URLs (`.../parts`), `PUT`
+         *     each part, and complete the upload (`.../complete`) with each part's
+         *     `ETag`; after that the attachment id is sent like any other.
+         *
+         *     The upload counts against the pending-upload cap like a presigned
+         *     `PUT` (`429 too_many_pending_uploads`). Complete and send it before
+         *     `expires_at` (a day): an upload left incomplete longer is aborted.
+         *     Other types: `415 unsupported_media_type`; over the type's limit:
+         *     `413 payload_too_large`; one part or less, or a bad name: `400
+         *     validation_failed`.
+         */
+        post: operations["startUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/threads/{thread_id}/uploads/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+                /**
+                 * @description The attachment id `POST .../uploads` answered. A malformed id, another person's upload, one uploaded with a single `PUT`, or one discarded is `404`.
+                 * @example 01JD8X3ZQ4N6B8C0E2G4H6J8K0
+                 */
+                attachment_id: components["parameters"]["UploadIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Discard an upload in parts
+         * @description Aborts the upload (S3 deletes its parts), or deletes the completed file if no message lists it yet, and frees its room in the pending-upload cap. A file in a sent message stays (`409 attachment_already_sent`).
+         */
+        delete: operations["discardUpload"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/threads/{thread_id}/uploads/{attachment_id}/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+                /**
+                 * @description The attachment id `POST .../uploads` answered. A malformed id, another person's upload, one uploaded with a single `PUT`, or one discarded is `404`.
+                 * @example 01JD8X3ZQ4N6B8C0E2G4H6J8K0
+                 */
+                attachment_id: components["parameters"]["UploadIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * URLs to upload parts
+         * @description Presigned `PUT` URLs (15 minutes) for the listed parts, each signed for the part's exact length (`part_size`, or the rest for the last part). `PUT` the part's bytes to its URL with no other headers and keep the `ETag` header of S3's answer (the bucket exposes it to the page's origin). Ask again at any time, for any parts: to resume after a crash or a reload, or when URLs expired; a part uploaded again replaces the earlier one (its new `ETag` counts). A part number above the upload's part count is `400` naming it.
+         */
+        post: operations["getPartUrls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/threads/{thread_id}/uploads/{attachment_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+                /**
+                 * @description The attachment id `POST .../uploads` answered. A malformed id, another person's upload, one uploaded with a single `PUT`, or one discarded is `404`.
+                 * @example 01JD8X3ZQ4N6B8C0E2G4H6J8K0
+                 */
+                attachment_id: components["parameters"]["UploadIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete an upload in parts
+         * @description Lists every part, 1 to `part_count`, exactly once (else `400` on `parts`), with the `ETag` S3 answered its `PUT` with. S3 assembles the file; from then on it is an ordinary unsent upload, which a send binds by its id. A part missing in S3, a wrong `ETag` or a part too small is `422 upload_parts_invalid` and changes nothing: upload that part again (ask for a fresh URL) and complete again. Completing a completed upload answers the same `200`. An upload aborted because it was left incomplete for a day is `422 attachment_expired` (start again).
+         */
+        post: operations["completeUpload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -704,6 +843,7 @@ export interface components {
         } | {
             attachment_ids: unknown[];
         };
+        /** @description A file of a message. `scan` is its malware scan: `pending` until the scan finishes (seconds to minutes after the upload), then `clean` or `infected` (final). Only a `clean` file has `download_url` and `download_url_expires_at`; otherwise both are absent (and `GET …/attachments/{id}` answers `409 attachment_not_scanned` or `403 attachment_infected`). */
         Attachment: {
             id: components["schemas"]["Ulid"];
             /** @description The name it was presigned under, cleaned (downloads use it). */
@@ -712,11 +852,17 @@ export interface components {
             size: number;
             /**
              * Format: uri
-             * @description A presigned GET, valid until `download_url_expires_at` (15 minutes).
+             * @description A presigned GET, valid until `download_url_expires_at` (15 minutes). Only when `scan` is `clean`.
              */
-            download_url: string;
-            download_url_expires_at: components["schemas"]["Timestamp"];
+            download_url?: string;
+            download_url_expires_at?: components["schemas"]["Timestamp"];
+            scan: components["schemas"]["ScanState"];
         };
+        /**
+         * @description An attachment's malware scan: `pending` (not scanned yet: no download), `clean` (downloadable), `infected` (a threat was found: never downloadable; e-mails list it as removed).
+         * @enum {string}
+         */
+        ScanState: "pending" | "clean" | "infected";
         /**
          * @example {
          *       "id": "01JD8X4A7K2M9P3Q5R6S8T0V1W",
@@ -735,6 +881,7 @@ export interface components {
          *           "filename": "hook.png",
          *           "content_type": "image/png",
          *           "size": 48213,
+         *           "scan": "clean",
          *           "download_url": "https://liaison-attachments.s3.eu-west-1.amazonaws.com/acc_acme/thr_01jd8x3v6m9q2r7t4w5y8z0abc/01JD8X3ZQ4N6B8C0E2G4H6J8K0?X-Amz-Signature=abc",
          *           "download_url_expires_at": "2026-11-24T11:46:23.123Z"
          *         }
@@ -805,7 +952,7 @@ export interface components {
             filename: string;
             /** @description One of the supported types (matched case-insensitively, ignoring surrounding white space); others are `415`. */
             content_type: components["schemas"]["ContentType"];
-            /** @description The exact size in bytes; at most the type's limit (see the operation). Over the type's limit is `413 payload_too_large`. Written as a JSON integer: a number with a fraction or an exponent (`1.0`, `1e3`), which JSON Schema still counts as an integer, is `400 validation_failed` on `size`. */
+            /** @description The exact size in bytes; at most the type's limit (see the operation) and 64 MiB. Over the type's limit is `413 payload_too_large`; a video or ZIP over 64 MiB is `413 use_multipart_upload` (upload it in parts). Written as a JSON integer: a number with a fraction or an exponent (`1.0`, `1e3`), which JSON Schema still counts as an integer, is `400 validation_failed` on `size`. */
             size: number;
         } & ({
             /** @constant */
@@ -887,6 +1034,101 @@ export interface components {
             /** @description When the upload URL stops working (15 minutes). */
             expires_at: components["schemas"]["Timestamp"];
         };
+        /** @description As `PresignUploadRequest` (the same file name rules), for the types that upload in parts, at least two parts (over 8 MiB). Unknown fields are ignored. */
+        StartUploadRequest: {
+            /** @description As in `PresignUploadRequest`. */
+            filename: string;
+            /**
+             * @description Matched case-insensitively, ignoring surrounding white space; others are `415`.
+             * @enum {string}
+             */
+            content_type: "video/mp4" | "video/quicktime" | "video/webm" | "application/zip";
+            /** @description The exact size in bytes: more than one part (8 MiB), at most the type's limit (over it: `413 payload_too_large`). Written as a JSON integer. */
+            size: number;
+        } & ({
+            /** @constant */
+            content_type?: "video/mp4";
+            filename?: unknown;
+            size?: unknown;
+        } | {
+            /** @constant */
+            content_type?: "video/quicktime";
+            filename?: unknown;
+            size?: unknown;
+        } | {
+            /** @constant */
+            content_type?: "video/webm";
+            filename?: unknown;
+            size?: unknown;
+        } | {
+            /** @constant */
+            content_type?: "application/zip";
+            filename?: unknown;
+            size?: unknown;
+        });
+        /**
+         * @example {
+         *       "attachment_id": "01JD8X3ZQ4N6B8C0E2G4H6J8K0",
+         *       "part_size": 8388608,
+         *       "part_count": 25,
+         *       "expires_at": "2026-11-25T11:31:23.123Z"
+         *     }
+         */
+        StartedUpload: {
+            attachment_id: components["schemas"]["Ulid"];
+            /** @description Bytes in every part but the last (which holds the rest): 8 MiB, or more in whole MiB when 8 MiB parts would be over 10,000. */
+            part_size: number;
+            part_count: number;
+            /** @description Complete and send the upload before this (a day): the bucket aborts uploads left incomplete longer. */
+            expires_at: components["schemas"]["Timestamp"];
+        };
+        /** @description Unknown fields are ignored. */
+        PartUrlsRequest: {
+            /** @description The parts to upload, each from 1 to the upload's `part_count` (a larger one is `400` naming it), each once. */
+            part_numbers: number[];
+        };
+        /**
+         * @example {
+         *       "parts": [
+         *         {
+         *           "part_number": 1,
+         *           "url": "https://liaison-attachments.s3.eu-west-1.amazonaws.com/acc_acme/thr_01jd8x3v6m9q2r7t4w5y8z0abc/01JD8X3ZQ4N6B8C0E2G4H6J8K0?partNumber=1&uploadId=abc&X-Amz-Signature=abc"
+         *         }
+         *       ],
+         *       "expires_at": "2026-11-24T11:46:23.123Z"
+         *     }
+         */
+        PartUrls: {
+            parts: {
+                part_number: number;
+                /**
+                 * Format: uri
+                 * @description A presigned `PUT` of exactly the part's bytes; send no other headers.
+                 */
+                url: string;
+            }[];
+            /** @description When the URLs stop working (15 minutes). */
+            expires_at: components["schemas"]["Timestamp"];
+        };
+        /** @description Unknown fields are ignored. */
+        CompleteUploadRequest: {
+            /** @description Every part, 1 to `part_count`, exactly once, in any order. */
+            parts: {
+                part_number: number;
+                /** @description The `ETag` header of S3's answer to the part's `PUT`, as it was (quotes included). */
+                etag: string;
+            }[];
+        };
+        /**
+         * @example {
+         *       "attachment_id": "01JD8X3ZQ4N6B8C0E2G4H6J8K0",
+         *       "size": 209715200
+         *     }
+         */
+        CompletedUpload: {
+            attachment_id: components["schemas"]["Ulid"];
+            size: number;
+        };
         /**
          * @example {
          *       "download_url": "https://liaison-attachments.s3.eu-west-1.amazonaws.com/acc_acme/thr_01jd8x3v6m9q2r7t4w5y8z0abc/01JD8X3ZQ4N6B8C0E2G4H6J8K0?X-Amz-Signature=abc",
@@ -915,8 +1157,8 @@ export interface components {
             /** @description Human-readable; never internal detail. */
             detail?: string;
             /** @enum {string} */
-            code: "validation_failed" | "malformed_json" | "unauthenticated" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attachments" | "attachment_not_uploaded" | "attachment_mismatch" | "attachment_expired" | "too_many_pending_uploads" | "invalid_token" | "internal" | "unavailable";
-            /** @description Only in `validation_failed`; one entry per offending field. */
+            code: "validation_failed" | "malformed_json" | "unauthenticated" | "not_found" | "method_not_allowed" | "idempotency_conflict" | "payload_too_large" | "unsupported_media_type" | "too_many_attachments" | "attachment_not_uploaded" | "attachment_mismatch" | "attachment_expired" | "attachment_not_scanned" | "attachment_infected" | "too_many_pending_uploads" | "use_multipart_upload" | "upload_parts_invalid" | "attachment_already_sent" | "invalid_token" | "internal" | "unavailable";
+            /** @description In `validation_failed`, one entry per offending field; also in `attachment_mismatch` (the attachment found not to be its declared type), `use_multipart_upload` (`size`) and `upload_parts_invalid` (`parts`). */
             errors?: components["schemas"]["FieldError"][];
         };
         /** @description An error API Gateway answered itself, before any function ran. */
@@ -1113,6 +1355,29 @@ export interface components {
                 "application/json": components["schemas"]["GatewayMessage"];
             };
         };
+        /** @description A sent message lists this file (`attachment_already_sent`): it stays while the message exists. */
+        AlreadySent: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Attachment already sent",
+                 *       "status": 409,
+                 *       "detail": "Attachment 01JD8X3ZQ4N6B8C0E2G4H6J8K0 is in a sent message and stays while the message exists.",
+                 *       "code": "attachment_already_sent"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    status?: 409;
+                    /** @constant */
+                    code?: "attachment_already_sent";
+                };
+            };
+        };
         /** @description Something failed on the server's side (`internal`; never with internal detail). From API Gateway, when a function crashed or timed out: `{"message": "Internal Server Error"}`. */
         Internal: {
             headers: {
@@ -1178,6 +1443,11 @@ export interface components {
          * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
          */
         ThreadIdPath: components["schemas"]["ThreadId"];
+        /**
+         * @description The attachment id `POST .../uploads` answered. A malformed id, another person's upload, one uploaded with a single `PUT`, or one discarded is `404`.
+         * @example 01JD8X3ZQ4N6B8C0E2G4H6J8K0
+         */
+        UploadIdPath: components["schemas"]["Ulid"];
         /** @description Page size. */
         Limit: number;
         /** @description The `next_cursor` of the previous page, unchanged. Opaque; valid only for the caller that got it and for the same listing and filters. The pattern says only how a cursor is spelled: one that is well formed but was not issued to this caller for this listing (forged, edited, another caller's, another listing's or filters') is `400 validation_failed` on `cursor`, exactly like a malformed one. */
@@ -1426,7 +1696,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["BodyTooLarge"];
-            /** @description The attachments cannot be sent: more than 10 (`too_many_attachments`); an id that is not an uploaded attachment presigned by the caller for this thread, or one already in another message (`attachment_not_uploaded`); an upload whose size or type differs from the declared one (`attachment_mismatch`); an upload presigned too long ago, whose pending record has less than a day left before it expires (`attachment_expired`: upload the file again and send the new id). A `client_message_id` already used answers `200` or `409` before any attachment is checked. */
+            /** @description The attachments cannot be sent: more than 10 (`too_many_attachments`); an id that is not an uploaded attachment presigned by the caller for this thread, or one already in another message (`attachment_not_uploaded`); an upload whose size or type differs from the declared one, or whose first bytes are not a file of the declared type (`attachment_mismatch`; for the bytes, naming `attachment_ids[i]` in `errors`, and the upload is deleted: upload the file again with its true type); an upload presigned too long ago, whose pending record has less than a day left before it expires (`attachment_expired`: upload the file again and send the new id). A `client_message_id` already used answers `200` or `409` before any attachment is checked. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1640,26 +1910,17 @@ export interface operations {
             400: components["responses"]["BadBody"];
             401: components["responses"]["Unauthenticated"];
             404: components["responses"]["NotFound"];
-            /** @description The request body is over 245,404 bytes, or the declared size is over the content type's limit. */
+            /** @description The request body is over 245,404 bytes, or the declared size is over the content type's limit (`payload_too_large`), or over the 64 MiB one `PUT` takes (`use_multipart_upload`, naming `size`: upload the file in parts with `POST /threads/{thread_id}/uploads`). */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "type": "about:blank",
-                     *       "title": "Payload too large",
-                     *       "status": 413,
-                     *       "detail": "image/png attachments are limited to 25 MiB.",
-                     *       "code": "payload_too_large"
-                     *     }
-                     */
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @constant */
                         status?: 413;
-                        /** @constant */
-                        code?: "payload_too_large";
+                        /** @enum {unknown} */
+                        code?: "payload_too_large" | "use_multipart_upload";
                     };
                     "application/json": components["schemas"]["GatewayMessage"];
                 };
@@ -1745,7 +2006,326 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthenticated"];
+            /** @description The malware scan found a threat in the file; it is never served. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Attachment infected",
+                     *       "status": 403,
+                     *       "detail": "The malware scan found a threat in attachment 01JD8X3ZQ4N6B8C0E2G4H6J8K0; it cannot be downloaded.",
+                     *       "code": "attachment_infected"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 403;
+                        /** @constant */
+                        code?: "attachment_infected";
+                    };
+                };
+            };
             404: components["responses"]["NotFound"];
+            /** @description The file was not scanned for malware yet. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Attachment not scanned yet",
+                     *       "status": 409,
+                     *       "detail": "Attachment 01JD8X3ZQ4N6B8C0E2G4H6J8K0 is still being scanned for malware. Try again in a moment.",
+                     *       "code": "attachment_not_scanned"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 409;
+                        /** @constant */
+                        code?: "attachment_not_scanned";
+                    };
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    startUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "filename": "raw footage.mp4",
+                 *       "content_type": "video/mp4",
+                 *       "size": 209715200
+                 *     }
+                 */
+                "application/json": components["schemas"]["StartUploadRequest"];
+            };
+        };
+        responses: {
+            /** @description The attachment and how to cut the file. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartedUpload"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            /** @description The request body is over 245,404 bytes, or the declared size is over the content type's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Payload too large",
+                     *       "status": 413,
+                     *       "detail": "application/zip attachments are limited to 500 MiB.",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 413;
+                        /** @constant */
+                        code?: "payload_too_large";
+                    };
+                    "application/json": components["schemas"]["GatewayMessage"];
+                };
+            };
+            /** @description Not a type that uploads in parts (`video/mp4`, `video/quicktime`, `video/webm`, `application/zip`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported media type",
+                     *       "status": 415,
+                     *       "detail": "content_type \"image/png\" is not accepted; use one of: video/mp4, video/quicktime, video/webm, application/zip",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 415;
+                        /** @constant */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description The caller's unsent uploads presigned today reached 50, or this one would take them over 10 GiB. Nothing was started. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 429;
+                        /** @constant */
+                        code?: "too_many_pending_uploads";
+                    };
+                    "application/json": components["schemas"]["GatewayMessage"];
+                };
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    discardUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+                /**
+                 * @description The attachment id `POST .../uploads` answered. A malformed id, another person's upload, one uploaded with a single `PUT`, or one discarded is `404`.
+                 * @example 01JD8X3ZQ4N6B8C0E2G4H6J8K0
+                 */
+                attachment_id: components["parameters"]["UploadIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Discarded. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["AlreadySent"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getPartUrls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+                /**
+                 * @description The attachment id `POST .../uploads` answered. A malformed id, another person's upload, one uploaded with a single `PUT`, or one discarded is `404`.
+                 * @example 01JD8X3ZQ4N6B8C0E2G4H6J8K0
+                 */
+                attachment_id: components["parameters"]["UploadIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "part_numbers": [
+                 *         1,
+                 *         2,
+                 *         3
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["PartUrlsRequest"];
+            };
+        };
+        responses: {
+            /** @description A URL per part. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PartUrls"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["AlreadySent"];
+            413: components["responses"]["BodyTooLarge"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    completeUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A thread id. A malformed one, or a thread that is not the caller's, is `404`.
+                 * @example thr_01jd8x3v6m9q2r7t4w5y8z0abc
+                 */
+                thread_id: components["parameters"]["ThreadIdPath"];
+                /**
+                 * @description The attachment id `POST .../uploads` answered. A malformed id, another person's upload, one uploaded with a single `PUT`, or one discarded is `404`.
+                 * @example 01JD8X3ZQ4N6B8C0E2G4H6J8K0
+                 */
+                attachment_id: components["parameters"]["UploadIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "parts": [
+                 *         {
+                 *           "part_number": 1,
+                 *           "etag": "\"5d41402abc4b2a76b9719d911017c592\""
+                 *         },
+                 *         {
+                 *           "part_number": 2,
+                 *           "etag": "\"7d793037a0760186574b0282f2f435e7\""
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["CompleteUploadRequest"];
+            };
+        };
+        responses: {
+            /** @description The file is uploaded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompletedUpload"];
+                };
+            };
+            400: components["responses"]["BadBody"];
+            401: components["responses"]["Unauthenticated"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["BodyTooLarge"];
+            /** @description S3 did not assemble the parts as listed (`upload_parts_invalid`, naming `parts`), or the upload was aborted (`attachment_expired`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Upload parts invalid",
+                     *       "status": 422,
+                     *       "detail": "The upload was not completed: a part is missing or its ETag is not the one S3 answered its PUT with. Upload the parts again (ask for fresh part URLs) and complete it with every part's ETag.",
+                     *       "code": "upload_parts_invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "parts",
+                     *           "message": "a part is missing or its ETag is not the one S3 answered its PUT with"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @constant */
+                        status?: 422;
+                        /** @enum {unknown} */
+                        code?: "upload_parts_invalid" | "attachment_expired";
+                    };
+                };
+            };
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };

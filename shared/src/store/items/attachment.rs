@@ -17,6 +17,16 @@ pub struct AttachmentRecord {
     /// When the pending record expires (unix seconds; `None` once bound).
     /// Read only: [`crate::store::Store::create_attachment`] sets its own.
     pub expires_at: Option<i64>,
+    /// The S3 multipart upload, for a file uploaded in parts.
+    pub multipart: Option<MultipartUpload>,
+}
+
+/// A file uploaded in parts: S3's upload id and how the file is cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    pub upload_id: String,
+    pub part_size: u64,
+    pub part_count: u64,
 }
 
 impl AttachmentRecord {
@@ -45,6 +55,13 @@ pub(in crate::store) fn attachment_item(a: &AttachmentRecord, expires_at: i64) -
         ("created_at".into(), s(Timestamp::now().to_string())),
         (schema::TTL_ATTRIBUTE.into(), n(expires_at)),
     ]);
+    if let Some(m) = &a.multipart {
+        item.extend([
+            ("upload_id".into(), s(&m.upload_id)),
+            ("part_size".into(), n(m.part_size)),
+            ("part_count".into(), n(m.part_count)),
+        ]);
+    }
     item
 }
 
@@ -63,6 +80,14 @@ pub(in crate::store) fn read_attachment(item: &Item) -> Result<AttachmentRecord,
         author: r.parse("author_id", UserId::parse)?,
         message: r.opt_parse("message_id", MessageId::parse)?,
         expires_at: r.opt_n(schema::TTL_ATTRIBUTE)?,
+        multipart: match r.opt_s("upload_id")? {
+            Some(upload_id) => Some(MultipartUpload {
+                upload_id: upload_id.to_owned(),
+                part_size: r.n("part_size")?.max(0) as u64,
+                part_count: r.n("part_count")?.max(0) as u64,
+            }),
+            None => None,
+        },
     })
 }
 

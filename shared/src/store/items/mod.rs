@@ -8,8 +8,8 @@ mod message;
 mod notification;
 mod thread;
 
-pub use attachment::AttachmentRecord;
 pub(super) use attachment::{attachment_item, read_attachment};
+pub use attachment::{AttachmentRecord, MultipartUpload};
 pub(super) use directory::{
     catalog_item, people_attr, read_catalog_entry, read_membership, read_profile, read_version,
     Membership,
