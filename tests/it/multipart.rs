@@ -550,3 +550,57 @@ async fn over_http_through_the_local_gateway() {
     assert!(gone.body.is_empty());
     gateway.shutdown().await;
 }
+
+/// A discard racing a send of the same completed upload: exactly one wins.
+/// Either the message lists the file and it stays (discard 409), or the
+/// file is gone and no message lists it (send 422). Two completions at once
+/// both answer 200.
+#[tokio::test]
+async fn a_discard_racing_a_send_never_leaves_a_message_without_its_file() {
+    let w = std::sync::Arc::new(World::new().await);
+    let t = chris_thread(&w, general()).await;
+    // A send that checked the file before the discard deleted it finds it
+    // gone when it tags it: that is a 422 too, not a failure of ours.
+    let missing = w
+        .attachments
+        .mark_bound(&format!("acc_acme/{t}/nothing"))
+        .await
+        .unwrap_err();
+    assert!(missing.is_no_such_key(), "{missing}");
+    for round in 0..4 {
+        let (id, _, [e1, e2]) = two_parts(&w, &t).await;
+        let chris = chris();
+        let parts = [(1, e1.as_str()), (2, e2.as_str())];
+        let (a, b) = tokio::join!(
+            complete(&w, &chris, &t, &id, &parts),
+            complete(&w, &chris, &t, &id, &parts),
+        );
+        assert_eq!(
+            (a.status, b.status),
+            (200, 200),
+            "{:?} {:?}",
+            a.body,
+            b.body
+        );
+        let ids = [id.as_str()];
+        let (sent, gone) = tokio::join!(
+            send(&w, &chris, &t, "race", &ids),
+            discard(&w, &chris, &t, &id),
+        );
+        let exists = liaison::aws::s3_client(&w.aws)
+            .head_object()
+            .bucket(&w.names.bucket)
+            .key(format!("acc_acme/{t}/{id}"))
+            .send()
+            .await
+            .is_ok();
+        match (sent.status, gone.status) {
+            (201, 409) => assert!(exists, "round {round}: a sent file stays"),
+            (422, 204) => {
+                assert!(!exists, "round {round}: the discarded file is gone");
+                assert_eq!(sent.body["code"], "attachment_not_uploaded");
+            }
+            other => panic!("round {round}: {other:?} {:?} {:?}", sent.body, gone.body),
+        }
+    }
+}

@@ -221,13 +221,21 @@ async fn mark_bound(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
     for a in files {
         let bucket = app.attachments.clone();
         let key = object_key(&a.account, &a.thread, &a.file.id);
-        tags.spawn(async move { bucket.mark_bound(&key).await });
+        let id = a.file.id.to_string();
+        tags.spawn(async move { (id, bucket.mark_bound(&key).await) });
     }
     while let Some(joined) = tags.join_next().await {
-        joined.map_err(|e| {
+        let (id, tagged) = joined.map_err(|e| {
             tracing::error!(error = %e, "attachment tagging task failed");
             ApiError::internal()
-        })??;
+        })?;
+        match tagged {
+            Ok(()) => {}
+            // Discarded by its author since it was checked (an upload in
+            // parts): it is gone, and so is its record.
+            Err(e) if e.is_no_such_key() => return Err(ApiError::attachment_not_uploaded(&id)),
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

@@ -27,7 +27,7 @@
 //! Why not the alternatives: a server-side copy to a final key at bind time
 //! still needs the final object to be non-expiring before the commit (the
 //! same pre-commit step as here), doubles storage for two days, takes seconds
-//! per GiB inside an API call (videos are up to 1 GiB, ten per message,
+//! per GiB inside an API call (videos are up to 5 GiB, ten per message,
 //! under API Gateway's 30 s), and two racing sends of one upload could each
 //! copy different bytes to the one final key unless the source is immutable
 //! anyway. Versioning with the version pinned keeps the bytes but not the
@@ -160,6 +160,11 @@ pub struct S3Error {
 }
 
 impl S3Error {
+    /// S3 said there is no such object.
+    pub fn is_no_such_key(&self) -> bool {
+        self.message == "NoSuchKey"
+    }
+
     /// An SDK error as it may be logged: S3's error code, or the kind of
     /// failure; the whole text (which can quote the request) only at DEBUG.
     fn sdk<E>(op: &'static str, err: &E) -> Self
