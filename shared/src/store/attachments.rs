@@ -76,22 +76,34 @@ pub(super) fn release_pending(
     }
     tx::update(
         table,
-        UpdateItem {
-            key: keys::uploads_day(author, today),
-            expression: format!(
-                "ADD {QUOTA_UPLOADS} :n, {QUOTA_BYTES} :b SET {ttl} = if_not_exists({ttl}, :ttl)",
-                ttl = schema::TTL_ATTRIBUTE
-            ),
-            condition: None,
-            names: vec![],
-            values: vec![
-                (":n", n(-(count as i64))),
-                (":b", n(-(bytes as i64))),
-                (":ttl", n(quota_expiry(today))),
-            ],
-        },
+        uploads_day_delta(author, today, -(count as i64), -(bytes as i64)),
     )
     .map(Some)
+}
+
+/// The unconditional update adding `count` uploads and `bytes` to
+/// `author`'s pending counter of `day` (negative to release), recreating a
+/// counter that is gone with its TTL.
+pub(super) fn uploads_day_delta(
+    author: &UserId,
+    day: u64,
+    count: i64,
+    bytes: i64,
+) -> UpdateItem<'static> {
+    UpdateItem {
+        key: keys::uploads_day(author, day),
+        expression: format!(
+            "ADD {QUOTA_UPLOADS} :n, {QUOTA_BYTES} :b SET {ttl} = if_not_exists({ttl}, :ttl)",
+            ttl = schema::TTL_ATTRIBUTE
+        ),
+        condition: None,
+        names: vec![],
+        values: vec![
+            (":n", n(count)),
+            (":b", n(bytes)),
+            (":ttl", n(quota_expiry(day))),
+        ],
+    }
 }
 
 /// What discarding an unsent upload came to.

@@ -21,7 +21,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::attachments::{quota_expiry, upload_day, QUOTA_BYTES, QUOTA_UPLOADS};
+use super::attachments::{upload_day, uploads_day_delta};
 use super::attr::n;
 use super::items::{attachment_item, AttachmentRecord};
 use super::keys;
@@ -170,20 +170,7 @@ impl Store {
         let bytes: u64 = today.iter().map(|a| a.file.size).sum();
         items.push(tx::update(
             &self.table,
-            UpdateItem {
-                key: keys::uploads_day(&first.author, day),
-                expression: format!(
-                    "ADD {QUOTA_UPLOADS} :n, {QUOTA_BYTES} :b SET {ttl} = if_not_exists({ttl}, :ttl)",
-                    ttl = schema::TTL_ATTRIBUTE
-                ),
-                condition: None,
-                names: vec![],
-                values: vec![
-                    (":n", n(today.len())),
-                    (":b", n(bytes)),
-                    (":ttl", n(quota_expiry(day))),
-                ],
-            },
+            uploads_day_delta(&first.author, day, today.len() as i64, bytes as i64),
         )?);
         // Only the puts have conditions: if one failed, an earlier delivery
         // of the same e-mail recorded them all (one transaction).
