@@ -60,3 +60,23 @@ export function clearDraft(threadId: string) {
     /* nothing to do */
   }
 }
+
+/** The prefixes of what a person leaves in this browser: drafts and
+ * unfinished uploads (multipart.ts). */
+const LOCAL_WORK = ["liaison.draft.", "liaison.uploads."];
+
+/** On an explicit sign-out: forget the person's drafts and unfinished
+ * uploads, so the next person to sign in on this browser (a colleague in
+ * the same thread) never sees them. An expired sign-in keeps them. */
+export function forgetLocalWork() {
+  try {
+    const keys: string[] = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k && LOCAL_WORK.some((p) => k.startsWith(p))) keys.push(k);
+    }
+    for (const k of keys) localStorage.removeItem(k);
+  } catch {
+    /* storage unavailable: nothing was kept */
+  }
+}

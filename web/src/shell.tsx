@@ -3,6 +3,7 @@
 // It is just a host of the custom elements, like any embedding page.
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { forgetLocalWork } from "./drafts";
 import { AUTH_REQUIRED } from "./elements";
 import { finishHostedSignIn, startHostedSignIn, type CognitoConfig } from "./hosted-signin";
 import { linkClick, navigate, useLocation } from "./router";
@@ -207,6 +208,7 @@ function Shell() {
             class="button secondary signout"
             onClick={() => {
               token.clear();
+              forgetLocalWork();
               setExpired(false);
               navigate("/signin", true);
             }}

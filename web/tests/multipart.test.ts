@@ -26,6 +26,7 @@ import {
   type SavedUpload,
 } from "../src/multipart";
 import { checkFile } from "../src/uploads";
+import { forgetLocalWork, loadDraft, saveDraft } from "../src/drafts";
 import { partText } from "../src/screens/Composer";
 import { oldestScanning, refreshMessages } from "../src/screens/ThreadView";
 
@@ -504,4 +505,14 @@ test("the poll swaps in messages whose files were scanned, and adds new ones", (
   );
   assert.equal(next[1], scanned);
   assert.equal(next[0], old[0], "unchanged messages keep their object (no re-render)");
+});
+
+test("signing out forgets drafts and unfinished uploads, nothing else", () => {
+  saveDraft("thr_a", { text: "for Dana only", urgent: false, client_message_id: "c-1", files: [] });
+  storage.setItem("liaison.uploads.thr_a", "[]");
+  storage.setItem("liaison.token", "kept-by-its-owner");
+  forgetLocalWork();
+  assert.equal(loadDraft("thr_a").text, "");
+  assert.equal(storage.getItem("liaison.uploads.thr_a"), null);
+  assert.equal(storage.getItem("liaison.token"), "kept-by-its-owner");
 });
