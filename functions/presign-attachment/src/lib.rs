@@ -51,13 +51,22 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let asked = PresignAttachment::try_from(http::body::<PresignAttachmentJson>(req)?)?;
     let upload = check_single_put(&asked.filename, &asked.content_type, asked.size)?;
 
-    // The caller's inbox row says which account the thread is in; the
-    // record's transaction re-checks that row, so this costs no extra write.
-    let row = app
-        .store
-        .inbox_row(&thread, &caller.user_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    // The object key needs the thread's account. A client user's token
+    // names its one account, so no read is needed (1 round trip); a
+    // manager's does not, so their inbox row tells (2). Either way the
+    // record's transaction checks that the caller's row in this thread
+    // exists with that account: a claim for another account is 404.
+    let account = match &caller.account_id {
+        Some(account) => account.clone(),
+        None => {
+            app.store
+                .inbox_row(&thread, &caller.user_id)
+                .await?
+                .ok_or_else(ApiError::not_found)?
+                .thread
+                .account_id
+        }
+    };
     let record = AttachmentRecord {
         file: AttachmentRef {
             id: AttachmentId::new(),
@@ -66,7 +75,7 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             size: upload.size,
             scan: ScanState::Pending,
         },
-        account: row.thread.account_id.clone(),
+        account,
         thread,
         author: caller.user_id.clone(),
         message: None,
