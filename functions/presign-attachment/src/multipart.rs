@@ -138,9 +138,7 @@ async fn own_upload(
 ) -> ApiResult<(AttachmentRecord, MultipartUpload, String)> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
-    let id = http::path_param(req, "attachment_id")
-        .and_then(|id| AttachmentId::parse(id).ok())
-        .ok_or_else(ApiError::not_found)?;
+    let id = crate::attachment_id(req)?;
     let record = app
         .store
         .own_upload(&thread, &caller.user_id, &id)

@@ -420,21 +420,44 @@ impl Attachments {
         key: &str,
         value: &str,
     ) -> Result<bool, S3Error> {
+        match self.set_tag(object, key, value).await {
+            Err(e) if e.is_no_such_key() => Ok(false),
+            written => written,
+        }
+    }
+
+    /// Marks an upload as bound to a message, so the lifecycle rule that
+    /// deletes abandoned uploads leaves it alone. send-message calls it
+    /// before the transaction that binds the upload (see the module comment
+    /// for why before). Idempotent. Keeps the object's other tags, so the
+    /// malware scan's tag survives; S3 has no conditional tagging, so a
+    /// scan tag written in the milliseconds between this read and write
+    /// would be lost: record-scan puts it back once the file is bound
+    /// ([`Attachments::ensure_scan_tag`]).
+    pub async fn mark_bound(&self, key: &str) -> Result<(), S3Error> {
+        // Already bound (the relay's leftover retag): no write, so no
+        // window in which a concurrent tag could be lost.
+        self.set_tag(key, STATE_TAG_KEY, BOUND_TAG_VALUE)
+            .await
+            .map(|_| ())
+    }
+
+    /// Makes `object`'s tag `key` say `value`, keeping its other tags
+    /// (PutObjectTagging replaces the whole set; the malware scan's tag,
+    /// which the bucket policy reads, must survive). Whether it wrote: a
+    /// tag that already says so is not written again. An object that is
+    /// gone is an error ([`S3Error::is_no_such_key`]).
+    async fn set_tag(&self, object: &str, key: &str, value: &str) -> Result<bool, S3Error> {
         use aws_sdk_s3::types::{Tag, Tagging};
-        let tags = match self
+        let tags = self
             .s3
             .get_object_tagging()
             .bucket(&self.bucket)
             .key(object)
             .send()
             .await
-        {
-            Ok(out) => out.tag_set,
-            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
-                return Ok(false)
-            }
-            Err(e) => return Err(S3Error::sdk("GetObjectTagging", &e)),
-        };
+            .map_err(|e| S3Error::sdk("GetObjectTagging", &e))?
+            .tag_set;
         if tags.iter().any(|t| t.key == key && t.value == value) {
             return Ok(false);
         }
@@ -463,65 +486,6 @@ impl Attachments {
             .await
             .map_err(|e| S3Error::sdk("PutObjectTagging", &e))?;
         Ok(true)
-    }
-
-    /// Marks an upload as bound to a message, so the lifecycle rule that
-    /// deletes abandoned uploads leaves it alone. send-message calls it
-    /// before the transaction that binds the upload (see the module comment
-    /// for why before). Idempotent. Keeps the object's other tags, so the
-    /// malware scan's tag survives; S3 has no conditional tagging, so a
-    /// scan tag written in the milliseconds between this read and write
-    /// would be lost: record-scan puts it back once the file is bound
-    /// ([`Attachments::ensure_scan_tag`]).
-    pub async fn mark_bound(&self, key: &str) -> Result<(), S3Error> {
-        use aws_sdk_s3::types::{Tag, Tagging};
-        let tagging_error = |e: aws_sdk_s3::error::BuildError| S3Error {
-            op: "PutObjectTagging",
-            message: e.to_string(),
-        };
-        // PutObjectTagging replaces the whole set: the other tags (the
-        // malware scan's result, which the bucket policy reads) are kept.
-        let tags = self
-            .s3
-            .get_object_tagging()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| S3Error::sdk("GetObjectTagging", &e))?
-            .tag_set;
-        if tags
-            .iter()
-            .any(|t| t.key == STATE_TAG_KEY && t.value == BOUND_TAG_VALUE)
-        {
-            // Already bound (the relay's leftover retag): no write, so no
-            // window in which a concurrent tag could be lost.
-            return Ok(());
-        }
-        let mut tags: Vec<Tag> = tags
-            .into_iter()
-            .filter(|t| t.key != STATE_TAG_KEY)
-            .collect();
-        tags.push(
-            Tag::builder()
-                .key(STATE_TAG_KEY)
-                .value(BOUND_TAG_VALUE)
-                .build()
-                .map_err(tagging_error)?,
-        );
-        let tagging = Tagging::builder()
-            .set_tag_set(Some(tags))
-            .build()
-            .map_err(tagging_error)?;
-        self.s3
-            .put_object_tagging()
-            .bucket(&self.bucket)
-            .key(key)
-            .tagging(tagging)
-            .send()
-            .await
-            .map_err(|e| S3Error::sdk("PutObjectTagging", &e))?;
-        Ok(())
     }
 }
 

@@ -266,21 +266,9 @@ impl Store {
         user: &UserId,
         id: &AttachmentId,
     ) -> Result<Option<AttachmentRecord>, StoreError> {
-        let items = self
-            .batch_get(vec![
-                keys::inbox(thread, user),
-                keys::attachment(thread, id),
-            ])
-            .await?;
-        let mut member = false;
-        let mut record = None;
-        for item in &items {
-            if Reader::new(item).kind()? == Kind::Inbox {
-                member = true;
-            } else {
-                record = Some(read_attachment(item)?);
-            }
-        }
-        Ok(record.filter(|r| member && r.message.is_some()))
+        Ok(self
+            .member_and_attachment(thread, user, id)
+            .await?
+            .filter(|r| r.message.is_some()))
     }
 }
