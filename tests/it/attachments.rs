@@ -24,7 +24,7 @@ async fn upload_as(w: &World, t: &str, id: &str, content_type: &str, bytes: &[u8
     let s3 = liaison::aws::s3_client(&w.aws);
     s3.put_object()
         .bucket(&w.names.bucket)
-        .key(format!("acc_acme/{t}/{id}"))
+        .key(upload_key(&t, &id))
         .content_type(content_type)
         .body(bytes.to_vec().into())
         .send()
@@ -38,20 +38,21 @@ async fn the_full_flow_presign_upload_send_list_download() {
     let t = chris_thread(&w, general()).await;
     let bytes = file_of("image/png", 48_213);
     let name = "Hook v2 (final) é.png";
-    // A manager's token names no account: their row says which (2).
+    // One round trip for everyone: the key names no account, so a
+    // manager's token (which names none) needs no read first.
     w.trips.take();
     presigned(presign_raw(&w, &dana(), &t, "brief.png", "image/png", 1024).await);
     assert_eq!(
         w.trips.take(),
-        2,
-        "a manager's presign: row read, transaction"
+        1,
+        "a manager's presign: one transaction"
     );
     let (id, presigned) =
         presigned(presign_raw(&w, &chris(), &t, name, "image/png", bytes.len() as u64).await);
     assert_eq!(
         w.trips.take(),
         1,
-        "a client's presign: one transaction (the account is in the token)"
+        "a client's presign: one transaction"
     );
     assert_eq!(presigned["upload"]["method"], "PUT");
     let headers = presigned["upload"]["headers"].clone();
@@ -69,7 +70,7 @@ async fn the_full_flow_presign_upload_send_list_download() {
     assert!(signed.contains(&"content-length"), "{signed:?}");
     let path = url.split('?').next().unwrap();
     assert!(
-        path.ends_with(&format!("/acc_acme/{t}/{id}")),
+        path.ends_with(&format!("/{}", upload_key(&t, &id))),
         "server-chosen key: {path}"
     );
     assert!(
@@ -411,4 +412,179 @@ async fn other_accounts_get_404_and_ids_do_not_travel_between_threads() {
     )
     .await
     .problem(401, "unauthenticated");
+}
+
+/// The items of thread `t`'s partition of `kind` (`type` attribute).
+async fn items_of(w: &World, t: &str, kind: &str) -> Vec<Value> {
+    w.partition(&format!("THREAD#{t}"))
+        .await
+        .into_iter()
+        .filter(|i| i["type"]["S"] == kind)
+        .collect()
+}
+
+/// Downloads attachment `id` through a fresh link and through the thread's
+/// listing; both must serve `bytes`.
+async fn downloads(w: &World, t: &str, id: &str, bytes: &[u8]) {
+    let fresh = w
+        .call(&dana(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
+        .await
+        .expect(200);
+    let listed = w
+        .call(&alex(), "GET", &format!("/threads/{t}/messages"), None)
+        .await
+        .expect(200);
+    let entry = listed["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["attachments"].as_array().cloned().unwrap_or_default())
+        .find(|a| a["id"] == id)
+        .expect("listed");
+    for link in [&fresh["download_url"], &entry["download_url"]] {
+        let (status, _, got) = http("GET", link.as_str().unwrap(), &[], b"").await;
+        assert_eq!(status, 200);
+        assert_eq!(got, bytes);
+    }
+}
+
+#[tokio::test]
+async fn new_uploads_are_stored_under_the_thread_and_say_so() {
+    let w = World::new().await;
+    let t = general_thread(&w).await;
+    let bytes = file_of("image/png", 512);
+    let (id, p) = presigned(
+        presign_raw(&w, &dana(), &t, "a.png", "image/png", bytes.len() as u64).await,
+    );
+    let path = p["upload"]["url"].as_str().unwrap().split('?').next().unwrap();
+    assert!(path.ends_with(&format!("/t/{t}/{id}")), "{path}");
+    upload(&p, &bytes).await;
+    let record = &items_of(&w, &t, "attachment").await[0];
+    assert_eq!(record["key_layout"]["S"], "thread");
+    assert!(record.get("account_id").is_none(), "{record}");
+    send(&w, &dana(), &t, "", &[&id]).await.expect(201);
+    let message = &items_of(&w, &t, "message").await[0];
+    assert_eq!(
+        message["attachments"]["L"][0]["M"]["key_layout"]["S"],
+        "thread"
+    );
+    assert_eq!(w.scan().await[0].key, upload_key(&t, &id));
+    downloads(&w, &t, &id, &bytes).await;
+}
+
+#[tokio::test]
+async fn an_upload_stored_before_the_key_lost_its_account_is_still_sent_scanned_and_served() {
+    let w = World::new().await;
+    let t = general_thread(&w).await;
+    let bytes = file_of("image/png", 2048);
+    let (id, _) = presigned(
+        presign_raw(&w, &chris(), &t, "old.png", "image/png", bytes.len() as u64).await,
+    );
+    let old = as_previous_version(&w, &t, &id, Some(("image/png", &bytes))).await;
+    assert_eq!(old, format!("acc_acme/{t}/{id}"));
+
+    // The send checks and binds it where it is: tagged bound there, and
+    // its entry in the message, like its record, names no layout.
+    w.trips.take();
+    let sent = send(&w, &chris(), &t, "old", &[&id]).await.expect(201);
+    assert_eq!(w.trips.take(), 5, "as any send with one attachment");
+    assert_eq!(sent["attachments"][0]["id"], id.as_str());
+    let tags = liaison::aws::s3_client(&w.aws)
+        .get_object_tagging()
+        .bucket(&w.names.bucket)
+        .key(&old)
+        .send()
+        .await
+        .unwrap()
+        .tag_set;
+    assert!(
+        tags.iter()
+            .any(|t| t.key == "liaison-state" && t.value == "bound"),
+        "{tags:?}"
+    );
+    assert!(!stored_at(&w, &upload_key(&t, &id)).await);
+    let message = &items_of(&w, &t, "message").await[0];
+    let entry = &message["attachments"]["L"][0]["M"];
+    assert_eq!(entry["id"]["S"], id.as_str());
+    assert!(entry.get("key_layout").is_none(), "{entry}");
+
+    // The scan finds it, record-scan maps the old key to its record, and
+    // both download paths serve it from where it is.
+    let scanned = w.scan().await;
+    assert_eq!(scanned.len(), 1);
+    assert_eq!(scanned[0].key, old);
+    assert!(scanned[0].delivered);
+    downloads(&w, &t, &id, &bytes).await;
+
+    // An old upload whose bytes are not its type is deleted where it is,
+    // with its record.
+    let (spoof, _) = presigned(presign_raw(&w, &chris(), &t, "s.pdf", "application/pdf", 8).await);
+    let old_spoof = as_previous_version(&w, &t, &spoof, Some(("application/pdf", b"GIF89a!!"))).await;
+    send(&w, &chris(), &t, "spoof", &[&spoof])
+        .await
+        .problem(422, "attachment_mismatch");
+    assert!(!stored_at(&w, &old_spoof).await, "deleted where it was");
+    assert!(items_of(&w, &t, "attachment")
+        .await
+        .iter()
+        .all(|r| r["attachment_id"]["S"] != spoof.as_str()));
+}
+
+#[tokio::test]
+async fn presigning_outside_the_thread_is_404_in_one_round_trip_and_writes_nothing() {
+    let w = World::new().await;
+    let t = general_thread(&w).await;
+    let s3 = liaison::aws::s3_client(&w.aws);
+    let outsiders = [
+        // Beta's manager and client user: no row in Acme's thread.
+        manager("u_max"),
+        client("u_bea", "acc_beta"),
+        // A token claiming Acme for a user with no row; a member's with
+        // another account than the thread's.
+        client("u_bea", "acc_acme"),
+        client("u_chris", "acc_beta"),
+    ];
+    for who in &outsiders {
+        w.trips.take();
+        presign_raw(&w, who, &t, "x.png", "image/png", 10)
+            .await
+            .problem(404, "not_found");
+        assert_eq!(w.trips.take(), 1, "the transaction refuses: {who:?}");
+        w.trips.take();
+        w.call(
+            who,
+            "POST",
+            &format!("/threads/{t}/uploads"),
+            Some(json!({"filename": "x.mp4", "content_type": "video/mp4", "size": 80_000_000})),
+        )
+        .await
+        .problem(404, "not_found");
+        assert_eq!(w.trips.take(), 1, "the row read refuses, before S3: {who:?}");
+    }
+    // Nothing written: no record, no pending-upload counter, no object,
+    // no upload in parts started.
+    assert!(items_of(&w, &t, "attachment").await.is_empty());
+    for user in ["u_max", "u_bea", "u_chris"] {
+        assert!(w.partition(&format!("UPLOADS#{user}")).await.is_empty(), "{user}");
+    }
+    let objects = s3
+        .list_objects_v2()
+        .bucket(&w.names.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(objects.key_count(), Some(0));
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(&w.names.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+    // The members still can.
+    for who in [chris(), dana()] {
+        presign_raw(&w, &who, &t, "x.png", "image/png", 10)
+            .await
+            .expect(201);
+    }
 }

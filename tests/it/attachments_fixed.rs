@@ -72,7 +72,7 @@ async fn expirable(w: &World, key: &str) -> bool {
 }
 
 fn object_key(t: &str, id: &str) -> String {
-    format!("acc_acme/{t}/{id}")
+    upload_key(t, id)
 }
 
 #[tokio::test]

@@ -128,7 +128,7 @@ async fn two_parts_resumed_completed_sent_and_downloaded() {
         .split('?')
         .next()
         .unwrap()
-        .ends_with(&format!("/acc_acme/{t}/{id}")));
+        .ends_with(&format!("/{}", upload_key(&t, &id))));
     assert!(first["expires_at"].as_str().is_some());
     let e1 = put_part(&url1, &bytes[..PART as usize]).await;
 
@@ -166,7 +166,7 @@ async fn two_parts_resumed_completed_sent_and_downloaded() {
 
     // The object: the declared type, the pending tag (the bucket's cleanup
     // rule applies to it like any upload).
-    let key = format!("acc_acme/{t}/{id}");
+    let key = upload_key(&t, &id);
     let s3 = liaison::aws::s3_client(&w.aws);
     let head = s3
         .head_object()
@@ -349,7 +349,7 @@ async fn discarding_aborts_frees_the_cap_and_keeps_sent_files() {
         !uploads
             .uploads()
             .iter()
-            .any(|u| u.key() == Some(&format!("acc_acme/{t}/{id}"))),
+            .any(|u| u.key() == Some(&upload_key(&t, &id))),
         "the S3 upload is aborted"
     );
     discard(&w, &chris(), &t, &id)
@@ -368,7 +368,7 @@ async fn discarding_aborts_frees_the_cap_and_keeps_sent_files() {
     let head = s3
         .head_object()
         .bucket(&w.names.bucket)
-        .key(format!("acc_acme/{t}/{id}"))
+        .key(upload_key(&t, &id))
         .send()
         .await;
     assert!(head.is_err(), "the completed object is deleted");
@@ -563,7 +563,7 @@ async fn a_discard_racing_a_send_never_leaves_a_message_without_its_file() {
     // gone when it tags it: that is a 422 too, not a failure of ours.
     let missing = w
         .attachments
-        .mark_bound(&format!("acc_acme/{t}/nothing"))
+        .mark_bound(&format!("t/{t}/nothing"))
         .await
         .unwrap_err();
     assert!(missing.is_no_such_key(), "{missing}");
@@ -590,7 +590,7 @@ async fn a_discard_racing_a_send_never_leaves_a_message_without_its_file() {
         let exists = liaison::aws::s3_client(&w.aws)
             .head_object()
             .bucket(&w.names.bucket)
-            .key(format!("acc_acme/{t}/{id}"))
+            .key(upload_key(&t, &id))
             .send()
             .await
             .is_ok();
@@ -603,4 +603,161 @@ async fn a_discard_racing_a_send_never_leaves_a_message_without_its_file() {
             other => panic!("round {round}: {other:?} {:?} {:?}", sent.body, gone.body),
         }
     }
+}
+
+#[tokio::test]
+async fn an_upload_in_parts_costs_what_it_did_and_a_start_refused_touches_no_s3() {
+    let w = World::new().await;
+    let t = chris_thread(&w, general()).await;
+    let bytes = mp4_bytes(PART + 1000);
+    // Start: the row read (refuses before S3), S3's start, the record's
+    // transaction; the same for a manager and a client user.
+    let mut ids = Vec::new();
+    for who in [dana(), chris()] {
+        w.trips.take();
+        let started = start(&w, &who, &t, "raw.mp4", "video/mp4", bytes.len() as u64)
+            .await
+            .expect(201);
+        assert_eq!(w.trips.take(), 3, "row read, CreateMultipartUpload, transaction");
+        ids.push(id_of(&started));
+    }
+    let id = ids[1].clone();
+    let urls = part_urls(&w, &chris(), &t, &id, json!([1, 2]))
+        .await
+        .expect(200);
+    assert_eq!(w.trips.take(), 1, "parts: one BatchGetItem, URLs computed locally");
+    let e1 = put_part(&url_of(&urls, 1), &bytes[..PART as usize]).await;
+    let e2 = put_part(&url_of(&urls, 2), &bytes[PART as usize..]).await;
+    w.trips.take();
+    complete(&w, &chris(), &t, &id, &[(1, &e1), (2, &e2)])
+        .await
+        .expect(200);
+    assert_eq!(
+        w.trips.take(),
+        3,
+        "complete: BatchGetItem, CompleteMultipartUpload, HeadObject"
+    );
+    send(&w, &chris(), &t, "cut", &[&id]).await.expect(201);
+    w.scan().await;
+    w.trips.take();
+    w.call(&dana(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(w.trips.take(), 1, "download: one BatchGetItem");
+    w.trips.take();
+    assert_eq!(discard(&w, &dana(), &t, &ids[0]).await.status, 204);
+    assert_eq!(
+        w.trips.take(),
+        4,
+        "discard: BatchGetItem, AbortMultipartUpload, transaction, DeleteObject"
+    );
+}
+
+/// Makes upload in parts `id` (started, nothing uploaded) what the version
+/// before the key lost its account wrote: its S3 upload under
+/// `{account}/{thread}/{id}` and its record naming its account and no
+/// layout. The old key.
+async fn started_by_the_previous_version(w: &World, t: &str, id: &str) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let s3 = liaison::aws::s3_client(&w.aws);
+    let new = upload_key(t, id);
+    for u in s3
+        .list_multipart_uploads()
+        .bucket(&w.names.bucket)
+        .send()
+        .await
+        .unwrap()
+        .uploads()
+        .iter()
+        .filter(|u| u.key() == Some(new.as_str()))
+    {
+        s3.abort_multipart_upload()
+            .bucket(&w.names.bucket)
+            .key(&new)
+            .upload_id(u.upload_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let old = as_previous_version(w, t, id, None).await;
+    let upload_id = s3
+        .create_multipart_upload()
+        .bucket(&w.names.bucket)
+        .key(&old)
+        .content_type("video/mp4")
+        .tagging(liaison::attachments::PENDING_TAG)
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    w.store
+        .client()
+        .update_item()
+        .table_name(&w.names.table)
+        .key("pk", A::S(format!("THREAD#{t}")))
+        .key("sk", A::S(format!("ATT#{id}")))
+        .update_expression("SET upload_id = :u")
+        .expression_attribute_values(":u", A::S(upload_id))
+        .send()
+        .await
+        .unwrap();
+    old
+}
+
+#[tokio::test]
+async fn an_upload_in_parts_started_before_the_key_lost_its_account_finishes_where_it_is() {
+    let w = World::new().await;
+    let t = chris_thread(&w, general()).await;
+    let s3 = liaison::aws::s3_client(&w.aws);
+    let bytes = mp4_bytes(PART + 1000);
+    let size = bytes.len() as u64;
+
+    // Completed, sent, scanned and downloaded under its old key.
+    let id = id_of(&start(&w, &chris(), &t, "old.mp4", "video/mp4", size).await.expect(201));
+    let old = started_by_the_previous_version(&w, &t, &id).await;
+    let urls = part_urls(&w, &chris(), &t, &id, json!([1, 2]))
+        .await
+        .expect(200);
+    assert!(url_of(&urls, 1).split('?').next().unwrap().ends_with(&format!("/{old}")));
+    let e1 = put_part(&url_of(&urls, 1), &bytes[..PART as usize]).await;
+    let e2 = put_part(&url_of(&urls, 2), &bytes[PART as usize..]).await;
+    complete(&w, &chris(), &t, &id, &[(1, &e1), (2, &e2)])
+        .await
+        .expect(200);
+    assert!(stored_at(&w, &old).await);
+    assert!(!stored_at(&w, &upload_key(&t, &id)).await);
+    send(&w, &chris(), &t, "old cut", &[&id]).await.expect(201);
+    let scanned = w.scan().await;
+    assert_eq!(scanned.len(), 1);
+    assert_eq!(scanned[0].key, old);
+    let link = w
+        .call(&dana(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
+        .await
+        .expect(200);
+    let (status, _, got) = http("GET", link["download_url"].as_str().unwrap(), &[], b"").await;
+    assert_eq!(status, 200);
+    assert!(got == bytes, "the downloaded file is the uploaded one");
+
+    // Discarded half-way: aborted where it is, its record gone.
+    let id = id_of(&start(&w, &chris(), &t, "half.mp4", "video/mp4", size).await.expect(201));
+    let old = started_by_the_previous_version(&w, &t, &id).await;
+    let urls = part_urls(&w, &chris(), &t, &id, json!([1]))
+        .await
+        .expect(200);
+    put_part(&url_of(&urls, 1), &bytes[..PART as usize]).await;
+    assert_eq!(discard(&w, &chris(), &t, &id).await.status, 204);
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(&w.names.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !uploads.uploads().iter().any(|u| u.key() == Some(old.as_str())),
+        "the S3 upload is aborted"
+    );
+    part_urls(&w, &chris(), &t, &id, json!([1]))
+        .await
+        .problem(404, "not_found");
 }

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use liaison::attachments::AttachmentKey;
 use liaison::domain::{
-    AccountId, AttachmentId, Author, ClientMessageId, MessageBody, Role, ScanState, ThreadId,
-    UserId,
+    AttachmentId, Author, ClientMessageId, MessageBody, Role, ScanState, ThreadId, UserId,
 };
 use liaison::store::{NewMessage, ScanRecorded, SendOutcome};
 use liaison_local::scanner::{scan_event, sqs_event, EICAR};
@@ -41,7 +41,12 @@ async fn upload(w: &World, t: &str, name: &str, content_type: &str, bytes: &[u8]
 }
 
 fn key_of(t: &str, id: &str) -> String {
-    format!("acc_acme/{t}/{id}")
+    upload_key(t, id)
+}
+
+/// The key the scan event names for `key`.
+fn scanned(key: &str) -> AttachmentKey {
+    AttachmentKey::parse(key).expect("an attachment key")
 }
 
 fn region(w: &World) -> String {
@@ -336,15 +341,9 @@ async fn a_result_landing_between_the_sends_read_and_its_write_is_not_lost() {
     let (new, record) = new_message(&w, &t, &[&id]).await;
     assert_eq!(new.attachments[0].scan, ScanState::Pending);
     // ... the result lands ...
-    let account = AccountId::parse("acc_acme").unwrap();
     let recorded = w
         .store
-        .record_scan(
-            &account,
-            &new.thread,
-            &new.attachments[0].id,
-            ScanState::Clean,
-        )
+        .record_scan(&scanned(&key_of(&t, &id)), ScanState::Clean)
         .await
         .unwrap();
     assert_eq!(
@@ -368,7 +367,6 @@ async fn a_result_landing_between_the_sends_read_and_its_write_is_not_lost() {
 async fn results_racing_sends_always_end_in_the_message() {
     let w = Arc::new(World::new().await);
     let t = general_thread(&w).await;
-    let account = AccountId::parse("acc_acme").unwrap();
     for round in 0..8 {
         let infected = round % 2 == 1;
         let id = upload(&w, &t, "a.png", "image/png", &png()).await;
@@ -379,15 +377,11 @@ async fn results_racing_sends_always_end_in_the_message() {
             ScanState::Clean
         };
         let (w1, w2) = (w.clone(), w.clone());
-        let (thread, file) = (new.thread.clone(), new.attachments[0].id);
-        let account = account.clone();
+        let object = scanned(&key_of(&t, &id));
         let scan = tokio::spawn(async move {
             // Spread the result over the send's read-to-commit window.
             tokio::time::sleep(std::time::Duration::from_millis(round * 3)).await;
-            w1.store
-                .record_scan(&account, &thread, &file, state)
-                .await
-                .unwrap()
+            w1.store.record_scan(&object, state).await.unwrap()
         });
         let send = tokio::spawn(async move { w2.store.send_message(&new, record).await.unwrap() });
         let (scan, send) = (scan.await.unwrap(), send.await.unwrap());
@@ -419,9 +413,7 @@ async fn record_scan_reads_guardduty_s_event_and_ignores_what_is_not_an_attachme
     assert_eq!(
         record_scan::parse(&event.to_string(), &w.names.bucket),
         Parsed::Result {
-            account: AccountId::parse("acc_acme").unwrap(),
-            thread: ThreadId::parse(&t).unwrap(),
-            attachment: AttachmentId::parse(&id).unwrap(),
+            object: scanned(&key_of(&t, &id)),
             result: ScanState::Infected,
             at: Some(1_709_082_061),
         }
@@ -472,19 +464,22 @@ async fn record_scan_reads_guardduty_s_event_and_ignores_what_is_not_an_attachme
     // Another account's key for this thread's attachment records nothing.
     let foreign = format!("acc_beta/{t}/{}", AttachmentId::new());
     assert_eq!(result(&w, &foreign, NO_THREATS_FOUND).await.len(), 1);
-    let account = AccountId::parse("acc_beta").unwrap();
-    assert_eq!(
-        w.store
-            .record_scan(
-                &account,
-                &ThreadId::parse(&t).unwrap(),
-                &AttachmentId::parse(&id).unwrap(),
-                ScanState::Clean
-            )
-            .await
-            .unwrap(),
-        ScanRecorded::NoRecord
-    );
+    // Nor does a key of the other layout for this very attachment (its
+    // file is stored under t/…, not under its account): the result is not
+    // about its bytes.
+    for elsewhere in [format!("acc_beta/{t}/{id}"), format!("acc_acme/{t}/{id}")] {
+        assert_eq!(
+            w.store
+                .record_scan(&scanned(&elsewhere), ScanState::Clean)
+                .await
+                .unwrap(),
+            ScanRecorded::NoRecord,
+            "{elsewhere}"
+        );
+    }
+    download(&w, &dana(), &t, &id)
+        .await
+        .problem(403, "attachment_infected");
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ async fn object_exists(w: &World, t: &str, id: &str) -> bool {
     liaison::aws::s3_client(&w.aws)
         .head_object()
         .bucket(&w.names.bucket)
-        .key(format!("acc_acme/{t}/{id}"))
+        .key(upload_key(&t, &id))
         .send()
         .await
         .is_ok()

@@ -456,6 +456,64 @@ pub async fn presign_raw(
     .await
 }
 
+/// The object key of upload `id` of thread `t` (every upload since the
+/// key lost its account: `liaison::attachments::object_key`).
+pub fn upload_key(t: &str, id: &str) -> String {
+    format!("t/{t}/{id}")
+}
+
+/// Makes upload `id` of thread `t` (of Acme) what the version before the
+/// key lost its account wrote: its record names its account and no key
+/// layout, and its object, if `bytes` are given, is where that version's
+/// presigned PUT put it (`{account}/{thread}/{id}`, with its type and the
+/// pending tag; nothing under the new key). The old key.
+pub async fn as_previous_version(
+    w: &World,
+    t: &str,
+    id: &str,
+    object: Option<(&str, &[u8])>,
+) -> String {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    w.store
+        .client()
+        .update_item()
+        .table_name(&w.names.table)
+        .key("pk", A::S(format!("THREAD#{t}")))
+        .key("sk", A::S(format!("ATT#{id}")))
+        .update_expression("REMOVE key_layout SET account_id = :acc")
+        .condition_expression("attribute_exists(pk) AND key_layout = :thread")
+        .expression_attribute_values(":acc", A::S("acc_acme".into()))
+        .expression_attribute_values(":thread", A::S("thread".into()))
+        .send()
+        .await
+        .expect("the record, as the previous version wrote it");
+    let old = format!("acc_acme/{t}/{id}");
+    if let Some((content_type, bytes)) = object {
+        liaison::aws::s3_client(&w.aws)
+            .put_object()
+            .bucket(&w.names.bucket)
+            .key(&old)
+            .content_type(content_type)
+            .tagging(liaison::attachments::PENDING_TAG)
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .expect("the object, as the previous version's upload URL put it");
+    }
+    old
+}
+
+/// Whether the bucket holds `key`.
+pub async fn stored_at(w: &World, key: &str) -> bool {
+    liaison::aws::s3_client(&w.aws)
+        .head_object()
+        .bucket(&w.names.bucket)
+        .key(key)
+        .send()
+        .await
+        .is_ok()
+}
+
 /// The attachment id a presign answer names.
 pub fn id_of(presigned: &Value) -> String {
     presigned["attachment_id"]

@@ -47,7 +47,7 @@ async fn list(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let mut next = page.next;
     let mut messages = Vec::with_capacity(page.messages.len());
     for (i, m) in page.messages.iter().enumerate() {
-        let view = http::message_view(&app.attachments, &row.thread.account_id, m).await?;
+        let view = http::message_view(&app.attachments, m).await?;
         let size = http::response_bytes(&view);
         if i > 0 && size > budget {
             next = Some(message_position(&thread, &page.messages[i - 1].id));

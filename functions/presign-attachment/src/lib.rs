@@ -3,8 +3,10 @@
 //!   size and file name, records a pending attachment, and answers a PUT
 //!   presigned for 15 minutes over exactly that type and length, write-once
 //!   (`If-None-Match: *`), with the pending tag the bucket's cleanup rule
-//!   looks for. The object key is `{account}/{thread}/{attachment_id}`:
-//!   never the caller's file name, which is stored cleaned. A person's
+//!   looks for. One round trip for everyone (the transaction that records
+//!   it). The object key is `t/{thread}/{attachment_id}`
+//!   ([`liaison::attachments::object_key`]): never the caller's file name,
+//!   which is stored cleaned. A person's
 //!   unsent uploads of the day are capped (`429 too_many_pending_uploads`).
 //!   Files over 64 MiB take a multipart upload instead (`413
 //!   use_multipart_upload`).
@@ -20,7 +22,7 @@ mod multipart;
 
 use lambda_http::{Body, Request, Response};
 use liaison::attachments::{check_single_put, object_key, Attachments};
-use liaison::domain::{AttachmentId, AttachmentRef, ScanState};
+use liaison::domain::{AttachmentId, AttachmentRef, KeyLayout, ScanState};
 use liaison::http::requests::{PresignAttachment, PresignAttachmentJson};
 use liaison::http::{self, ApiResult};
 use liaison::store::{
@@ -51,22 +53,11 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let asked = PresignAttachment::try_from(http::body::<PresignAttachmentJson>(req)?)?;
     let upload = check_single_put(&asked.filename, &asked.content_type, asked.size)?;
 
-    // The object key needs the thread's account. A client user's token
-    // names its one account, so no read is needed (1 round trip); a
-    // manager's does not, so their inbox row tells (2). Either way the
-    // record's transaction checks that the caller's row in this thread
-    // exists with that account: a claim for another account is 404.
-    let account = match &caller.account_id {
-        Some(account) => account.clone(),
-        None => {
-            app.store
-                .inbox_row(&thread, &caller.user_id)
-                .await?
-                .ok_or_else(ApiError::not_found)?
-                .thread
-                .account_id
-        }
-    };
+    // One round trip for everyone: the key names no account, so nothing
+    // is read first. The record's transaction is the tenant check: the
+    // caller's row in this thread must exist (and, for a client, be of
+    // their token's account); otherwise 404, nothing written, nothing
+    // presigned.
     let record = AttachmentRecord {
         file: AttachmentRef {
             id: AttachmentId::new(),
@@ -74,15 +65,19 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             content_type: upload.content_type.to_owned(),
             size: upload.size,
             scan: ScanState::Pending,
+            key: KeyLayout::Thread,
         },
-        account,
         thread,
         author: caller.user_id.clone(),
         message: None,
         expires_at: None,
         multipart: None,
     };
-    match app.store.create_attachment(&record).await? {
+    match app
+        .store
+        .create_attachment(&record, caller.account_id.as_ref())
+        .await?
+    {
         NewAttachment::Recorded => {}
         NewAttachment::NotInThread => return Err(ApiError::not_found()),
         NewAttachment::OverPendingCap => {
@@ -93,7 +88,7 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             ));
         }
     }
-    let key = object_key(&record.account, &record.thread, &record.file.id);
+    let key = object_key(&record.thread, &record.file);
     let link = app
         .attachments
         .presign_upload(&key, &record.file.content_type, record.file.size)
@@ -139,7 +134,7 @@ async fn download(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let link = app
         .attachments
         .presign_download(
-            &object_key(&record.account, &record.thread, &record.file.id),
+            &object_key(&record.thread, &record.file),
             &record.file.filename,
             &record.file.content_type,
         )

@@ -27,7 +27,7 @@ use lambda_http::{Body, Request, Response};
 use liaison::attachments::{
     check_multipart, object_key, Completion, FinishedPart, ABORT_INCOMPLETE_DAYS,
 };
-use liaison::domain::{AttachmentId, AttachmentRef, ScanState, Timestamp};
+use liaison::domain::{AttachmentId, AttachmentRef, KeyLayout, ScanState, Timestamp};
 use liaison::http::requests::{
     CompleteUpload, CompleteUploadJson, PartUrls, PartUrlsJson, PresignAttachment,
     PresignAttachmentJson,
@@ -61,28 +61,42 @@ async fn start(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let thread = http::thread_id(req)?;
     let asked = PresignAttachment::try_from(http::body::<PresignAttachmentJson>(req)?)?;
     let (upload, plan) = check_multipart(&asked.filename, &asked.content_type, asked.size)?;
-    let row = app
-        .store
-        .inbox_row(&thread, &caller.user_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let id = AttachmentId::new();
-    let key = object_key(&row.thread.account_id, &thread, &id);
+    let file = AttachmentRef {
+        id: AttachmentId::new(),
+        filename: upload.filename,
+        content_type: upload.content_type.to_owned(),
+        size: upload.size,
+        scan: ScanState::Pending,
+        key: KeyLayout::Thread,
+    };
+    // Nobody outside the thread makes S3 start anything: their row is read
+    // first (404; for a client, also if it is of another account than
+    // their token's). The key needs nothing from it (it names no account),
+    // but S3 must mint the upload id before the record that holds it, so
+    // this read is the one round trip that keeps S3 untouched for a caller
+    // refused: a start is 3 round trips (the read, S3, the transaction),
+    // once per file of over 64 MiB and minutes of upload. The transaction
+    // checks the row again (it is what proves access; a row gone since the
+    // read aborts the upload again).
+    let row = app.store.inbox_row(&thread, &caller.user_id).await?;
+    let in_thread = row.is_some_and(|row| {
+        caller
+            .account_id
+            .as_ref()
+            .is_none_or(|account| *account == row.thread.account_id)
+    });
+    if !in_thread {
+        return Err(ApiError::not_found());
+    }
     // S3 first: the record carries its upload id. A refused record aborts
     // it again (and the bucket's rule would, a day later).
+    let key = object_key(&thread, &file);
     let upload_id = app
         .attachments
         .create_multipart(&key, upload.content_type)
         .await?;
     let record = AttachmentRecord {
-        file: AttachmentRef {
-            id,
-            filename: upload.filename,
-            content_type: upload.content_type.to_owned(),
-            size: upload.size,
-            scan: ScanState::Pending,
-        },
-        account: row.thread.account_id.clone(),
+        file,
         thread,
         author: caller.user_id.clone(),
         message: None,
@@ -93,7 +107,11 @@ async fn start(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             part_count: plan.part_count,
         }),
     };
-    let refused = match app.store.create_attachment(&record).await {
+    let refused = match app
+        .store
+        .create_attachment(&record, caller.account_id.as_ref())
+        .await
+    {
         Ok(NewAttachment::Recorded) => None,
         Ok(NewAttachment::NotInThread) => Some(ApiError::not_found()),
         Ok(NewAttachment::OverPendingCap) => {
@@ -145,7 +163,7 @@ async fn own_upload(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let multipart = record.multipart.clone().ok_or_else(ApiError::not_found)?;
-    let key = object_key(&record.account, &record.thread, &record.file.id);
+    let key = object_key(&record.thread, &record.file);
     Ok((record, multipart, key))
 }
 

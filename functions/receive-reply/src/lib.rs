@@ -44,7 +44,8 @@ use sha2::{Digest, Sha256};
 
 use liaison::attachments::{object_key, Attachments};
 use liaison::domain::{
-    AttachmentId, AttachmentRef, Author, ClientMessageId, Message, ScanState, ThreadId, Timestamp,
+    AttachmentId, AttachmentRef, Author, ClientMessageId, KeyLayout, Message, ScanState, ThreadId,
+    Timestamp,
 };
 use liaison::reply::inbound::{self, Verdicts};
 use liaison::reply::{unsubscribe_token_in_address, Refusal, ReplySettings};
@@ -272,9 +273,9 @@ async fn receive(app: &App, ses: &SimpleEmailService, now: Timestamp) -> Result<
                 content_type: f.content_type.to_owned(),
                 size: f.bytes.len() as u64,
                 scan: ScanState::Pending,
+                key: KeyLayout::Thread,
             },
             thread: row.thread.clone(),
-            account: record.thread.account_id.clone(),
             author: row.user.clone(),
             message: None,
             expires_at: None,
@@ -374,7 +375,7 @@ async fn store_files(
     let mut puts = tokio::task::JoinSet::new();
     for (a, f) in records.iter().zip(files) {
         let bucket = app.attachments.clone();
-        let key = object_key(&a.account, &a.thread, &a.file.id);
+        let key = object_key(&a.thread, &a.file);
         let filename = a.file.filename.clone();
         puts.spawn(async move {
             bucket

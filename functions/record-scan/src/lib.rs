@@ -8,9 +8,12 @@
 //! this function's batch. `NO_THREATS_FOUND` makes the file clean
 //! (downloadable), `THREATS_FOUND` infected (never downloadable; final);
 //! `UNSUPPORTED`, `ACCESS_DENIED` and `FAILED` leave it pending (logged
-//! with the reason: such a file is never served). Objects outside
-//! `{account}/{thread}/{attachment}` (the raw e-mails under `inbound/`)
-//! and other buckets are ignored.
+//! with the reason: such a file is never served). An object key names its
+//! attachment in either layout (`t/{thread}/{attachment}`, or
+//! `{account}/{thread}/{attachment}` for files stored before; see
+//! `liaison::attachments::object_key`), and a result is recorded only on
+//! the record whose file is stored under that very key. Other objects (the
+//! raw e-mails under `inbound/`) and other buckets are ignored.
 //!
 //! Once a file is bound to a message, its S3 tag must agree with its
 //! record (the bucket policy serves only objects tagged
@@ -29,8 +32,8 @@
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use liaison::attachments::{object_key, Attachments, INBOUND_PREFIX};
-use liaison::domain::{AccountId, AttachmentId, ScanState, ThreadId};
+use liaison::attachments::{AttachmentKey, Attachments};
+use liaison::domain::ScanState;
 use liaison::store::{ScanRecorded, Store};
 use serde::Deserialize;
 
@@ -89,11 +92,9 @@ pub struct ResultDetails {
 /// What one SQS record asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
-    /// Record `result` for this attachment.
+    /// Record `result` for the attachment stored under this key.
     Result {
-        account: AccountId,
-        thread: ThreadId,
-        attachment: AttachmentId,
+        object: AttachmentKey,
         result: ScanState,
         /// The event's time (unix seconds), if it has one.
         at: Option<i64>,
@@ -104,21 +105,10 @@ pub enum Parsed {
     Malformed(String),
 }
 
-/// The attachment an object key names: `{account}/{thread}/{attachment}`.
-pub fn attachment_of(key: &str) -> Option<(AccountId, ThreadId, AttachmentId)> {
-    if key.starts_with(INBOUND_PREFIX) {
-        return None;
-    }
-    let mut parts = key.split('/');
-    let (a, t, i) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    Some((
-        AccountId::parse(a).ok()?,
-        ThreadId::parse(t).ok()?,
-        AttachmentId::parse(i).ok()?,
-    ))
+/// The attachment an object key names, in either layout; `None` for the
+/// raw e-mails under `inbound/` and anything else.
+pub fn attachment_of(key: &str) -> Option<AttachmentKey> {
+    AttachmentKey::parse(key)
 }
 
 /// What a scan result status means for the file; `None` for statuses that
@@ -144,9 +134,10 @@ pub fn parse(body: &str, bucket: &str) -> Parsed {
     if object.bucket_name != bucket {
         return Parsed::Ignore("another bucket");
     }
-    let Some((account, thread, attachment)) = attachment_of(&object.object_key) else {
+    let Some(key) = attachment_of(&object.object_key) else {
         return Parsed::Ignore("not an attachment object");
     };
+    let (thread, attachment) = (&key.thread, &key.id);
     let status = event
         .detail
         .scan_result_details
@@ -169,9 +160,7 @@ pub fn parse(body: &str, bucket: &str) -> Parsed {
             .map(|t| t.unix_timestamp())
     });
     Parsed::Result {
-        account,
-        thread,
-        attachment,
+        object: key,
         result,
         at,
     }
@@ -192,14 +181,8 @@ pub async fn handle(app: &App, event: SqsEvent) -> SqsBatchResponse {
 /// Handles one record; `false` if SQS should deliver it again.
 async fn process(app: &App, record: &SqsMessage) -> bool {
     let body = record.body.as_deref().unwrap_or_default();
-    let (account, thread, attachment, result, at) = match parse(body, app.attachments.bucket()) {
-        Parsed::Result {
-            account,
-            thread,
-            attachment,
-            result,
-            at,
-        } => (account, thread, attachment, result, at),
+    let (object, result, at) = match parse(body, app.attachments.bucket()) {
+        Parsed::Result { object, result, at } => (object, result, at),
         Parsed::Ignore(reason) => {
             tracing::info!(reason, "scan event ignored");
             return true;
@@ -209,11 +192,8 @@ async fn process(app: &App, record: &SqsMessage) -> bool {
             return true;
         }
     };
-    match app
-        .store
-        .record_scan(&account, &thread, &attachment, result)
-        .await
-    {
+    let (thread, attachment) = (&object.thread, &object.id);
+    match app.store.record_scan(&object, result).await {
         Ok(ScanRecorded::Recorded { state, message }) => {
             tracing::info!(%thread, attachment_id = %attachment, result = result.as_str(), state = state.as_str(), bound = message.is_some(), "scan recorded");
             if message.is_none() {
@@ -226,10 +206,10 @@ async fn process(app: &App, record: &SqsMessage) -> bool {
             } else {
                 NO_THREATS_FOUND
             };
-            let object = object_key(&account, &thread, &attachment);
+            // The record's file is stored under this key (the store checked).
             match app
                 .attachments
-                .ensure_scan_tag(&object, SCAN_TAG_KEY, value)
+                .ensure_scan_tag(&object.to_string(), SCAN_TAG_KEY, value)
                 .await
             {
                 Ok(restored) => {

@@ -69,7 +69,7 @@ pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
     // an idempotent retag, for messages stored before send-message did.
     for m in &relay {
         for a in &m.message.attachments {
-            let key = object_key(&m.account, &m.message.thread_id, &a.id);
+            let key = object_key(&m.message.thread_id, a);
             if let Err(e) = app.attachments.mark_bound(&key).await {
                 tracing::warn!(error = %e, message_id = %m.message.id, "could not mark attachment bound");
                 failed.push(m.sequence.clone());

@@ -77,7 +77,7 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     if let Some(claim) = &ctx.claim {
         let fingerprint = send_fingerprint(&body, urgent, &ids);
         let outcome = app.store.answer_claim(&thread, claim, &fingerprint).await?;
-        return answer(app, &record.thread.account_id, outcome).await;
+        return answer(app, outcome).await;
     }
     let mut new = NewMessage {
         thread,
@@ -104,7 +104,7 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
                 // committed after the claim was read; it answers as a replay.
                 new.attachments = ids_as_refs(&ids, &ctx.attachments);
                 if let Some(outcome) = app.store.replay_of(&new).await? {
-                    return answer(app, &record.thread.account_id, outcome).await;
+                    return answer(app, outcome).await;
                 }
                 return Err(ApiError::attachment_not_uploaded(&a.file.id.to_string()));
             }
@@ -115,7 +115,7 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     mark_bound(app, &files).await?;
     new.attachments = files.iter().map(|a| a.file.clone()).collect();
     let outcome = app.store.send_message(&new, record.clone()).await?;
-    answer(app, &record.thread.account_id, outcome).await
+    answer(app, outcome).await
 }
 
 /// The attachments as the message would list them (for replay checks).
@@ -140,7 +140,7 @@ async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()>
     let mut checks = tokio::task::JoinSet::new();
     for (i, a) in files.iter().enumerate() {
         let bucket = app.attachments.clone();
-        let key = object_key(&a.account, &a.thread, &a.file.id);
+        let key = object_key(&a.thread, &a.file);
         checks.spawn(async move { (i, bucket.head_of(&key).await) });
     }
     let mut results = vec![None; files.len()];
@@ -206,7 +206,7 @@ async fn discard(app: &App, a: &AttachmentRecord) -> ApiResult<()> {
         return Ok(());
     }
     app.attachments
-        .delete_upload(&object_key(&a.account, &a.thread, &a.file.id))
+        .delete_upload(&object_key(&a.thread, &a.file))
         .await?;
     Ok(())
 }
@@ -220,7 +220,7 @@ async fn mark_bound(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
     let mut tags = tokio::task::JoinSet::new();
     for a in files {
         let bucket = app.attachments.clone();
-        let key = object_key(&a.account, &a.thread, &a.file.id);
+        let key = object_key(&a.thread, &a.file);
         let id = a.file.id.to_string();
         tags.spawn(async move { (id, bucket.mark_bound(&key).await) });
     }
@@ -240,11 +240,7 @@ async fn mark_bound(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
     Ok(())
 }
 
-async fn answer(
-    app: &App,
-    account: &liaison::domain::AccountId,
-    outcome: SendOutcome,
-) -> ApiResult<Response<Body>> {
+async fn answer(app: &App, outcome: SendOutcome) -> ApiResult<Response<Body>> {
     match outcome {
         SendOutcome::Created(m) => {
             tracing::info!(
@@ -256,12 +252,12 @@ async fn answer(
             );
             Ok(http::json(
                 201,
-                &http::message_view(&app.attachments, account, &m).await?,
+                &http::message_view(&app.attachments, &m).await?,
             ))
         }
         SendOutcome::Replayed(m) => Ok(http::json(
             200,
-            &http::message_view(&app.attachments, account, &m).await?,
+            &http::message_view(&app.attachments, &m).await?,
         )),
         SendOutcome::Conflict => Err(ApiError::idempotency_conflict()),
         SendOutcome::NotFound => Err(ApiError::not_found()),

@@ -1,6 +1,8 @@
 //! The stand-in for GuardDuty Malware Protection for S3: about every
 //! [`POLL_INTERVAL`] it lists the attachments bucket's attachment objects
-//! (not the raw e-mails under `inbound/`), and each one not scanned yet,
+//! (in either key layout, `t/{thread}/{attachment}` or the older
+//! `{account}/{thread}/{attachment}`; not the raw e-mails under
+//! `inbound/`), and each one not scanned yet,
 //! once it is [`Config::scan_delay`](crate::Config) old, is read and
 //! judged: containing the [`EICAR`] test string → `THREATS_FOUND`, else
 //! `NO_THREATS_FOUND`. As GuardDuty does, it tags the object
@@ -339,28 +341,40 @@ mod tests {
 
     #[test]
     fn the_event_is_what_record_scan_reads() {
-        let account = liaison::domain::AccountId::parse("acc_acme").unwrap();
-        let thread = liaison::domain::ThreadId::for_scope(&account, "general");
-        let id = liaison::domain::AttachmentId::new();
-        let key = liaison::attachments::object_key(&account, &thread, &id);
-        let e = scan_event(
-            "b",
-            &key,
-            "etag",
-            record_scan::THREATS_FOUND,
-            "us-east-1",
-            "2026-01-01T00:00:00Z",
-        );
-        assert_eq!(
-            record_scan::parse(&e.to_string(), "b"),
-            record_scan::Parsed::Result {
-                account,
-                thread,
-                attachment: id,
-                result: liaison::domain::ScanState::Infected,
-                at: Some(1_767_225_600),
-            }
-        );
+        use liaison::domain::{AccountId, AttachmentRef, KeyLayout, ScanState, ThreadId};
+        let account = AccountId::parse("acc_acme").unwrap();
+        let thread = ThreadId::for_scope(&account, "general");
+        // Both key layouts: new files, and files stored before.
+        for layout in [KeyLayout::Thread, KeyLayout::Account(account.clone())] {
+            let file = AttachmentRef {
+                id: liaison::domain::AttachmentId::new(),
+                filename: "a.png".into(),
+                content_type: "image/png".into(),
+                size: 1,
+                scan: ScanState::Pending,
+                key: layout,
+            };
+            let key = liaison::attachments::object_key(&thread, &file);
+            let e = scan_event(
+                "b",
+                &key,
+                "etag",
+                record_scan::THREATS_FOUND,
+                "us-east-1",
+                "2026-01-01T00:00:00Z",
+            );
+            let record_scan::Parsed::Result { object, result, at } =
+                record_scan::parse(&e.to_string(), "b")
+            else {
+                panic!("not a result: {key}");
+            };
+            assert!(object.names(&file), "{key}");
+            assert_eq!(object.to_string(), key);
+            assert_eq!(
+                (result, at),
+                (ScanState::Infected, Some(1_767_225_600))
+            );
+        }
         assert_eq!(EICAR.len(), 68);
     }
 }

@@ -100,7 +100,7 @@ pub use policy::{
 };
 pub use sniff::{detected, is_declared_type, Head, SNIFF_BYTES};
 
-use crate::domain::{AccountId, AttachmentId, ThreadId, Timestamp};
+use crate::domain::{AccountId, AttachmentId, AttachmentRef, KeyLayout, ThreadId, Timestamp};
 
 /// How long presigned upload and download links live.
 pub const LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -187,9 +187,102 @@ pub struct Attachments {
     bucket: String,
 }
 
-/// The object key: the server's, never the caller's file name.
-pub fn object_key(account: &AccountId, thread: &ThreadId, id: &AttachmentId) -> String {
-    format!("{account}/{thread}/{id}")
+/// Where every attachment stored since presigning became one round trip
+/// is kept: `t/{thread}/{attachment}` ([`KeyLayout::Thread`]).
+pub const THREAD_PREFIX: &str = "t/";
+
+/// The object key of `file`, an attachment of `thread`: the server's, never
+/// the caller's file name.
+///
+/// # Key layouts
+///
+/// New files are stored under `t/{thread}/{attachment}`; files stored
+/// before, under `{account}/{thread}/{attachment}`, stay where they are
+/// ([`KeyLayout::Account`]). Why the account left the key: presign must
+/// name the key in the same round trip as the transaction that records the
+/// upload, and a manager's token names no account (they may work for
+/// several), so the account cost a read of their inbox row first. The
+/// thread and the attachment id are all the key needs: the id is minted
+/// per upload, and a thread belongs to one account for good. The tenant
+/// check is unchanged and never was the key: the transaction's condition
+/// on the caller's inbox row (and, for a client, on its account) decides,
+/// and nothing is presigned before it committed.
+///
+/// Why keep the old objects where they are rather than copy them: a copy
+/// takes seconds per GiB (videos are up to 5 GiB), would have to retag and
+/// rescan, and changes what a sent message serves; a marker on the items
+/// that name a file (the attachment record, the message's entry) costs a
+/// few bytes. No key of one layout can be a key of another file: the
+/// first segment is `t`, an account id (`t` and `inbound` are reserved:
+/// sync-directory refuses them) or `inbound` (raw e-mails, never an
+/// attachment); and the attachment id is minted per file, so two files
+/// never share a thread and an id. Bucket-wide rules (the lifecycle's tag
+/// filter, the policy that serves only clean objects, GuardDuty) name no
+/// prefix but `inbound/`, so they cover both layouts.
+pub fn object_key(thread: &ThreadId, file: &AttachmentRef) -> String {
+    match &file.key {
+        KeyLayout::Thread => format!("{THREAD_PREFIX}{thread}/{}", file.id),
+        KeyLayout::Account(account) => format!("{account}/{thread}/{}", file.id),
+    }
+}
+
+/// An object key that may name an attachment: `{prefix}/{thread}/{id}`,
+/// the prefix being `t` or an account id (not `inbound`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentKey {
+    pub thread: ThreadId,
+    pub id: AttachmentId,
+    prefix: String,
+}
+
+impl AttachmentKey {
+    /// The attachment `key` names, in either layout; `None` for raw
+    /// e-mails under [`INBOUND_PREFIX`] and anything else.
+    pub fn parse(key: &str) -> Option<Self> {
+        if key.starts_with(INBOUND_PREFIX) {
+            return None;
+        }
+        let mut parts = key.split('/');
+        let (prefix, thread, id) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        // `t` is also a well-formed account id: an account of that name
+        // stored before it was reserved could have made the key.
+        if AccountId::parse(prefix).is_err() {
+            return None;
+        }
+        Some(Self {
+            thread: ThreadId::parse(thread).ok()?,
+            id: AttachmentId::parse(id).ok()?,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The layouts under which a file of this thread and id has this key
+    /// (one, or two for the prefix `t`): a record matches the key only if
+    /// its layout is one of them.
+    pub fn layouts(&self) -> Vec<KeyLayout> {
+        let mut out = Vec::with_capacity(2);
+        if format!("{}/", self.prefix) == THREAD_PREFIX {
+            out.push(KeyLayout::Thread);
+        }
+        if let Ok(account) = AccountId::parse(self.prefix.as_str()) {
+            out.push(KeyLayout::Account(account));
+        }
+        out
+    }
+
+    /// Whether `file` (of [`Self::thread`]) is stored under this key.
+    pub fn names(&self, file: &AttachmentRef) -> bool {
+        file.id == self.id && self.layouts().contains(&file.key)
+    }
+}
+
+impl std::fmt::Display for AttachmentKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.prefix, self.thread, self.id)
+    }
 }
 
 fn presign_config() -> Result<PresigningConfig, S3Error> {

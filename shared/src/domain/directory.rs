@@ -71,9 +71,14 @@ impl AccountProfile {
     }
 }
 
-/// The account id the bucket keeps received e-mail under (`inbound/`):
-/// no account may take it.
-pub const RESERVED_ACCOUNT_ID: &str = "inbound";
+/// The first segments of the bucket's keys that are not an account's:
+/// received e-mail (`inbound/`) and attachments stored since the key lost
+/// its account (`t/`, see `liaison::attachments::object_key`). No account
+/// may take them, so no key of an account's older files
+/// (`{account}/{thread}/{attachment}`) falls under either prefix, and
+/// neither prefix's rules (received e-mail expires) reach an account's
+/// files. S3 keys are case-sensitive: `T` is not `t`.
+pub const RESERVED_ACCOUNT_IDS: [&str; 2] = ["inbound", "t"];
 
 /// The most links one client, campaign or creative may carry.
 pub const MAX_LINKS: usize = 5;
@@ -503,15 +508,13 @@ pub fn parse_directory(event: &Value) -> Result<Vec<DirectoryAccount>, Vec<Field
         let path = format!("accounts[{i}]");
         let Some(o) = p.obj(a, &path) else { continue };
         let id = p.id(o, &path, AccountId::parse);
-        if id
+        if let Some(reserved) = id
             .as_ref()
-            .is_some_and(|a| a.as_str() == RESERVED_ACCOUNT_ID)
+            .filter(|a| RESERVED_ACCOUNT_IDS.contains(&a.as_str()))
         {
-            // Its attachments' keys (`{account}/…`) would fall under the
-            // bucket's `inbound/` prefix, where received e-mail expires.
             p.err(
                 format!("{path}.id"),
-                format!("{RESERVED_ACCOUNT_ID:?} is reserved"),
+                format!("{:?} is reserved", reserved.as_str()),
             );
         }
         p.unique(&mut seen_accounts, &id, &path);
@@ -625,10 +628,16 @@ mod tests {
     }
 
     #[test]
-    fn the_inbound_account_id_is_reserved() {
+    fn the_bucket_prefixes_are_reserved_account_ids() {
+        for reserved in ["inbound", "t"] {
+            let mut e = acme();
+            e["accounts"][0]["id"] = json!(reserved);
+            assert_eq!(error_fields(&e), vec!["accounts[0].id"], "{reserved}");
+        }
+        // Keys are case-sensitive: "T" is an account like any other.
         let mut e = acme();
-        e["accounts"][0]["id"] = json!("inbound");
-        assert_eq!(error_fields(&e), vec!["accounts[0].id"]);
+        e["accounts"][0]["id"] = json!("T");
+        assert!(parse_directory(&e).is_ok());
     }
 
     #[test]

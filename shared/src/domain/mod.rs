@@ -28,7 +28,7 @@ pub use scan::{ScanState, UnknownScanState};
 pub use scope::{LabeledScope, Scope, ScopeKind};
 pub use text::{clean_line, is_clean_line, is_invisible_format};
 pub use thread::{
-    scope_links, AttachmentRef, Author, LastMessage, LinkLevel, Message, ScopeLink, Thread,
+    scope_links, AttachmentRef, Author, KeyLayout, LastMessage, LinkLevel, Message, ScopeLink, Thread,
     ThreadView, PREVIEW_CHARS,
 };
 pub use time::{TimeZone, TimeZoneError, Timestamp, TimestampError};

@@ -116,6 +116,25 @@ pub struct AttachmentRef {
     pub size: u64,
     /// The malware scan's state (see [`super::ScanState`]).
     pub scan: super::ScanState,
+    /// Where its object is in the bucket (never shown).
+    #[serde(skip)]
+    pub key: KeyLayout,
+}
+
+/// Which layout an attachment's object key follows
+/// (`liaison::attachments::object_key` spells them out). Stored with the
+/// attachment's record and with each entry of the message that lists it;
+/// an item without it was written before the layout changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KeyLayout {
+    /// `t/{thread}/{attachment}`: every file stored since presigning
+    /// became one round trip for everyone (the key needs nothing a
+    /// manager's token lacks).
+    #[default]
+    Thread,
+    /// `{account}/{thread}/{attachment}`: files stored before; the account
+    /// is the thread's, kept on the items that name such a file.
+    Account(AccountId),
 }
 
 /// A stored message.

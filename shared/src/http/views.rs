@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::attachments::{object_key, Attachments};
-use crate::domain::{AccountId, AttachmentId, Message, ScanState, Timestamp};
+use crate::domain::{AttachmentId, Message, ScanState, Timestamp};
 use crate::error::ApiError;
 
 /// An attachment as responses show it: its scan state, and a download
@@ -27,7 +27,6 @@ struct AttachmentView<'a> {
 /// trip).
 pub async fn message_view(
     attachments: &Attachments,
-    account: &AccountId,
     m: &Message,
 ) -> Result<serde_json::Value, ApiError> {
     let mut files = Vec::with_capacity(m.attachments.len());
@@ -36,7 +35,7 @@ pub async fn message_view(
             Some(
                 attachments
                     .presign_download(
-                        &object_key(account, &m.thread_id, &a.id),
+                        &object_key(&m.thread_id, a),
                         &a.filename,
                         &a.content_type,
                     )

@@ -280,6 +280,7 @@ mod tests {
                     content_type: "image/png".into(),
                     size: 1,
                     scan: ScanState::Pending,
+                    key: Default::default(),
                 })
                 .collect(),
             created_at: Timestamp::from_unix_millis(0),

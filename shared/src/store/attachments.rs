@@ -16,7 +16,7 @@ use super::items::{attachment_item, read_attachment, AttachmentRecord};
 use super::keys::{self, Kind};
 use super::tx::{self, UpdateItem};
 use super::{schema, Store, StoreError};
-use crate::domain::{AttachmentId, AttachmentRef, ThreadId, Timestamp, UserId};
+use crate::domain::{AccountId, AttachmentId, AttachmentRef, ThreadId, Timestamp, UserId};
 
 /// How long an upload may stay unsent before its record expires.
 pub const PENDING_TTL_SECONDS: i64 = 2 * 24 * 3600;
@@ -130,10 +130,17 @@ pub enum NewAttachment {
 impl Store {
     /// Records a pending upload, if `author` is in the thread and under the
     /// pending-upload cap: one transaction (a check of their inbox row, the
-    /// put, and the day's counter raised under the cap).
+    /// put, and the day's counter raised under the cap). The row check is
+    /// the tenant check: only a participant has a row in the thread, and
+    /// `account` (a client's, from their token) must also be the row's
+    /// (the thread's). A manager's token names no account: their row alone
+    /// decides, as a read of it would have (nothing else is needed: the
+    /// file's key names no account, see
+    /// [`crate::attachments::object_key`]).
     pub async fn create_attachment(
         &self,
         a: &AttachmentRecord,
+        account: Option<&AccountId>,
     ) -> Result<NewAttachment, StoreError> {
         if a.file.size > MAX_PENDING_UPLOAD_BYTES {
             return Ok(NewAttachment::OverPendingCap);
@@ -142,12 +149,20 @@ impl Store {
         let expires_at = Timestamp::now().unix_seconds() + PENDING_TTL_SECONDS;
         // Item order matters: the outcome is read from reasons 0 and 2.
         let items = vec![
-            tx::check(
-                &self.table,
-                keys::inbox(&a.thread, &a.author),
-                "attribute_exists(pk) AND account_id = :acc",
-                vec![(":acc", s(a.account.as_str()))],
-            )?,
+            match account {
+                Some(account) => tx::check(
+                    &self.table,
+                    keys::inbox(&a.thread, &a.author),
+                    "attribute_exists(pk) AND account_id = :acc",
+                    vec![(":acc", s(account.as_str()))],
+                )?,
+                None => tx::check(
+                    &self.table,
+                    keys::inbox(&a.thread, &a.author),
+                    "attribute_exists(pk)",
+                    vec![],
+                )?,
+            },
             tx::put(
                 &self.table,
                 attachment_item(a, expires_at),

@@ -23,10 +23,11 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::attr::{s, Reader};
-use super::items::{read_attachment, AttachmentRecord};
+use super::items::{read_attachment, AttachmentRecord, KEY_LAYOUT, THREAD_LAYOUT};
 use super::keys;
 use super::{Store, StoreError};
-use crate::domain::{AccountId, AttachmentId, MessageId, ScanState, ThreadId};
+use crate::attachments::AttachmentKey;
+use crate::domain::{AttachmentId, KeyLayout, MessageId, ScanState, ThreadId};
 
 /// What recording a scan result came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,16 +44,16 @@ pub enum ScanRecorded {
 }
 
 impl Store {
-    /// Records the scan `result` of attachment `id` (object key
-    /// `{account}/{thread}/{id}`). Idempotent; see the module comment.
+    /// Records the scan `result` of the attachment stored under `object`
+    /// (either key layout; a record whose file is stored under another key
+    /// is not this object's). Idempotent; see the module comment.
     pub async fn record_scan(
         &self,
-        account: &AccountId,
-        thread: &ThreadId,
-        id: &AttachmentId,
+        object: &AttachmentKey,
         result: ScanState,
     ) -> Result<ScanRecorded, StoreError> {
-        let record = match self.update_record_scan(account, thread, id, result).await? {
+        let (thread, id) = (&object.thread, &object.id);
+        let record = match self.update_record_scan(object, result).await? {
             Some(r) => r,
             None => return Ok(ScanRecorded::NoRecord),
         };
@@ -67,18 +68,16 @@ impl Store {
     }
 
     /// The record after the result is applied (infected stays infected);
-    /// `None` if there is no such record of that account.
+    /// `None` if there is no record whose file is stored under `object`.
     async fn update_record_scan(
         &self,
-        account: &AccountId,
-        thread: &ThreadId,
-        id: &AttachmentId,
+        object: &AttachmentKey,
         result: ScanState,
     ) -> Result<Option<AttachmentRecord>, StoreError> {
-        let key = keys::attachment(thread, id);
+        let key = keys::attachment(&object.thread, &object.id);
         let existing = || async {
             Ok::<_, StoreError>(match self.get(key.clone()).await? {
-                Some(item) => Some(read_attachment(&item)?).filter(|r| r.account == *account),
+                Some(item) => Some(read_attachment(&item)?).filter(|r| object.names(&r.file)),
                 None => None,
             })
         };
@@ -86,7 +85,28 @@ impl Store {
             // Not a result: nothing changes.
             return existing().await;
         }
-        let mut condition = "attribute_exists(pk) AND account_id = :acc".to_owned();
+        // The record's file must be stored under this very key: of the
+        // thread layout (its marker), or of the account layout (no marker,
+        // and the key's account is the record's).
+        let mut stored_here = Vec::new();
+        let mut values = vec![(":scan", s(result.as_str()))];
+        for layout in object.layouts() {
+            match layout {
+                KeyLayout::Thread => {
+                    stored_here.push("#layout = :thread_layout");
+                    values.push((":thread_layout", s(THREAD_LAYOUT)));
+                }
+                KeyLayout::Account(account) => {
+                    stored_here.push("(attribute_not_exists(#layout) AND account_id = :acc)");
+                    values.push((":acc", s(account.as_str())));
+                }
+            }
+        }
+        let stored_here = match stored_here.as_slice() {
+            [one] => (*one).to_owned(),
+            many => format!("({})", many.join(" OR ")),
+        };
+        let mut condition = format!("attribute_exists(pk) AND {stored_here}");
         if result != ScanState::Infected {
             condition.push_str(" AND (attribute_not_exists(#scan) OR #scan <> :infected)");
         }
@@ -98,9 +118,11 @@ impl Store {
             .update_expression("SET #scan = :scan")
             .condition_expression(condition)
             .expression_attribute_names("#scan", "scan")
-            .expression_attribute_values(":acc", s(account.as_str()))
-            .expression_attribute_values(":scan", s(result.as_str()))
+            .expression_attribute_names("#layout", KEY_LAYOUT)
             .return_values(ReturnValue::AllNew);
+        for (name, value) in values {
+            req = req.expression_attribute_values(name, value);
+        }
         if result != ScanState::Infected {
             req = req.expression_attribute_values(":infected", s(ScanState::Infected.as_str()));
         }

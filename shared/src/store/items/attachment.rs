@@ -1,16 +1,19 @@
 //! Attachment records: pending from presign until a message binds them.
 
 use crate::domain::{
-    AccountId, AttachmentId, AttachmentRef, MessageId, ScanState, ThreadId, Timestamp, UserId,
+    AccountId, AttachmentId, AttachmentRef, KeyLayout, MessageId, ScanState, ThreadId, Timestamp,
+    UserId,
 };
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use crate::store::attr::{n, s, Item, Reader};
 use crate::store::{keys, schema, StoreError, BIND_MARGIN_SECONDS};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentRecord {
+    /// The file; its `key` says where its object is.
     pub file: AttachmentRef,
     pub thread: ThreadId,
-    pub account: AccountId,
     pub author: UserId,
     /// The message it belongs to, once sent.
     pub message: Option<MessageId>,
@@ -45,7 +48,6 @@ pub(in crate::store) fn attachment_item(a: &AttachmentRecord, expires_at: i64) -
         ("type".into(), s("attachment")),
         ("attachment_id".into(), s(a.file.id.to_string())),
         ("thread_id".into(), s(a.thread.as_str())),
-        ("account_id".into(), s(a.account.as_str())),
         ("author_id".into(), s(a.author.as_str())),
         ("filename".into(), s(&a.file.filename)),
         ("content_type".into(), s(&a.file.content_type)),
@@ -55,6 +57,13 @@ pub(in crate::store) fn attachment_item(a: &AttachmentRecord, expires_at: i64) -
         ("created_at".into(), s(Timestamp::now().to_string())),
         (schema::TTL_ATTRIBUTE.into(), n(expires_at)),
     ]);
+    // A new file has the thread layout, and a manager's presign does not
+    // know the account; the account layout (the record's account) is only
+    // written by tests, as the previous version wrote records.
+    match &a.file.key {
+        KeyLayout::Account(account) => item.extend([("account_id".into(), s(account.as_str()))]),
+        KeyLayout::Thread => item.extend(key_layout_attr(&a.file.key)),
+    }
     if let Some(m) = &a.multipart {
         item.extend([
             ("upload_id".into(), s(&m.upload_id)),
@@ -74,9 +83,9 @@ pub(in crate::store) fn read_attachment(item: &Item) -> Result<AttachmentRecord,
             content_type: r.s("content_type")?.to_owned(),
             size: r.n("size")?.max(0) as u64,
             scan: read_scan(&r)?,
+            key: read_key_layout(&r, || r.parse("account_id", AccountId::parse))?,
         },
         thread: r.parse("thread_id", ThreadId::parse)?,
-        account: r.parse("account_id", AccountId::parse)?,
         author: r.parse("author_id", UserId::parse)?,
         message: r.opt_parse("message_id", MessageId::parse)?,
         expires_at: r.opt_n(schema::TTL_ATTRIBUTE)?,
@@ -89,6 +98,36 @@ pub(in crate::store) fn read_attachment(item: &Item) -> Result<AttachmentRecord,
             None => None,
         },
     })
+}
+
+/// The attribute saying which layout a file's object key follows
+/// ([`KeyLayout`]); items written before it have none.
+pub(in crate::store) const KEY_LAYOUT: &str = "key_layout";
+/// Its value for [`KeyLayout::Thread`].
+pub(in crate::store) const THREAD_LAYOUT: &str = "thread";
+
+/// The marker an attachment record or a message's entry stores for a file
+/// of the thread layout; none for the account layout (as before the marker
+/// existed: the account is on the item).
+pub(in crate::store) fn key_layout_attr(key: &KeyLayout) -> Option<(String, AttributeValue)> {
+    match key {
+        KeyLayout::Thread => Some((KEY_LAYOUT.into(), s(THREAD_LAYOUT))),
+        KeyLayout::Account(_) => None,
+    }
+}
+
+/// The layout of a file's key: the marker's, or, without one, the account
+/// layout with the account `account` reads (the record's own, or the
+/// message's: the thread's either way).
+pub(in crate::store) fn read_key_layout(
+    r: &Reader<'_>,
+    account: impl FnOnce() -> Result<AccountId, StoreError>,
+) -> Result<KeyLayout, StoreError> {
+    match r.opt_s(KEY_LAYOUT)? {
+        Some(THREAD_LAYOUT) => Ok(KeyLayout::Thread),
+        Some(other) => Err(r.corrupt(format!("unknown {KEY_LAYOUT}: {other}"))),
+        None => Ok(KeyLayout::Account(account()?)),
+    }
 }
 
 /// An item's `scan` attribute; items written before scanning existed have

@@ -3,20 +3,22 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
-    AttachmentId, AttachmentRef, Author, ClientMessageId, Message, MessageBody, MessageId, Role,
+    AccountId, AttachmentId, AttachmentRef, Author, ClientMessageId, Message, MessageBody, MessageId, Role,
     ThreadId, Timestamp, UserId,
 };
 use crate::store::attr::{b, n, s, Item, Reader};
 use crate::store::{keys, StoreError};
 
 fn attachment_attr(a: &AttachmentRef) -> AttributeValue {
-    AttributeValue::M(Item::from([
+    let mut entry = Item::from([
         ("id".into(), s(a.id.to_string())),
         ("filename".into(), s(&a.filename)),
         ("content_type".into(), s(&a.content_type)),
         ("size".into(), n(a.size)),
         ("scan".into(), s(a.scan.as_str())),
-    ]))
+    ]);
+    entry.extend(super::attachment::key_layout_attr(&a.key));
+    AttributeValue::M(entry)
 }
 
 pub(in crate::store) fn message_item(m: &Message, account: &str) -> Item {
@@ -56,6 +58,10 @@ pub(in crate::store) fn read_message(item: &Item) -> Result<Message, StoreError>
                     content_type: a.s("content_type")?.to_owned(),
                     size: a.n("size")?.max(0) as u64,
                     scan: super::attachment::read_scan(&a)?,
+                    // Without a marker: the message's account (the thread's).
+                    key: super::attachment::read_key_layout(&a, || {
+                        r.parse("account_id", AccountId::parse)
+                    })?,
                 })
             }
             _ => Err(r.corrupt("attachments holds a non-map")),

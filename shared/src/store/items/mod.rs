@@ -8,7 +8,7 @@ mod message;
 mod notification;
 mod thread;
 
-pub(super) use attachment::{attachment_item, read_attachment};
+pub(super) use attachment::{attachment_item, read_attachment, KEY_LAYOUT, THREAD_LAYOUT};
 pub use attachment::{AttachmentRecord, MultipartUpload};
 pub(super) use directory::{
     catalog_item, people_attr, read_catalog_entry, read_membership, read_profile, read_version,
