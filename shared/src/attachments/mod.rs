@@ -585,6 +585,88 @@ impl Attachments {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ScanState;
+
+    fn file(key: KeyLayout) -> AttachmentRef {
+        AttachmentRef {
+            id: AttachmentId::new(),
+            filename: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 1,
+            scan: ScanState::Pending,
+            key,
+        }
+    }
+
+    #[test]
+    fn new_files_are_keyed_by_thread_older_ones_by_account() {
+        let acme = AccountId::parse("acc_acme").unwrap();
+        let thread = ThreadId::for_scope(&acme, "general");
+        let new = file(KeyLayout::Thread);
+        assert_eq!(
+            object_key(&thread, &new),
+            format!("t/{thread}/{}", new.id)
+        );
+        let old = file(KeyLayout::Account(acme.clone()));
+        assert_eq!(
+            object_key(&thread, &old),
+            format!("acc_acme/{thread}/{}", old.id)
+        );
+        // Each key names its own file, in its own layout only.
+        for (f, other) in [(&new, &old), (&old, &new)] {
+            let key = AttachmentKey::parse(&object_key(&thread, f)).unwrap();
+            assert_eq!((&key.thread, key.id), (&thread, f.id));
+            assert_eq!(key.to_string(), object_key(&thread, f));
+            assert!(key.names(f));
+            assert!(!key.names(&AttachmentRef {
+                id: f.id,
+                ..other.clone()
+            }));
+        }
+        // A file of another account under the same thread and id is not it.
+        let beta = AttachmentRef {
+            key: KeyLayout::Account(AccountId::parse("acc_beta").unwrap()),
+            ..old.clone()
+        };
+        assert!(!AttachmentKey::parse(&object_key(&thread, &old))
+            .unwrap()
+            .names(&beta));
+    }
+
+    #[test]
+    fn only_attachment_keys_parse() {
+        let acme = AccountId::parse("acc_acme").unwrap();
+        let thread = ThreadId::for_scope(&acme, "general");
+        let id = AttachmentId::new();
+        for key in [
+            format!("inbound/{thread}/{id}"),
+            format!("inbound/{id}"),
+            format!("t/{thread}"),
+            format!("t/{thread}/{id}/x"),
+            format!("t/thr_nope/{id}"),
+            format!("t/{thread}/nope"),
+            format!("a b/{thread}/{id}"),
+            format!("/{thread}/{id}"),
+            "malware-protection-resource-validation-object".to_owned(),
+        ] {
+            assert_eq!(AttachmentKey::parse(&key), None, "{key}");
+        }
+        // `t` is both the new prefix and a well-formed (now reserved)
+        // account id: an account named so before could have made the key.
+        let key = AttachmentKey::parse(&format!("t/{thread}/{id}")).unwrap();
+        assert_eq!(
+            key.layouts(),
+            vec![
+                KeyLayout::Thread,
+                KeyLayout::Account(AccountId::parse("t").unwrap())
+            ]
+        );
+        let key = AttachmentKey::parse(&format!("T/{thread}/{id}")).unwrap();
+        assert_eq!(
+            key.layouts(),
+            vec![KeyLayout::Account(AccountId::parse("T").unwrap())]
+        );
+    }
 
     #[test]
     fn disposition_escapes_everything_but_attr_chars() {

@@ -74,6 +74,35 @@ mod tests {
     }
 
     #[test]
+    fn each_attachment_keeps_its_key_layout() {
+        use crate::domain::{AttachmentId, AttachmentRef, KeyLayout, ScanState};
+        let file = |key| AttachmentRef {
+            id: AttachmentId::new(),
+            filename: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 1,
+            scan: ScanState::Clean,
+            key,
+        };
+        let mut m = message();
+        m.attachments = vec![
+            file(KeyLayout::Thread),
+            // Stored before the key lost its account: the message's.
+            file(KeyLayout::Account(AccountId::parse("acc").unwrap())),
+        ];
+        let item = super::super::items::message_item(&m, "acc");
+        let got = inserted_message("INSERT", &item).unwrap().unwrap();
+        assert_eq!(got.message, m);
+        let Some(aws_sdk_dynamodb::types::AttributeValue::L(entries)) = item.get("attachments")
+        else {
+            panic!("attachments");
+        };
+        let marker = |i: usize| entries[i].as_m().unwrap().get("key_layout").cloned();
+        assert_eq!(marker(0), Some(super::super::attr::s("thread")));
+        assert_eq!(marker(1), None, "as entries were written before");
+    }
+
+    #[test]
     fn other_items_are_not_messages_and_a_broken_message_is_an_error() {
         let m = message();
         let mut item = super::super::items::message_item(&m, "acc");

@@ -135,3 +135,50 @@ pub(in crate::store) fn read_key_layout(
 pub(in crate::store) fn read_scan(r: &Reader<'_>) -> Result<ScanState, StoreError> {
     Ok(r.opt_parse("scan", ScanState::parse)?.unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(key: KeyLayout) -> AttachmentRecord {
+        let acme = AccountId::parse("acc_acme").unwrap();
+        AttachmentRecord {
+            file: AttachmentRef {
+                id: AttachmentId::new(),
+                filename: "a.png".into(),
+                content_type: "image/png".into(),
+                size: 3,
+                scan: ScanState::Pending,
+                key,
+            },
+            thread: ThreadId::for_scope(&acme, "general"),
+            author: UserId::parse("u_dana").unwrap(),
+            message: None,
+            expires_at: Some(9),
+            multipart: None,
+        }
+    }
+
+    #[test]
+    fn a_record_keeps_its_key_layout() {
+        let new = record(KeyLayout::Thread);
+        let item = attachment_item(&new, 9);
+        assert_eq!(item.get(KEY_LAYOUT), Some(&s(THREAD_LAYOUT)));
+        assert!(!item.contains_key("account_id"), "a manager's presign does not know it");
+        assert_eq!(read_attachment(&item).unwrap(), new);
+
+        // As the version before the marker wrote it: the account, no marker.
+        let old = record(KeyLayout::Account(AccountId::parse("acc_acme").unwrap()));
+        let item = attachment_item(&old, 9);
+        assert!(!item.contains_key(KEY_LAYOUT));
+        assert_eq!(item.get("account_id"), Some(&s("acc_acme")));
+        assert_eq!(read_attachment(&item).unwrap(), old);
+
+        let mut odd = item.clone();
+        odd.insert(KEY_LAYOUT.into(), s("elsewhere"));
+        assert!(read_attachment(&odd).is_err());
+        let mut lost = item;
+        lost.remove("account_id");
+        assert!(read_attachment(&lost).is_err());
+    }
+}
