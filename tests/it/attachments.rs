@@ -24,7 +24,7 @@ async fn upload_as(w: &World, t: &str, id: &str, content_type: &str, bytes: &[u8
     let s3 = liaison::aws::s3_client(&w.aws);
     s3.put_object()
         .bucket(&w.names.bucket)
-        .key(upload_key(&t, &id))
+        .key(upload_key(t, id))
         .content_type(content_type)
         .body(bytes.to_vec().into())
         .send()
@@ -42,18 +42,10 @@ async fn the_full_flow_presign_upload_send_list_download() {
     // manager's token (which names none) needs no read first.
     w.trips.take();
     presigned(presign_raw(&w, &dana(), &t, "brief.png", "image/png", 1024).await);
-    assert_eq!(
-        w.trips.take(),
-        1,
-        "a manager's presign: one transaction"
-    );
+    assert_eq!(w.trips.take(), 1, "a manager's presign: one transaction");
     let (id, presigned) =
         presigned(presign_raw(&w, &chris(), &t, name, "image/png", bytes.len() as u64).await);
-    assert_eq!(
-        w.trips.take(),
-        1,
-        "a client's presign: one transaction"
-    );
+    assert_eq!(w.trips.take(), 1, "a client's presign: one transaction");
     assert_eq!(presigned["upload"]["method"], "PUT");
     let headers = presigned["upload"]["headers"].clone();
     assert_eq!(headers["content-type"], "image/png");
@@ -427,7 +419,12 @@ async fn items_of(w: &World, t: &str, kind: &str) -> Vec<Value> {
 /// listing; both must serve `bytes`.
 async fn downloads(w: &World, t: &str, id: &str, bytes: &[u8]) {
     let fresh = w
-        .call(&dana(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
+        .call(
+            &dana(),
+            "GET",
+            &format!("/threads/{t}/attachments/{id}"),
+            None,
+        )
         .await
         .expect(200);
     let listed = w
@@ -453,10 +450,14 @@ async fn new_uploads_are_stored_under_the_thread_and_say_so() {
     let w = World::new().await;
     let t = general_thread(&w).await;
     let bytes = file_of("image/png", 512);
-    let (id, p) = presigned(
-        presign_raw(&w, &dana(), &t, "a.png", "image/png", bytes.len() as u64).await,
-    );
-    let path = p["upload"]["url"].as_str().unwrap().split('?').next().unwrap();
+    let (id, p) =
+        presigned(presign_raw(&w, &dana(), &t, "a.png", "image/png", bytes.len() as u64).await);
+    let path = p["upload"]["url"]
+        .as_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
     assert!(path.ends_with(&format!("/t/{t}/{id}")), "{path}");
     upload(&p, &bytes).await;
     let record = &items_of(&w, &t, "attachment").await[0];
@@ -477,9 +478,8 @@ async fn an_upload_stored_before_the_key_lost_its_account_is_still_sent_scanned_
     let w = World::new().await;
     let t = general_thread(&w).await;
     let bytes = file_of("image/png", 2048);
-    let (id, _) = presigned(
-        presign_raw(&w, &chris(), &t, "old.png", "image/png", bytes.len() as u64).await,
-    );
+    let (id, _) =
+        presigned(presign_raw(&w, &chris(), &t, "old.png", "image/png", bytes.len() as u64).await);
     let old = as_previous_version(&w, &t, &id, Some(("image/png", &bytes))).await;
     assert_eq!(old, format!("acc_acme/{t}/{id}"));
 
@@ -519,7 +519,8 @@ async fn an_upload_stored_before_the_key_lost_its_account_is_still_sent_scanned_
     // An old upload whose bytes are not its type is deleted where it is,
     // with its record.
     let (spoof, _) = presigned(presign_raw(&w, &chris(), &t, "s.pdf", "application/pdf", 8).await);
-    let old_spoof = as_previous_version(&w, &t, &spoof, Some(("application/pdf", b"GIF89a!!"))).await;
+    let old_spoof =
+        as_previous_version(&w, &t, &spoof, Some(("application/pdf", b"GIF89a!!"))).await;
     send(&w, &chris(), &t, "spoof", &[&spoof])
         .await
         .problem(422, "attachment_mismatch");
@@ -559,13 +560,20 @@ async fn presigning_outside_the_thread_is_404_in_one_round_trip_and_writes_nothi
         )
         .await
         .problem(404, "not_found");
-        assert_eq!(w.trips.take(), 1, "the row read refuses, before S3: {who:?}");
+        assert_eq!(
+            w.trips.take(),
+            1,
+            "the row read refuses, before S3: {who:?}"
+        );
     }
     // Nothing written: no record, no pending-upload counter, no object,
     // no upload in parts started.
     assert!(items_of(&w, &t, "attachment").await.is_empty());
     for user in ["u_max", "u_bea", "u_chris"] {
-        assert!(w.partition(&format!("UPLOADS#{user}")).await.is_empty(), "{user}");
+        assert!(
+            w.partition(&format!("UPLOADS#{user}")).await.is_empty(),
+            "{user}"
+        );
     }
     let objects = s3
         .list_objects_v2()

@@ -618,14 +618,22 @@ async fn an_upload_in_parts_costs_what_it_did_and_a_start_refused_touches_no_s3(
         let started = start(&w, &who, &t, "raw.mp4", "video/mp4", bytes.len() as u64)
             .await
             .expect(201);
-        assert_eq!(w.trips.take(), 3, "row read, CreateMultipartUpload, transaction");
+        assert_eq!(
+            w.trips.take(),
+            3,
+            "row read, CreateMultipartUpload, transaction"
+        );
         ids.push(id_of(&started));
     }
     let id = ids[1].clone();
     let urls = part_urls(&w, &chris(), &t, &id, json!([1, 2]))
         .await
         .expect(200);
-    assert_eq!(w.trips.take(), 1, "parts: one BatchGetItem, URLs computed locally");
+    assert_eq!(
+        w.trips.take(),
+        1,
+        "parts: one BatchGetItem, URLs computed locally"
+    );
     let e1 = put_part(&url_of(&urls, 1), &bytes[..PART as usize]).await;
     let e2 = put_part(&url_of(&urls, 2), &bytes[PART as usize..]).await;
     w.trips.take();
@@ -640,9 +648,14 @@ async fn an_upload_in_parts_costs_what_it_did_and_a_start_refused_touches_no_s3(
     send(&w, &chris(), &t, "cut", &[&id]).await.expect(201);
     w.scan().await;
     w.trips.take();
-    w.call(&dana(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
-        .await
-        .expect(200);
+    w.call(
+        &dana(),
+        "GET",
+        &format!("/threads/{t}/attachments/{id}"),
+        None,
+    )
+    .await
+    .expect(200);
     assert_eq!(w.trips.take(), 1, "download: one BatchGetItem");
     w.trips.take();
     assert_eq!(discard(&w, &dana(), &t, &ids[0]).await.status, 204);
@@ -714,12 +727,20 @@ async fn an_upload_in_parts_started_before_the_key_lost_its_account_finishes_whe
     let size = bytes.len() as u64;
 
     // Completed, sent, scanned and downloaded under its old key.
-    let id = id_of(&start(&w, &chris(), &t, "old.mp4", "video/mp4", size).await.expect(201));
+    let id = id_of(
+        &start(&w, &chris(), &t, "old.mp4", "video/mp4", size)
+            .await
+            .expect(201),
+    );
     let old = started_by_the_previous_version(&w, &t, &id).await;
     let urls = part_urls(&w, &chris(), &t, &id, json!([1, 2]))
         .await
         .expect(200);
-    assert!(url_of(&urls, 1).split('?').next().unwrap().ends_with(&format!("/{old}")));
+    assert!(url_of(&urls, 1)
+        .split('?')
+        .next()
+        .unwrap()
+        .ends_with(&format!("/{old}")));
     let e1 = put_part(&url_of(&urls, 1), &bytes[..PART as usize]).await;
     let e2 = put_part(&url_of(&urls, 2), &bytes[PART as usize..]).await;
     complete(&w, &chris(), &t, &id, &[(1, &e1), (2, &e2)])
@@ -732,7 +753,12 @@ async fn an_upload_in_parts_started_before_the_key_lost_its_account_finishes_whe
     assert_eq!(scanned.len(), 1);
     assert_eq!(scanned[0].key, old);
     let link = w
-        .call(&dana(), "GET", &format!("/threads/{t}/attachments/{id}"), None)
+        .call(
+            &dana(),
+            "GET",
+            &format!("/threads/{t}/attachments/{id}"),
+            None,
+        )
         .await
         .expect(200);
     let (status, _, got) = http("GET", link["download_url"].as_str().unwrap(), &[], b"").await;
@@ -740,7 +766,11 @@ async fn an_upload_in_parts_started_before_the_key_lost_its_account_finishes_whe
     assert!(got == bytes, "the downloaded file is the uploaded one");
 
     // Discarded half-way: aborted where it is, its record gone.
-    let id = id_of(&start(&w, &chris(), &t, "half.mp4", "video/mp4", size).await.expect(201));
+    let id = id_of(
+        &start(&w, &chris(), &t, "half.mp4", "video/mp4", size)
+            .await
+            .expect(201),
+    );
     let old = started_by_the_previous_version(&w, &t, &id).await;
     let urls = part_urls(&w, &chris(), &t, &id, json!([1]))
         .await
@@ -754,7 +784,10 @@ async fn an_upload_in_parts_started_before_the_key_lost_its_account_finishes_whe
         .await
         .unwrap();
     assert!(
-        !uploads.uploads().iter().any(|u| u.key() == Some(old.as_str())),
+        !uploads
+            .uploads()
+            .iter()
+            .any(|u| u.key() == Some(old.as_str())),
         "the S3 upload is aborted"
     );
     part_urls(&w, &chris(), &t, &id, json!([1]))

@@ -593,7 +593,7 @@ async fn files_are_stored_like_uploads_and_download_and_others_are_left_out_with
         assert_eq!(status, 200);
         assert_eq!(got, bytes);
         // Stored with its type, tagged bound (out of the cleanup rule).
-        let key = upload_key(&t, &id);
+        let key = upload_key(&t, id);
         let tags = s3
             .get_object_tagging()
             .bucket(&w.names.bucket)

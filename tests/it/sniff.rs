@@ -26,7 +26,7 @@ async fn object_exists(w: &World, t: &str, id: &str) -> bool {
     liaison::aws::s3_client(&w.aws)
         .head_object()
         .bucket(&w.names.bucket)
-        .key(upload_key(&t, &id))
+        .key(upload_key(t, id))
         .send()
         .await
         .is_ok()

@@ -370,10 +370,7 @@ mod tests {
             };
             assert!(object.names(&file), "{key}");
             assert_eq!(object.to_string(), key);
-            assert_eq!(
-                (result, at),
-                (ScanState::Infected, Some(1_767_225_600))
-            );
+            assert_eq!((result, at), (ScanState::Infected, Some(1_767_225_600)));
         }
         assert_eq!(EICAR.len(), 68);
     }

@@ -603,10 +603,7 @@ mod tests {
         let acme = AccountId::parse("acc_acme").unwrap();
         let thread = ThreadId::for_scope(&acme, "general");
         let new = file(KeyLayout::Thread);
-        assert_eq!(
-            object_key(&thread, &new),
-            format!("t/{thread}/{}", new.id)
-        );
+        assert_eq!(object_key(&thread, &new), format!("t/{thread}/{}", new.id));
         let old = file(KeyLayout::Account(acme.clone()));
         assert_eq!(
             object_key(&thread, &old),

@@ -28,8 +28,8 @@ pub use scan::{ScanState, UnknownScanState};
 pub use scope::{LabeledScope, Scope, ScopeKind};
 pub use text::{clean_line, is_clean_line, is_invisible_format};
 pub use thread::{
-    scope_links, AttachmentRef, Author, KeyLayout, LastMessage, LinkLevel, Message, ScopeLink, Thread,
-    ThreadView, PREVIEW_CHARS,
+    scope_links, AttachmentRef, Author, KeyLayout, LastMessage, LinkLevel, Message, ScopeLink,
+    Thread, ThreadView, PREVIEW_CHARS,
 };
 pub use time::{TimeZone, TimeZoneError, Timestamp, TimestampError};
 

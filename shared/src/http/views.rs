@@ -34,11 +34,7 @@ pub async fn message_view(
         let link = if a.scan.is_clean() {
             Some(
                 attachments
-                    .presign_download(
-                        &object_key(&m.thread_id, a),
-                        &a.filename,
-                        &a.content_type,
-                    )
+                    .presign_download(&object_key(&m.thread_id, a), &a.filename, &a.content_type)
                     .await?,
             )
         } else {

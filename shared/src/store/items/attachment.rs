@@ -164,7 +164,10 @@ mod tests {
         let new = record(KeyLayout::Thread);
         let item = attachment_item(&new, 9);
         assert_eq!(item.get(KEY_LAYOUT), Some(&s(THREAD_LAYOUT)));
-        assert!(!item.contains_key("account_id"), "a manager's presign does not know it");
+        assert!(
+            !item.contains_key("account_id"),
+            "a manager's presign does not know it"
+        );
         assert_eq!(read_attachment(&item).unwrap(), new);
 
         // As the version before the marker wrote it: the account, no marker.

@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::domain::{
-    AccountId, AttachmentId, AttachmentRef, Author, ClientMessageId, Message, MessageBody, MessageId, Role,
-    ThreadId, Timestamp, UserId,
+    AccountId, AttachmentId, AttachmentRef, Author, ClientMessageId, Message, MessageBody,
+    MessageId, Role, ThreadId, Timestamp, UserId,
 };
 use crate::store::attr::{b, n, s, Item, Reader};
 use crate::store::{keys, StoreError};
