@@ -171,12 +171,13 @@ fn run() -> Result<(), BoxError> {
     let aws = rt.block_on(liaison::aws::sdk_config());
     if o.only_page {
         let page = rt.block_on(page::section(&o.root, &aws));
-        println!(
-            "## {}\n\n{}\n| target | worst | verdict |\n|---|---|---|\n{}",
-            page.title,
-            page.markdown,
-            page.target_lines()
-        );
+        println!("## {}\n\n{}", page.title, page.markdown);
+        if !page.targets.is_empty() {
+            println!(
+                "| target | worst | verdict |\n|---|---|---|\n{}",
+                page.target_lines()
+            );
+        }
         return match page.failure {
             Some(e) => Err(format!("the page part failed: {e}").into()),
             None => Ok(()),
