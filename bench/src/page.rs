@@ -821,3 +821,26 @@ fn js_target(sizes: &Value, loaded: Option<f64>) -> Vec<TargetRow> {
         met: worst <= JS_TARGET_BYTES as f64,
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(998), "998");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn the_js_target_takes_the_larger_of_dist_and_loaded() {
+        let sizes = json!({"js_gzip": 22_000, "css_gzip": 2_000, "js": [], "css": []});
+        let rows = js_target(&sizes, Some(70_000.0));
+        assert!(!rows[0].met, "{}", rows[0].worst);
+        let rows = js_target(&sizes, None);
+        assert!(rows[0].met);
+        assert_eq!(rows[0].worst, "21.5 KB (web/dist)");
+    }
+}
