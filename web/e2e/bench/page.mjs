@@ -18,7 +18,7 @@
 // LIAISON_BENCH_THREAD (the long thread's id), LIAISON_BENCH_THREAD_LABEL
 // (its name in the list), LIAISON_BENCH_FLOOR (where to write the floor page:
 // a file the gateway serves as /floor.html), LIAISON_BENCH_RUNS (cold loads
-// of each page, default 7), LIAISON_BENCH_THREAD_RUNS (default 3), CHROMIUM.
+// of each page, default 7 here, 5 from make bench), LIAISON_BENCH_THREAD_RUNS (default 3), CHROMIUM.
 import { chromium } from "@playwright/test";
 import { writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -249,6 +249,7 @@ async function longThread(browser, tok) {
   // messages", until there is nothing older.
   const older = page.getByRole("button", { name: "Load older messages", exact: true });
   const pages = [];
+  let empty = 0;
   const started = Date.now();
   while ((await older.count()) > 0) {
     const n = await articles.count();
@@ -271,13 +272,14 @@ async function longThread(browser, tok) {
         throw new Error(`page ${pages.length + 1} of older messages never showed (${n} messages shown; alerts: ${JSON.stringify(alerts)}): ${e.message}`);
       });
     pages.push(Date.now() - t);
+    if ((await articles.count()) === n) empty++;
     if (pages.length > 100) throw new Error("more than 100 pages of older messages");
   }
   const all_ms = Date.now() - started;
   const total = await articles.count();
   const afterAll = await memory(page, cdp);
   await context.close();
-  return { open_ms, open_by: first.by, shown_first: shown, total, pages: pages.length, page_ms: pages, all_ms, before, after_first: afterFirst, after_all: afterAll };
+  return { open_ms, open_by: first.by, shown_first: shown, total, pages: pages.length, empty_pages: empty, page_ms: pages, all_ms, before, after_first: afterFirst, after_all: afterAll };
 }
 
 async function coldThread(browser, tok) {
