@@ -6,6 +6,7 @@
 //!
 //! Not part of the product: nothing here is deployed.
 
+mod page;
 mod report;
 mod stub;
 mod tls;
@@ -44,6 +45,10 @@ pub struct Options {
     pub plain: bool,
     /// Extra environment for the Rust functions (diagnostics).
     pub env: Vec<(String, String)>,
+    /// The page's speed in Chromium (`--no-page` skips it).
+    pub page: bool,
+    /// Only the page's speed (`--only-page`).
+    pub only_page: bool,
     pub root: PathBuf,
 }
 
@@ -59,6 +64,8 @@ fn options() -> Result<Options, BoxError> {
         peer: true,
         plain: false,
         env: Vec::new(),
+        page: true,
+        only_page: false,
         root,
     };
     let mut args = std::env::args().skip(1);
@@ -73,6 +80,8 @@ fn options() -> Result<Options, BoxError> {
             "--notes" => o.notes = Some(value()?.into()),
             "--no-peer" => o.peer = false,
             "--plain" => o.plain = true,
+            "--no-page" => o.page = false,
+            "--only-page" => o.only_page = true,
             "--env" => {
                 let kv = value()?;
                 let (k, v) = kv.split_once('=').ok_or("--env takes NAME=VALUE")?;
@@ -81,7 +90,8 @@ fn options() -> Result<Options, BoxError> {
             other => {
                 return Err(format!(
                     "unknown argument {other}; usage: bench [--runs N] [--warm N] \
-                     [--only fn,fn] [--bin-dir DIR] [--out FILE] [--notes FILE] [--no-peer] [--plain] [--env NAME=VALUE]"
+                     [--only fn,fn] [--bin-dir DIR] [--out FILE] [--notes FILE] [--no-peer] [--plain] [--env NAME=VALUE] \
+                     [--no-page] [--only-page]"
                 )
                 .into())
             }
@@ -89,6 +99,9 @@ fn options() -> Result<Options, BoxError> {
     }
     if o.runs == 0 || o.warm == 0 {
         return Err("--runs and --warm must be at least 1".into());
+    }
+    if o.only_page && !o.page {
+        return Err("--only-page and --no-page contradict each other".into());
     }
     Ok(o)
 }
@@ -155,9 +168,23 @@ fn run() -> Result<(), BoxError> {
     let out_dir = o.root.join("bench/out");
     std::fs::create_dir_all(&out_dir)?;
     let rt = tokio::runtime::Runtime::new()?;
+    let aws = rt.block_on(liaison::aws::sdk_config());
+    if o.only_page {
+        let page = rt.block_on(page::section(&o.root, &aws));
+        println!("## {}\n\n{}", page.title, page.markdown);
+        if !page.targets.is_empty() {
+            println!(
+                "| target | worst | verdict |\n|---|---|---|\n{}",
+                page.target_lines()
+            );
+        }
+        return match page.failure {
+            Some(e) => Err(format!("the page part failed: {e}").into()),
+            None => Ok(()),
+        };
+    }
 
     eprintln!("bench: provisioning and loading the sample directory on {local}");
-    let aws = rt.block_on(liaison::aws::sdk_config());
     let front = rt.block_on(tls::start(upstream))?;
     let ca = out_dir.join("ca.pem");
     std::fs::write(&ca, &front.ca_pem)?;
@@ -354,6 +381,13 @@ fn run() -> Result<(), BoxError> {
     }
     eprintln!();
 
+    // The page last: its browser does not share the machine with the cold starts.
+    let page = if o.page {
+        rt.block_on(page::section(&o.root, &aws))
+    } else {
+        page::Section::skipped("--no-page")
+    };
+
     let sizes = FUNCTIONS
         .iter()
         .chain(["hello"].iter())
@@ -374,6 +408,7 @@ fn run() -> Result<(), BoxError> {
         sizes: &sizes,
         peer_note: peer_note.as_deref(),
         notes: &notes,
+        sections: std::slice::from_ref(&page),
     });
     println!("{}", text.summary);
     if let Some(out) = &o.out {
@@ -382,6 +417,9 @@ fn run() -> Result<(), BoxError> {
     }
     if results.iter().any(|m| !m.failures.is_empty()) {
         return Err("some runs failed (see above and bench/out/logs)".into());
+    }
+    if let Some(e) = page.failure {
+        return Err(format!("the page part failed: {e}").into());
     }
     Ok(())
 }

@@ -36,6 +36,8 @@ pub struct Input<'a> {
     pub sizes: &'a [(String, u64)],
     pub peer_note: Option<&'a str>,
     pub notes: &'a str,
+    /// Parts with their own section and target rows (the page's speed).
+    pub sections: &'a [crate::page::Section],
 }
 
 pub struct Text {
@@ -320,6 +322,14 @@ pub fn render(input: &Input<'_>) -> Text {
         "| peak RSS ≤ 24 MiB | {rss_worst:.1} MiB ({rss_fn}) | {} |",
         verdict(rss_worst <= RSS_TARGET_KIB as f64 / 1024.0)
     );
+    for s in input.sections {
+        targets.push_str(&s.target_lines());
+    }
+    let sections: String = input
+        .sections
+        .iter()
+        .map(|s| format!("## {}\n\n{}\n", s.title, s.markdown))
+        .collect();
 
     // Round trips.
     let mut trips = String::new();
@@ -444,7 +454,7 @@ pub fn render(input: &Input<'_>) -> Text {
         .collect();
 
     let summary = format!(
-        "## Cold start, latency, memory, size\n\n{t}\n## Targets\n\n{targets}\n## Round trips per API call\n\n{trips}\n## Rust : Python\n\n{peer}\n## Lambda cost\n\n{cost}{}",
+        "## Cold start, latency, memory, size\n\n{t}\n## Targets\n\n{targets}\n## Round trips per API call\n\n{trips}\n## Rust : Python\n\n{peer}\n## Lambda cost\n\n{cost}\n{sections}{}",
         if failures.is_empty() {
             String::new()
         } else {
