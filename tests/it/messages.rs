@@ -540,6 +540,27 @@ async fn messages_page_newest_first_with_cursors_bound_to_the_caller() {
         .collect();
     sent.reverse();
     assert_eq!(listed, sent);
+    // A thread whose length is a multiple of the page ends on a full page
+    // with no cursor (no empty page, no "Load older" that loads nothing).
+    let path = format!("/threads/{t}/messages?limit=6");
+    let first = w.call(&dana(), "GET", &path, None).await.expect(200);
+    assert_eq!(first["messages"].as_array().unwrap().len(), 6);
+    let cursor = first["next_cursor"].as_str().expect("older messages exist");
+    let second = w
+        .call(&dana(), "GET", &format!("{path}&cursor={cursor}"), None)
+        .await
+        .expect(200);
+    let ids: Vec<&str> = second["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        sent[6..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(second["next_cursor"], Value::Null, "the last page says so");
     let page = w
         .call(
             &dana(),

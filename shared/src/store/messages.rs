@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::attr::s;
 use super::items::read_message;
-use super::{keys, Store, StoreError, MAX_MESSAGES_PER_EMAIL};
+use super::{keys, schema, Store, StoreError, MAX_MESSAGES_PER_EMAIL};
 use crate::domain::{Message, MessageId, ThreadId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,11 @@ impl Store {
             .transpose()
     }
 
-    /// A page of a thread's messages, newest first: one Query.
+    /// A page of a thread's messages, newest first: one Query. It reads one
+    /// message past the page, so `next` is set only when older messages
+    /// exist (DynamoDB's own `LastEvaluatedKey` is set whenever the limit
+    /// is reached, which would offer an empty last page to a thread whose
+    /// length is a multiple of the page).
     pub async fn list_messages(
         &self,
         thread: &ThreadId,
@@ -45,17 +49,29 @@ impl Store {
             .expression_attribute_values(":msg", s(prefix))
             .scan_index_forward(false)
             .consistent_read(true)
-            .limit(limit)
+            .limit(limit.saturating_add(1))
             .set_exclusive_start_key(start.map(super::start_key))
             .send()
             .await
             .map_err(|e| StoreError::aws("Query", e))?;
-        let messages = out
-            .items()
+        let page = usize::try_from(limit).unwrap_or(0);
+        let items = out.items();
+        let more = items.len() > page;
+        let items = &items[..items.len().min(page)];
+        let messages = items
             .iter()
             .map(read_message)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = super::page_key(out.last_evaluated_key)?;
+        // The position after the page's last message: its table key.
+        let next = match items.last() {
+            Some(last) if more => super::page_key(Some(
+                last.iter()
+                    .filter(|(name, _)| *name == schema::PK || *name == schema::SK)
+                    .map(|(name, v)| (name.clone(), v.clone()))
+                    .collect(),
+            ))?,
+            _ => None,
+        };
         Ok(MessagePage { messages, next })
     }
 
