@@ -740,7 +740,7 @@ fn render(f: &Value, sizes: &Value, seeded: &Seeded, script: Duration) -> Sectio
         "| back through all of them: \"Load older messages\" × {:.0}{}, s (per page, median ms) | {:.1} ({:.1}–{:.1}) ({:.0}) |",
         first(thread, "/pages"),
         if first(thread, "/empty_pages") > 0.0 {
-            " (the last answers no messages: the store cannot tell a full last page from a page with more after it)"
+            " (**the last answered no messages: a bug**, the API sets a cursor only when older messages exist)"
         } else {
             ""
         },

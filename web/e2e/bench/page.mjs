@@ -256,9 +256,8 @@ async function longThread(browser, tok) {
     await page.locator('ol[aria-label="Conversation"]').evaluate((el) => (el.scrollTop = 0));
     const t = Date.now();
     await older.click();
-    // More messages, or no button any more (a thread whose length is a
-    // multiple of the page ends with an empty page: the store cannot know
-    // there is nothing after a full one).
+    // More messages, or no button any more (an empty page would be a bug:
+    // the API sets a cursor only when older messages exist; counted below).
     await page
       .waitForFunction(
         ([sel, n]) =>
