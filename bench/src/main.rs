@@ -7,6 +7,7 @@
 //! Not part of the product: nothing here is deployed.
 
 mod report;
+mod scale;
 mod stub;
 mod tls;
 mod world;
@@ -45,6 +46,10 @@ pub struct Options {
     /// Extra environment for the Rust functions (diagnostics).
     pub env: Vec<(String, String)>,
     pub root: PathBuf,
+    /// Run the scaling table (`--no-scale` skips it).
+    pub scale: bool,
+    /// Run only the scaling table (`--only-scale`).
+    pub only_scale: bool,
 }
 
 fn options() -> Result<Options, BoxError> {
@@ -60,6 +65,8 @@ fn options() -> Result<Options, BoxError> {
         plain: false,
         env: Vec::new(),
         root,
+        scale: true,
+        only_scale: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -73,6 +80,8 @@ fn options() -> Result<Options, BoxError> {
             "--notes" => o.notes = Some(value()?.into()),
             "--no-peer" => o.peer = false,
             "--plain" => o.plain = true,
+            "--no-scale" => o.scale = false,
+            "--only-scale" => o.only_scale = true,
             "--env" => {
                 let kv = value()?;
                 let (k, v) = kv.split_once('=').ok_or("--env takes NAME=VALUE")?;
@@ -81,7 +90,7 @@ fn options() -> Result<Options, BoxError> {
             other => {
                 return Err(format!(
                     "unknown argument {other}; usage: bench [--runs N] [--warm N] \
-                     [--only fn,fn] [--bin-dir DIR] [--out FILE] [--notes FILE] [--no-peer] [--plain] [--env NAME=VALUE]"
+                     [--only fn,fn] [--bin-dir DIR] [--out FILE] [--notes FILE] [--no-peer] [--plain] [--no-scale] [--only-scale] [--env NAME=VALUE]"
                 )
                 .into())
             }
@@ -155,6 +164,21 @@ fn run() -> Result<(), BoxError> {
     let out_dir = o.root.join("bench/out");
     std::fs::create_dir_all(&out_dir)?;
     let rt = tokio::runtime::Runtime::new()?;
+
+    // How cost grows with the data (in-process, DynamoDB's rules).
+    let scaled = if o.scale || o.only_scale {
+        eprintln!("bench: the scaling table (capacity per call as accounts grow)");
+        let aws = rt.block_on(liaison::aws::sdk_config());
+        let section = rt.block_on(scale::run(&aws))?;
+        println!("## {}\n\n{}", section.title, section.markdown);
+        std::fs::write(out_dir.join("scale.md"), &section.markdown)?;
+        Some(section)
+    } else {
+        None
+    };
+    if o.only_scale {
+        return Ok(());
+    }
 
     eprintln!("bench: provisioning and loading the sample directory on {local}");
     let aws = rt.block_on(liaison::aws::sdk_config());
@@ -377,7 +401,11 @@ fn run() -> Result<(), BoxError> {
     });
     println!("{}", text.summary);
     if let Some(out) = &o.out {
-        std::fs::write(out, &text.markdown)?;
+        let mut markdown = text.markdown.clone();
+        if let Some(section) = &scaled {
+            markdown.push_str(&format!("\n## {}\n\n{}", section.title, section.markdown));
+        }
+        std::fs::write(out, &markdown)?;
         eprintln!("bench: wrote {}", out.display());
     }
     if results.iter().any(|m| !m.failures.is_empty()) {
