@@ -286,22 +286,39 @@ impl Side {
     }
 
     /// The whole items at `keys` of `table` now (None: absent), strongly
-    /// consistent.
+    /// consistent, in the keys' order (BatchGetItem, 100 keys at a time).
     fn items(&self, table: &str, keys: Vec<Item>) -> Result<Vec<Option<Item>>, BoxError> {
         let table = table.to_owned();
         self.run(move |client| async move {
-            let mut out = Vec::with_capacity(keys.len());
-            for key in keys {
-                let got = client
-                    .get_item()
-                    .table_name(&table)
-                    .set_key(Some(key))
-                    .consistent_read(true)
-                    .send()
-                    .await?;
-                out.push(got.item);
+            use crate::store::schema::{PK, SK};
+            let id = |i: &Item| format!("{:?}\u{0}{:?}", i.get(PK), i.get(SK));
+            let mut found = HashMap::new();
+            for chunk in keys.chunks(100) {
+                let mut pending = chunk.to_vec();
+                for _ in 0..20 {
+                    if pending.is_empty() {
+                        break;
+                    }
+                    let ka = KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut pending)))
+                        .consistent_read(true)
+                        .build()?;
+                    let out = client
+                        .batch_get_item()
+                        .request_items(&table, ka)
+                        .send()
+                        .await?;
+                    for item in out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default() {
+                        found.insert(id(&item), item);
+                    }
+                    pending = out
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&table))
+                        .map(|k| k.keys)
+                        .unwrap_or_default();
+                }
             }
-            Ok(out)
+            Ok(keys.iter().map(|k| found.get(&id(k)).cloned()).collect())
         })
     }
 
@@ -431,16 +448,43 @@ impl Meter {
             .collect()
     }
 
-    /// The before-images of `writes`' keys, one side read per table.
+    /// The before-images of `writes`' keys (batched side reads).
     fn with_before(&self, mut writes: Vec<Write>) -> Result<Vec<Write>, BoxError> {
-        for w in &mut writes {
-            w.before = self
-                .side
-                .items(&w.table, vec![w.key.clone()])?
-                .pop()
-                .flatten();
+        let mut tables: Vec<String> = writes.iter().map(|w| w.table.clone()).collect();
+        tables.dedup();
+        for table in tables {
+            let at: Vec<usize> = (0..writes.len()).filter(|&i| writes[i].table == table).collect();
+            let keys = at.iter().map(|&i| writes[i].key.clone()).collect();
+            for (i, before) in at.into_iter().zip(self.side.items(&table, keys)?) {
+                writes[i].before = before;
+            }
         }
         Ok(writes)
+    }
+
+    /// The after-images of `writes` (updates read back, batched).
+    fn afters(&self, writes: &[Write]) -> Result<Vec<Option<Item>>, BoxError> {
+        let mut out: Vec<Option<Item>> = writes
+            .iter()
+            .map(|w| match &w.kind {
+                WriteKind::Put(item) => Some(item.clone()),
+                WriteKind::Check => w.before.clone(),
+                WriteKind::Update | WriteKind::Delete => None,
+            })
+            .collect();
+        let updated: Vec<usize> = (0..writes.len())
+            .filter(|&i| matches!(writes[i].kind, WriteKind::Update))
+            .collect();
+        let mut tables: Vec<String> = updated.iter().map(|&i| writes[i].table.clone()).collect();
+        tables.dedup();
+        for table in tables {
+            let at: Vec<usize> = updated.iter().copied().filter(|&i| writes[i].table == table).collect();
+            let keys = at.iter().map(|&i| writes[i].key.clone()).collect();
+            for (i, after) in at.into_iter().zip(self.side.items(&table, keys)?) {
+                out[i] = after;
+            }
+        }
+        Ok(out)
     }
 
     fn pending(&self, input: &aws_smithy_runtime_api::client::interceptors::context::Input) -> Result<Pending, BoxError> {
@@ -622,22 +666,15 @@ impl Meter {
             } => {
                 cost.operation = operation;
                 if answered {
-                    for w in writes {
-                        let after = if succeeded {
-                            match &w.kind {
-                                WriteKind::Put(item) => Some(item.clone()),
-                                WriteKind::Update => {
-                                    self.side.items(&w.table, vec![w.key.clone()])?.pop().flatten()
-                                }
-                                WriteKind::Delete => None,
-                                WriteKind::Check => w.before.clone(),
-                            }
-                        } else {
-                            // ConditionalCheckFailed / TransactionCanceled:
-                            // nothing changed; the existing item is charged
-                            // (WorkingWithItems.html#WorkingWithItems.ConditionalUpdate).
-                            w.before.clone()
-                        };
+                    // ConditionalCheckFailed / TransactionCanceled: nothing
+                    // changed; the existing item is charged
+                    // (WorkingWithItems.html#WorkingWithItems.ConditionalUpdate).
+                    let afters = if succeeded {
+                        self.afters(&writes)?
+                    } else {
+                        writes.iter().map(|w| w.before.clone()).collect()
+                    };
+                    for (w, after) in writes.into_iter().zip(afters) {
                         let size = w
                             .before
                             .as_ref()
