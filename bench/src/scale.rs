@@ -13,8 +13,8 @@ use lambda_http::Body;
 use liaison::aws::RoundTrips;
 use liaison::capacity::{Cost, Meter};
 use liaison::domain::{
-    AccountId, Author, ClientMessageId, Message, MessageBody, MessageId, Role, ThreadId,
-    Timestamp, UserId,
+    AccountId, Author, ClientMessageId, Message, MessageBody, MessageId, Role, ThreadId, Timestamp,
+    UserId,
 };
 use liaison::provision::{Names, Stream};
 use liaison::store::seed::{message_items, seeded_thread, SeedPerson};
@@ -139,8 +139,10 @@ fn people(n: usize) -> (Vec<SeedPerson>, Value) {
 
 fn claims(user: &str, role: Role) -> Map<String, Value> {
     let v = match role {
-        Role::Manager => json!({"sub": user, "name": user, "email": format!("{user}@agency.example"),
-                                "cognito:groups": "[account-managers]"}),
+        Role::Manager => {
+            json!({"sub": user, "name": user, "email": format!("{user}@agency.example"),
+                                "cognito:groups": "[account-managers]"})
+        }
         Role::Client => json!({"sub": user, "name": user, "email": format!("{user}@acme.example"),
                                "custom:account_id": "acc_acme"}),
     };
@@ -298,21 +300,35 @@ async fn calls(s: &Scaled, aws: &SdkConfig) -> Result<Vec<(&'static str, Measure
     let c = Role::Client;
     let m = Role::Manager;
     let mut out = Vec::new();
-    let (r, _) = s.measured("u_chris", c, "GET", "/threads?limit=20", None).await?;
+    let (r, _) = s
+        .measured("u_chris", c, "GET", "/threads?limit=20", None)
+        .await?;
     out.push(("list threads (client)", r));
-    let (r, _) = s.measured("u_dana", m, "GET", "/threads?limit=20", None).await?;
+    let (r, _) = s
+        .measured("u_dana", m, "GET", "/threads?limit=20", None)
+        .await?;
     out.push(("list threads (manager)", r));
-    let (r, _) = s.measured("u_chris", c, "GET", &format!("/threads/{t}"), None).await?;
+    let (r, _) = s
+        .measured("u_chris", c, "GET", &format!("/threads/{t}"), None)
+        .await?;
     out.push(("get thread", r));
     let general = Some(json!({"scope": {"kind": "general"}}));
-    let (r, _) = s.measured("u_chris", c, "POST", "/threads", general).await?;
+    let (r, _) = s
+        .measured("u_chris", c, "POST", "/threads", general)
+        .await?;
     out.push(("open thread (existing)", r));
     let glow = Some(json!({"scope": {"kind": "client", "client_id": "cl_glow"}}));
     let (r, _) = s.measured("u_chris", c, "POST", "/threads", glow).await?;
     out.push(("open thread (new)", r));
     let path = format!("/threads/{t}/messages");
     let (r, _) = s
-        .measured("u_chris", c, "POST", &path, Some(json!({"body": "Looks good", "client_message_id": "scale-1"})))
+        .measured(
+            "u_chris",
+            c,
+            "POST",
+            &path,
+            Some(json!({"body": "Looks good", "client_message_id": "scale-1"})),
+        )
         .await?;
     out.push(("send message", r));
     let (r, presigned) = s
@@ -325,7 +341,10 @@ async fn calls(s: &Scaled, aws: &SdkConfig) -> Result<Vec<(&'static str, Measure
         )
         .await?;
     out.push(("presign upload", r));
-    let attachment = presigned["attachment_id"].as_str().unwrap_or_default().to_owned();
+    let attachment = presigned["attachment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     crate::world::upload(&presigned, PNG)?;
     let (r, _) = s
         .measured(
@@ -333,12 +352,20 @@ async fn calls(s: &Scaled, aws: &SdkConfig) -> Result<Vec<(&'static str, Measure
             c,
             "POST",
             &path,
-            Some(json!({"body": "", "client_message_id": "scale-2", "attachment_ids": [attachment]})),
+            Some(
+                json!({"body": "", "client_message_id": "scale-2", "attachment_ids": [attachment]}),
+            ),
         )
         .await?;
     out.push(("send message, 1 attachment", r));
     let (r, _) = s
-        .measured("u_chris", c, "GET", &format!("/threads/{t}/attachments/{attachment}"), None)
+        .measured(
+            "u_chris",
+            c,
+            "GET",
+            &format!("/threads/{t}/attachments/{attachment}"),
+            None,
+        )
         .await?;
     out.push(("presign download", r));
     let (r, _) = s
@@ -347,24 +374,50 @@ async fn calls(s: &Scaled, aws: &SdkConfig) -> Result<Vec<(&'static str, Measure
     out.push(("list messages (first page)", r));
     // Something new from the other side to read.
     let (_, sent) = s
-        .call("u_dana", m, "POST", &path, Some(json!({"body": "New cut", "client_message_id": "scale-3"})))
+        .call(
+            "u_dana",
+            m,
+            "POST",
+            &path,
+            Some(json!({"body": "New cut", "client_message_id": "scale-3"})),
+        )
         .await?;
     let message = sent["id"].as_str().unwrap_or_default().to_owned();
     let (r, _) = s.measured("u_chris", c, "GET", "/unread", None).await?;
     out.push(("unread count", r));
     let (r, _) = s
-        .measured("u_chris", c, "POST", &format!("/threads/{t}/read"), Some(json!({})))
+        .measured(
+            "u_chris",
+            c,
+            "POST",
+            &format!("/threads/{t}/read"),
+            Some(json!({})),
+        )
         .await?;
     out.push(("mark read", r));
     let (r, _) = s
-        .measured("u_chris", c, "POST", &format!("/threads/{t}/unread"), Some(json!({})))
+        .measured(
+            "u_chris",
+            c,
+            "POST",
+            &format!("/threads/{t}/unread"),
+            Some(json!({})),
+        )
         .await?;
     out.push(("mark unread", r));
     let (r, _) = s
-        .measured("u_chris", c, "PUT", &format!("/threads/{t}/mute"), Some(json!({})))
+        .measured(
+            "u_chris",
+            c,
+            "PUT",
+            &format!("/threads/{t}/mute"),
+            Some(json!({})),
+        )
         .await?;
     out.push(("mute", r));
-    let (r, _) = s.measured("u_chris", c, "GET", "/me/notifications", None).await?;
+    let (r, _) = s
+        .measured("u_chris", c, "GET", "/me/notifications", None)
+        .await?;
     out.push(("preferences (read)", r));
     let (r, _) = s.measured("u_chris", c, "GET", "/catalog", None).await?;
     out.push(("catalog", r));
@@ -461,7 +514,11 @@ pub async fn run(aws: &SdkConfig) -> Result<Section, BoxError> {
             seeded.as_secs_f64(),
             t1.elapsed().as_secs_f64()
         );
-        notes.push(format!("{}: seeded in {:.1} s", shape.label, seeded.as_secs_f64()));
+        notes.push(format!(
+            "{}: seeded in {:.1} s",
+            shape.label,
+            seeded.as_secs_f64()
+        ));
     }
 
     let mut md = String::new();
@@ -485,16 +542,23 @@ pub async fn run(aws: &SdkConfig) -> Result<Section, BoxError> {
         md.push_str(&format!("| {name} ({}) |", columns[3][row].1.ops));
         for col in &columns {
             let m = &col[row].1;
-            let flag = if m.status >= 300 { format!(" ({})", m.status) } else { String::new() };
+            let flag = if m.status >= 300 {
+                format!(" ({})", m.status)
+            } else {
+                String::new()
+            };
             md.push_str(&format!(" {}{flag} |", units(m)));
         }
         let small = &columns[0][row].1;
         let people80 = &columns[2][row].1;
         let large = &columns[3][row].1;
         let flat = (large.rcu - small.rcu).abs() <= 1.0 && (large.wcu - small.wcu).abs() <= 1.0;
-        let by_people = (people80.rcu - small.rcu).abs() > 1.0 || (people80.wcu - small.wcu).abs() > 1.0;
+        let by_people =
+            (people80.rcu - small.rcu).abs() > 1.0 || (people80.wcu - small.wcu).abs() > 1.0;
         let verdict = match (flat, by_people, name.starts_with("send")) {
-            (true, true, true) => "ok: flat in threads and messages; grows with people (one inbox row each)",
+            (true, true, true) => {
+                "ok: flat in threads and messages; grows with people (one inbox row each)"
+            }
             (true, false, _) => "ok: flat (O(page))",
             (true, true, false) => "flat in threads; grows with people",
             (false, _, _) => "GROWS with the account",

@@ -147,7 +147,10 @@ pub fn write_units(bytes: usize, transactional: bool) -> f64 {
 // item's, and any change to an indexed item changes the entry.
 
 /// An item's entry in `index`, if it has one (both key attributes).
-fn index_key<'a>(item: &'a Item, index: &Index) -> Option<(&'a AttributeValue, &'a AttributeValue)> {
+fn index_key<'a>(
+    item: &'a Item,
+    index: &Index,
+) -> Option<(&'a AttributeValue, &'a AttributeValue)> {
     Some((item.get(index.pk)?, item.get(index.sk)?))
 }
 
@@ -224,7 +227,13 @@ impl Cost {
             }
         }
         seen.iter()
-            .map(|(n, c)| if *c > 1 { format!("{n}×{c}") } else { (*n).to_owned() })
+            .map(|(n, c)| {
+                if *c > 1 {
+                    format!("{n}×{c}")
+                } else {
+                    (*n).to_owned()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -308,7 +317,11 @@ impl Side {
                         .request_items(&table, ka)
                         .send()
                         .await?;
-                    for item in out.responses.and_then(|mut r| r.remove(&table)).unwrap_or_default() {
+                    for item in out
+                        .responses
+                        .and_then(|mut r| r.remove(&table))
+                        .unwrap_or_default()
+                    {
                         found.insert(id(&item), item);
                     }
                     pending = out
@@ -453,7 +466,9 @@ impl Meter {
         let mut tables: Vec<String> = writes.iter().map(|w| w.table.clone()).collect();
         tables.dedup();
         for table in tables {
-            let at: Vec<usize> = (0..writes.len()).filter(|&i| writes[i].table == table).collect();
+            let at: Vec<usize> = (0..writes.len())
+                .filter(|&i| writes[i].table == table)
+                .collect();
             let keys = at.iter().map(|&i| writes[i].key.clone()).collect();
             for (i, before) in at.into_iter().zip(self.side.items(&table, keys)?) {
                 writes[i].before = before;
@@ -478,7 +493,11 @@ impl Meter {
         let mut tables: Vec<String> = updated.iter().map(|&i| writes[i].table.clone()).collect();
         tables.dedup();
         for table in tables {
-            let at: Vec<usize> = updated.iter().copied().filter(|&i| writes[i].table == table).collect();
+            let at: Vec<usize> = updated
+                .iter()
+                .copied()
+                .filter(|&i| writes[i].table == table)
+                .collect();
             let keys = at.iter().map(|&i| writes[i].key.clone()).collect();
             for (i, after) in at.into_iter().zip(self.side.items(&table, keys)?) {
                 out[i] = after;
@@ -487,13 +506,18 @@ impl Meter {
         Ok(out)
     }
 
-    fn pending(&self, input: &aws_smithy_runtime_api::client::interceptors::context::Input) -> Result<Pending, BoxError> {
+    fn pending(
+        &self,
+        input: &aws_smithy_runtime_api::client::interceptors::context::Input,
+    ) -> Result<Pending, BoxError> {
         use aws_sdk_dynamodb::operation as op;
         if let Some(i) = input.downcast_ref::<op::get_item::GetItemInput>() {
             return Ok(Pending::Get(i.clone()));
         }
         if let Some(i) = input.downcast_ref::<op::batch_get_item::BatchGetItemInput>() {
-            return Ok(Pending::BatchGet(i.request_items.clone().unwrap_or_default()));
+            return Ok(Pending::BatchGet(
+                i.request_items.clone().unwrap_or_default(),
+            ));
         }
         if let Some(i) = input.downcast_ref::<op::query::QueryInput>() {
             return Ok(Pending::Query(i.clone()));
@@ -521,13 +545,33 @@ impl Meter {
         {
             let item = i.item.clone().unwrap_or_default();
             let table = i.table_name().unwrap_or_default();
-            ("PutItem", false, vec![write(table, Self::key_of(&item), WriteKind::Put(item))])
+            (
+                "PutItem",
+                false,
+                vec![write(table, Self::key_of(&item), WriteKind::Put(item))],
+            )
         } else if let Some(i) = input.downcast_ref::<op::update_item::UpdateItemInput>() {
             let key = i.key.clone().unwrap_or_default();
-            ("UpdateItem", false, vec![write(i.table_name().unwrap_or_default(), key, WriteKind::Update)])
+            (
+                "UpdateItem",
+                false,
+                vec![write(
+                    i.table_name().unwrap_or_default(),
+                    key,
+                    WriteKind::Update,
+                )],
+            )
         } else if let Some(i) = input.downcast_ref::<op::delete_item::DeleteItemInput>() {
             let key = i.key.clone().unwrap_or_default();
-            ("DeleteItem", false, vec![write(i.table_name().unwrap_or_default(), key, WriteKind::Delete)])
+            (
+                "DeleteItem",
+                false,
+                vec![write(
+                    i.table_name().unwrap_or_default(),
+                    key,
+                    WriteKind::Delete,
+                )],
+            )
         } else if let Some(i) = input.downcast_ref::<op::batch_write_item::BatchWriteItemInput>() {
             let mut ws = Vec::new();
             for (table, requests) in i.request_items.clone().unwrap_or_default() {
@@ -540,11 +584,17 @@ impl Meter {
                 }
             }
             ("BatchWriteItem", false, ws)
-        } else if let Some(i) = input.downcast_ref::<op::transact_write_items::TransactWriteItemsInput>() {
+        } else if let Some(i) =
+            input.downcast_ref::<op::transact_write_items::TransactWriteItemsInput>()
+        {
             let mut ws = Vec::new();
             for t in i.transact_items() {
                 if let Some(p) = &t.put {
-                    ws.push(write(&p.table_name, Self::key_of(&p.item), WriteKind::Put(p.item.clone())));
+                    ws.push(write(
+                        &p.table_name,
+                        Self::key_of(&p.item),
+                        WriteKind::Put(p.item.clone()),
+                    ));
                 } else if let Some(u) = &t.update {
                     ws.push(write(&u.table_name, u.key.clone(), WriteKind::Update));
                 } else if let Some(d) = &t.delete {
@@ -567,7 +617,9 @@ impl Meter {
     fn finish(
         &self,
         pending: Pending,
-        output: Option<Result<&aws_smithy_runtime_api::client::interceptors::context::Output, bool>>,
+        output: Option<
+            Result<&aws_smithy_runtime_api::client::interceptors::context::Output, bool>,
+        >,
         trips: usize,
     ) -> Result<OpCost, BoxError> {
         use aws_sdk_dynamodb::operation as op;
@@ -655,7 +707,8 @@ impl Meter {
                     if let Some(o) = o.downcast_ref::<op::scan::ScanOutput>() {
                         let items = o.items();
                         cost.items_read = o.scanned_count as usize;
-                        cost.rcu = read_units(items.iter().map(item_size).sum(), Consistency::Eventual);
+                        cost.rcu =
+                            read_units(items.iter().map(item_size).sum(), Consistency::Eventual);
                     }
                 }
             }
@@ -791,10 +844,16 @@ mod tests {
         assert_eq!(value_size(&AttributeValue::B(Blob::new(vec![0; 10]))), 10);
         assert_eq!(value_size(&AttributeValue::L(vec![])), 3);
         assert_eq!(value_size(&AttributeValue::M(HashMap::new())), 3);
-        assert_eq!(value_size(&AttributeValue::L(vec![s("ab"), s("c")])), 3 + 3 + 2);
+        assert_eq!(
+            value_size(&AttributeValue::L(vec![s("ab"), s("c")])),
+            3 + 3 + 2
+        );
         let m = AttributeValue::M([("k".to_owned(), s("ab"))].into());
         assert_eq!(value_size(&m), 3 + 1 + 2 + 1);
-        assert_eq!(value_size(&AttributeValue::Ss(vec!["ab".into(), "cde".into()])), 5);
+        assert_eq!(
+            value_size(&AttributeValue::Ss(vec!["ab".into(), "cde".into()])),
+            5
+        );
     }
 
     /// read-write-operations.html: "reading a 3,500-byte item consumes the

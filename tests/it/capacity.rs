@@ -42,9 +42,17 @@ async fn the_meter_charges_what_dynamodb_would() {
     let body = "x".repeat(10 * 1024 - 20);
     let mut big = item(&[("pk", "cap#big"), ("sk", "x")]);
     big.insert("body".into(), s(&body));
-    db.put_item().table_name(table).set_item(Some(big.clone())).send().await.unwrap();
+    db.put_item()
+        .table_name(table)
+        .set_item(Some(big.clone()))
+        .send()
+        .await
+        .unwrap();
     let put = one(meter.take());
-    assert_eq!((put.operation, put.wcu, put.gsi_wcu), ("PutItem", 10.0, 0.0));
+    assert_eq!(
+        (put.operation, put.wcu, put.gsi_wcu),
+        ("PutItem", 10.0, 0.0)
+    );
     let key = item(&[("pk", "cap#big"), ("sk", "x")]);
     for (consistent, rcu) in [(true, 3.0), (false, 1.5)] {
         db.get_item()
@@ -82,7 +90,12 @@ async fn the_meter_charges_what_dynamodb_would() {
     for i in 0..3 {
         let mut it = item(&[("pk", "cap#q"), ("sk", &format!("{i}"))]);
         it.insert("body".into(), s(&"y".repeat(3 * 1024)));
-        db.put_item().table_name(table).set_item(Some(it)).send().await.unwrap();
+        db.put_item()
+            .table_name(table)
+            .set_item(Some(it))
+            .send()
+            .await
+            .unwrap();
     }
     meter.take();
     let out = db
@@ -116,7 +129,12 @@ async fn the_meter_charges_what_dynamodb_would() {
         ("gsi_user", "user#u_cap"),
         ("activity", "1"),
     ]);
-    db.put_item().table_name(table).set_item(Some(row)).send().await.unwrap();
+    db.put_item()
+        .table_name(table)
+        .set_item(Some(row))
+        .send()
+        .await
+        .unwrap();
     let c = one(meter.take());
     assert_eq!((c.wcu, c.gsi_wcu), (1.0, 1.0));
     let update = |expr: &'static str, v: &'static str| {
@@ -164,7 +182,10 @@ async fn the_meter_charges_what_dynamodb_would() {
         .await
         .unwrap();
     let c = one(meter.take());
-    assert_eq!((c.operation, c.wcu, c.gsi_wcu), ("TransactWriteItems", 4.0, 0.0));
+    assert_eq!(
+        (c.operation, c.wcu, c.gsi_wcu),
+        ("TransactWriteItems", 4.0, 0.0)
+    );
 }
 
 /// The demo directory's Acme people, as seeded threads carry them.
@@ -205,9 +226,19 @@ async fn everyday(w: &World, meter: &Meter) -> Vec<(&'static str, f64, f64)> {
     let calls: [(&'static str, &str, String, Option<serde_json::Value>); 5] = [
         ("list threads", "GET", "/threads?limit=20".into(), None),
         ("unread count", "GET", "/unread".into(), None),
-        ("open existing", "POST", "/threads".into(), Some(json!({"scope": general()}))),
+        (
+            "open existing",
+            "POST",
+            "/threads".into(),
+            Some(json!({"scope": general()})),
+        ),
         ("get thread", "GET", format!("/threads/{thread}"), None),
-        ("list messages", "GET", format!("/threads/{thread}/messages?limit=20"), None),
+        (
+            "list messages",
+            "GET",
+            format!("/threads/{thread}/messages?limit=20"),
+            None,
+        ),
     ];
     for (name, method, path, body) in calls {
         meter.take();

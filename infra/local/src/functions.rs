@@ -99,11 +99,7 @@ impl Clients {
 
     /// [`Clients::counted`], and the DynamoDB client's capacity computed
     /// by `meter` (DynamoDB's rules: see `liaison::capacity`).
-    pub fn metered(
-        aws: &SdkConfig,
-        trips: &RoundTrips,
-        meter: &liaison::capacity::Meter,
-    ) -> Self {
+    pub fn metered(aws: &SdkConfig, trips: &RoundTrips, meter: &liaison::capacity::Meter) -> Self {
         let mut clients = Self::counted(aws, trips);
         clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(
             clients

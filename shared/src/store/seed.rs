@@ -26,7 +26,10 @@ impl Store {
                     .set_item(Some(item))
                     .build()
                     .map(|p| WriteRequest::builder().put_request(p).build())
-                    .map_err(|e| StoreError::Corrupt { key: "seed".into(), what: format!("put request: {e}") })
+                    .map_err(|e| StoreError::Corrupt {
+                        key: "seed".into(),
+                        what: format!("put request: {e}"),
+                    })
             })
             .collect::<Result<_, _>>()?;
         let per_task = requests.len().div_ceil(parallel.max(1)).max(25);
@@ -37,7 +40,10 @@ impl Store {
             tasks.spawn(async move { store.batch_write(chunk).await });
         }
         while let Some(done) = tasks.join_next().await {
-            done.map_err(|e| StoreError::Corrupt { key: "seed".into(), what: format!("seeding task: {e}") })??;
+            done.map_err(|e| StoreError::Corrupt {
+                key: "seed".into(),
+                what: format!("seeding task: {e}"),
+            })??;
         }
         Ok(())
     }
@@ -105,7 +111,10 @@ pub fn seeded_thread(
         last_client_message: (last_from == Some(Role::Client)).then_some(message),
         last_manager_message: (last_from == Some(Role::Manager)).then_some(message),
         participants: people.iter().map(|p| (p.id.clone(), p.role)).collect(),
-        names: people.iter().map(|p| (p.id.clone(), p.name.clone())).collect(),
+        names: people
+            .iter()
+            .map(|p| (p.id.clone(), p.name.clone()))
+            .collect(),
     };
     Ok(thread_items(&record, &scope_key))
 }
