@@ -382,10 +382,10 @@ fn mentions(e: &str, p: &str) -> bool {
 /// What a call's start leaves for its end (in the call's config bag).
 #[derive(Debug, Clone)]
 enum Pending {
-    Get(aws_sdk_dynamodb::operation::get_item::GetItemInput),
+    Get(Box<aws_sdk_dynamodb::operation::get_item::GetItemInput>),
     BatchGet(HashMap<String, KeysAndAttributes>),
     TransactGet(Vec<(String, Item)>),
-    Query(aws_sdk_dynamodb::operation::query::QueryInput),
+    Query(Box<aws_sdk_dynamodb::operation::query::QueryInput>),
     Scan,
     /// Writes: (table, key, before-image, after-image if known now
     /// (a Put's item; None for a delete or a not-yet-applied update),
@@ -512,7 +512,7 @@ impl Meter {
     ) -> Result<Pending, BoxError> {
         use aws_sdk_dynamodb::operation as op;
         if let Some(i) = input.downcast_ref::<op::get_item::GetItemInput>() {
-            return Ok(Pending::Get(i.clone()));
+            return Ok(Pending::Get(Box::new(i.clone())));
         }
         if let Some(i) = input.downcast_ref::<op::batch_get_item::BatchGetItemInput>() {
             return Ok(Pending::BatchGet(
@@ -520,7 +520,7 @@ impl Meter {
             ));
         }
         if let Some(i) = input.downcast_ref::<op::query::QueryInput>() {
-            return Ok(Pending::Query(i.clone()));
+            return Ok(Pending::Query(Box::new(i.clone())));
         }
         if input.downcast_ref::<op::scan::ScanInput>().is_some() {
             return Ok(Pending::Scan);
@@ -696,7 +696,7 @@ impl Meter {
                     // page's items are one read, their total rounded to 4 KB.
                     // Select=COUNT reads the same items.
                     let consistency = Consistency::of(q.consistent_read);
-                    let items = self.side.evaluated(q)?;
+                    let items = self.side.evaluated(*q)?;
                     cost.items_read = items.len();
                     cost.rcu = read_units(items.iter().map(item_size).sum(), consistency);
                 }
