@@ -8,6 +8,7 @@
 
 mod page;
 mod report;
+mod scale;
 mod stub;
 mod tls;
 mod world;
@@ -50,6 +51,10 @@ pub struct Options {
     /// Only the page's speed (`--only-page`).
     pub only_page: bool,
     pub root: PathBuf,
+    /// Run the scaling table (`--no-scale` skips it).
+    pub scale: bool,
+    /// Run only the scaling table (`--only-scale`).
+    pub only_scale: bool,
 }
 
 fn options() -> Result<Options, BoxError> {
@@ -67,6 +72,8 @@ fn options() -> Result<Options, BoxError> {
         page: true,
         only_page: false,
         root,
+        scale: true,
+        only_scale: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -82,6 +89,8 @@ fn options() -> Result<Options, BoxError> {
             "--plain" => o.plain = true,
             "--no-page" => o.page = false,
             "--only-page" => o.only_page = true,
+            "--no-scale" => o.scale = false,
+            "--only-scale" => o.only_scale = true,
             "--env" => {
                 let kv = value()?;
                 let (k, v) = kv.split_once('=').ok_or("--env takes NAME=VALUE")?;
@@ -91,7 +100,7 @@ fn options() -> Result<Options, BoxError> {
                 return Err(format!(
                     "unknown argument {other}; usage: bench [--runs N] [--warm N] \
                      [--only fn,fn] [--bin-dir DIR] [--out FILE] [--notes FILE] [--no-peer] [--plain] [--env NAME=VALUE] \
-                     [--no-page] [--only-page]"
+                     [--no-page] [--only-page] [--no-scale] [--only-scale]"
                 )
                 .into())
             }
@@ -182,6 +191,24 @@ fn run() -> Result<(), BoxError> {
             Some(e) => Err(format!("the page part failed: {e}").into()),
             None => Ok(()),
         };
+    }
+
+    // How cost grows with the data (in-process, DynamoDB's rules).
+    let scaled = if o.scale || o.only_scale {
+        eprintln!("bench: the scaling table (capacity per call as accounts grow)");
+        let section = rt.block_on(scale::run(&aws))?;
+        println!("## {}\n\n{}", section.title, section.markdown);
+        println!(
+            "| target | worst | verdict |\n|---|---|---|\n{}",
+            section.target_lines()
+        );
+        std::fs::write(out_dir.join("scale.md"), &section.markdown)?;
+        Some(section)
+    } else {
+        None
+    };
+    if o.only_scale {
+        return Ok(());
     }
 
     eprintln!("bench: provisioning and loading the sample directory on {local}");
@@ -401,6 +428,7 @@ fn run() -> Result<(), BoxError> {
         Some(p) => std::fs::read_to_string(p).unwrap_or_default(),
         None => String::new(),
     };
+    let sections: Vec<page::Section> = scaled.into_iter().chain([page]).collect();
     let text = report::render(&report::Input {
         options: &o,
         results: &results,
@@ -408,7 +436,7 @@ fn run() -> Result<(), BoxError> {
         sizes: &sizes,
         peer_note: peer_note.as_deref(),
         notes: &notes,
-        sections: std::slice::from_ref(&page),
+        sections: &sections,
     });
     println!("{}", text.summary);
     if let Some(out) = &o.out {
@@ -418,7 +446,7 @@ fn run() -> Result<(), BoxError> {
     if results.iter().any(|m| !m.failures.is_empty()) {
         return Err("some runs failed (see above and bench/out/logs)".into());
     }
-    if let Some(e) = page.failure {
+    if let Some(e) = sections.iter().find_map(|s| s.failure.as_ref()) {
         return Err(format!("the page part failed: {e}").into());
     }
     Ok(())

@@ -298,7 +298,7 @@ pub async fn count_round_trips(w: &World) -> Result<Vec<Trips>, BoxError> {
 
 /// PUTs `bytes` to a presigned upload as a browser would (plain HTTP: the
 /// harness's own clients talk to moto directly).
-fn upload(presigned: &Value, bytes: &[u8]) -> Result<(), BoxError> {
+pub fn upload(presigned: &Value, bytes: &[u8]) -> Result<(), BoxError> {
     let url = presigned["upload"]["url"]
         .as_str()
         .ok_or("presign answered no upload url")?;

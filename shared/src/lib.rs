@@ -4,6 +4,8 @@
 pub mod access;
 pub mod attachments;
 pub mod aws;
+#[cfg(feature = "metering")]
+pub mod capacity;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod attachments;
 mod attachments_fixed;
+mod capacity;
 mod catalog;
 mod directory;
 mod e2e;

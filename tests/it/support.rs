@@ -136,6 +136,16 @@ impl World {
 
     /// A world with its own, empty table (and bucket, queues, sender).
     pub async fn empty() -> Self {
+        Self::empty_with(None).await
+    }
+
+    /// [`World::empty`] whose functions' DynamoDB capacity `meter` counts.
+    #[allow(dead_code)]
+    pub async fn metered(meter: &liaison::capacity::Meter) -> Self {
+        Self::empty_with(Some(meter)).await
+    }
+
+    async fn empty_with(meter: Option<&liaison::capacity::Meter>) -> Self {
         let aws = aws().await;
         let prefix = format!("t{}", ulid::Ulid::new().to_string().to_lowercase());
         let mut names = liaison::provision::Names::with_prefix(&prefix);
@@ -145,7 +155,10 @@ impl World {
             .await
             .expect("create the table, bucket, queues and sender");
         let trips = RoundTrips::new();
-        let clients = Clients::counted(&aws, &trips);
+        let clients = match meter {
+            Some(m) => Clients::metered(&aws, &trips, m),
+            None => Clients::counted(&aws, &trips),
+        };
         let env = FunctionEnv {
             names: names.clone(),
             queue_url: provisioned.queue_url.clone(),

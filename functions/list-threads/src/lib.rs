@@ -91,15 +91,25 @@ async fn get(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     }
 }
 
+/// The badge counts up to this many unread threads, then says "more"
+/// (infra/openapi.yaml `Unread`): a COUNT pays for every row it counts
+/// (~1 KB each), so 10 rows keep it near one read unit at any size.
+pub const UNREAD_CAP: u64 = 9;
+
 async fn unread(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let account = match caller.role {
         Role::Client => caller.account_id.as_ref(),
         Role::Manager => None,
     };
-    let count = app
+    let (count, more) = app
         .store
-        .count_unread(&caller.user_id, account, caller.role)
+        .count_unread(&caller.user_id, account, caller.role, UNREAD_CAP)
         .await?;
-    Ok(http::json(200, &json!({"unread_threads": count})))
+    let body = if more {
+        json!({"unread_threads": count, "more": true})
+    } else {
+        json!({"unread_threads": count})
+    };
+    Ok(http::json(200, &body))
 }

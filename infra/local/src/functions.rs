@@ -96,6 +96,21 @@ impl Clients {
     pub fn counted(aws: &SdkConfig, trips: &RoundTrips) -> Self {
         Self::new(aws).intercepted(trips.clone())
     }
+
+    /// [`Clients::counted`], and the DynamoDB client's capacity computed
+    /// by `meter` (DynamoDB's rules: see `liaison::capacity`).
+    pub fn metered(aws: &SdkConfig, trips: &RoundTrips, meter: &liaison::capacity::Meter) -> Self {
+        let mut clients = Self::counted(aws, trips);
+        clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            clients
+                .dynamodb
+                .config()
+                .to_builder()
+                .interceptor(meter.clone())
+                .build(),
+        );
+        clients
+    }
 }
 
 /// What a function's `main.rs` reads from the environment (besides the AWS

@@ -189,26 +189,37 @@ impl Store {
     }
 
     /// How many of a person's threads are unread where they are on `role`'s
-    /// side (in `account`, if given): a COUNT over the sparse unread index,
-    /// page after page.
+    /// side (in `account`, if given), up to `cap`: a COUNT over the sparse
+    /// unread index that reads at most `cap + 1` rows (a COUNT pays for
+    /// every row it counts, so an uncapped one would grow with the
+    /// person's unread history). The second value: there are more than
+    /// `cap`.
     pub async fn count_unread(
         &self,
         user: &UserId,
         account: Option<&AccountId>,
         role: Role,
-    ) -> Result<u64, StoreError> {
+        cap: u64,
+    ) -> Result<(u64, bool), StoreError> {
         let (index, pk) = index_of(user, account, true);
-        let mut pages = self
-            .rows_on_side(index, pk, role)
-            .select(Select::Count)
-            .into_paginator()
-            .send();
         let mut total = 0u64;
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| StoreError::aws("Query", e))?;
+        let mut start = None;
+        loop {
+            let want = (cap + 1 - total).min(i32::MAX as u64) as i32;
+            let page = self
+                .rows_on_side(index, pk.clone(), role)
+                .select(Select::Count)
+                .limit(want)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| StoreError::aws("Query", e))?;
             total += page.count.max(0) as u64;
+            start = page.last_evaluated_key;
+            if total > cap || start.is_none() {
+                return Ok((total.min(cap), total > cap));
+            }
         }
-        Ok(total)
     }
 
     /// Marks the thread read up to its newest message: one conditional

@@ -24,6 +24,8 @@ mod preferences;
 mod replies;
 mod scan;
 pub mod schema;
+#[cfg(feature = "provision")]
+pub mod seed;
 mod send;
 mod stream;
 mod threads;

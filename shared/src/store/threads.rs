@@ -7,7 +7,7 @@ use super::items::{
     read_version, ThreadRecord,
 };
 use super::keys::{self, Kind};
-use super::{tx, Store, StoreError};
+use super::{tx, Item, Store, StoreError};
 use crate::domain::{AccountId, AccountProfile, CatalogEntry, Scope, Thread, ThreadId, UserId};
 
 /// What opening a scope needs, read in one round trip.
@@ -106,7 +106,32 @@ impl Store {
         profile: &AccountProfile,
         version: u64,
     ) -> Result<CreateOutcome, StoreError> {
-        let record = ThreadRecord {
+        let record = ThreadRecord::opened(thread, profile);
+        let [meta, pointer, inboxes @ ..] = &thread_items(&record, scope_key)[..] else {
+            unreachable!("a thread has its META and pointer")
+        };
+        // Item order matters: the outcome is read from reasons 0 and 2.
+        let mut items = vec![
+            tx::put(&self.table, meta.clone(), Some("attribute_not_exists(pk)"))?,
+            tx::put(&self.table, pointer.clone(), None)?,
+            self.version_check(&profile.id, version)?,
+        ];
+        for inbox in inboxes {
+            items.push(tx::put(&self.table, inbox.clone(), None)?);
+        }
+        match self.transact_retrying(items, 10).await? {
+            None => Ok(CreateOutcome::Created),
+            Some(c) if c.condition_failed(0) => Ok(CreateOutcome::Exists),
+            Some(c) if c.condition_failed(2) => Ok(CreateOutcome::DirectoryChanged),
+            Some(c) => Err(c.into_error()),
+        }
+    }
+}
+
+impl ThreadRecord {
+    /// A thread just opened in `profile`'s account: its people, no message.
+    pub fn opened(thread: &Thread, profile: &AccountProfile) -> Self {
+        Self {
             thread: thread.clone(),
             last_client_message: None,
             last_manager_message: None,
@@ -118,31 +143,20 @@ impl Store {
                 .participants()
                 .map(|(p, _)| (p.id.clone(), p.name.clone()))
                 .collect(),
-        };
-        let mut pointer = keys::thread_pointer(&thread.account_id, &thread.id);
-        pointer.insert("scope_key".into(), s(scope_key));
-        // Item order matters: the outcome is read from reasons 0 and 2.
-        let mut items = vec![
-            tx::put(
-                &self.table,
-                meta_item(&record, scope_key),
-                Some("attribute_not_exists(pk)"),
-            )?,
-            tx::put(&self.table, pointer, None)?,
-            self.version_check(&profile.id, version)?,
-        ];
-        for (person, role) in profile.participants() {
-            items.push(tx::put(
-                &self.table,
-                inbox_item(&record, &person.id, role),
-                None,
-            )?);
-        }
-        match self.transact_retrying(items, 10).await? {
-            None => Ok(CreateOutcome::Created),
-            Some(c) if c.condition_failed(0) => Ok(CreateOutcome::Exists),
-            Some(c) if c.condition_failed(2) => Ok(CreateOutcome::DirectoryChanged),
-            Some(c) => Err(c.into_error()),
         }
     }
+}
+
+/// The items a thread is stored as, in this order: its META, the account's
+/// pointer to it, and every participant's inbox row (what `create_thread`
+/// writes; the bench and tests seed many threads with them).
+pub fn thread_items(record: &ThreadRecord, scope_key: &str) -> Vec<Item> {
+    let thread = &record.thread;
+    let mut pointer = keys::thread_pointer(&thread.account_id, &thread.id);
+    pointer.insert("scope_key".into(), s(scope_key));
+    let mut items = vec![meta_item(record, scope_key), pointer];
+    for (user, role) in &record.participants {
+        items.push(inbox_item(record, user, *role));
+    }
+    items
 }
