@@ -60,15 +60,16 @@ export class LiaisonMessages extends LiaisonElement {
 }
 
 function Badge({ api }: { api: Api }) {
-  const [count, setCount] = useState(0);
+  // The API counts up to 9, then says there are more ("9+").
+  const [count, setCount] = useState({ n: 0, more: false });
   useEffect(() => {
     let alive = true;
     const refresh = async () => {
       try {
         const r = await api.unread();
-        if (alive) setCount(r.unread_threads);
+        if (alive) setCount({ n: r.unread_threads, more: r.more === true });
       } catch (e) {
-        if (alive && e instanceof ApiError && e.kind === "auth") setCount(0);
+        if (alive && e instanceof ApiError && e.kind === "auth") setCount({ n: 0, more: false });
       }
     };
     refresh();
@@ -82,10 +83,10 @@ function Badge({ api }: { api: Api }) {
       window.removeEventListener(UNREAD_CHANGED, refresh);
     };
   }, [api]);
-  if (!count) return null;
+  if (!count.n) return null;
   return (
-    <span class="badge count" role="img" aria-label={`${count} unread`}>
-      {count > 99 ? "99+" : count}
+    <span class="badge count" role="img" aria-label={count.more ? `more than ${count.n} unread` : `${count.n} unread`}>
+      {count.more ? `${count.n}+` : count.n}
     </span>
   );
 }

@@ -192,7 +192,7 @@ export interface paths {
         };
         /**
          * The sidebar badge
-         * @description How many of the caller's threads are unread (one COUNT over the caller's unread rows).
+         * @description How many of the caller's threads are unread, up to 9: one COUNT over at most 10 of the caller's unread rows (a COUNT pays for every row it counts, about 1 KB each), so the badge costs the same, about one read unit, however much unread history a person has. Past 9 it answers 9 and `more: true` (show "9+"); the thread list shows which.
          */
         get: operations["countUnread"];
         put?: never;
@@ -828,6 +828,8 @@ export interface components {
          */
         Unread: {
             unread_threads: number;
+            /** @description Present (true) when more than `unread_threads` threads are unread. */
+            more?: boolean;
         };
         /** @description Unknown fields are ignored; `null` counts as absent. A message has text (a body with a character other than white space), attachments, or both. */
         SendMessageRequest: {
