@@ -206,7 +206,8 @@ pub async fn sdk_config() -> SdkConfig {
 /// In-process users (the local gateway, tests, bench) keep [`sdk_config`].
 pub fn lambda_sdk_config() -> Result<SdkConfig, config::ConfigError> {
     let (key, secret, token) = config::env_credentials()?;
-    let credentials = aws_credential_types::Credentials::new(key, secret, token, None, "Environment");
+    let credentials =
+        aws_credential_types::Credentials::new(key, secret, token, None, "Environment");
     let builder = SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(config::region()?))

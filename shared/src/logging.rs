@@ -19,13 +19,14 @@ const RUST_LOG: &str = "RUST_LOG";
 /// The level from a `RUST_LOG`-style value: a level (`debug`, `WARN`), or
 /// directives (`info,liaison=debug`), of which the most verbose level is
 /// taken (a per-target filter is not kept: never quieter than asked).
-/// `None` when no part of it names a level.
+/// `None` when no part of it names a level (empty, or only targets).
 pub fn level_of(value: &str) -> Option<LevelFilter> {
     value
         .split(',')
         .filter_map(|directive| {
             let level = directive.rsplit('=').next().unwrap_or(directive).trim();
-            LevelFilter::from_str(level).ok()
+            // tracing reads "" as ERROR; an empty RUST_LOG means unset here.
+            (!level.is_empty()).then(|| LevelFilter::from_str(level).ok())?
         })
         .max()
 }
@@ -63,5 +64,6 @@ mod tests {
         assert_eq!(level_of("liaison::store=debug"), Some(LevelFilter::DEBUG));
         assert_eq!(level_of("nonsense"), None);
         assert_eq!(level_of(""), None);
+        assert_eq!(level_of("info,"), Some(LevelFilter::INFO));
     }
 }
