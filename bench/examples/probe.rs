@@ -1,5 +1,5 @@
-//! Where a function's init goes: times each step of building the AWS
-//! clients, in one process. `cargo run --release -p liaison-bench --example probe`
+//! Where a function's init goes: times each step (the runtime, the log
+//! subscriber, the AWS configuration and clients), in one process. `cargo run --release -p liaison-bench --example probe`
 //! (under scripts/with-moto.sh for the request steps).
 
 use std::time::Instant;
@@ -12,8 +12,37 @@ fn step(name: &str, t: &mut Instant) {
     *t = Instant::now();
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    let mut t = Instant::now();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    step("Tokio multi-thread runtime (#[tokio::main])", &mut t);
+    multi.block_on(async {});
+    step("  its first block_on", &mut t);
+    drop(multi);
+    t = Instant::now();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    step("Tokio current-thread runtime (the functions')", &mut t);
+    rt.block_on(async {});
+    step("  its first block_on", &mut t);
+    {
+        use lambda_runtime::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+        let _ = EnvFilter::builder()
+            .with_default_directive(LevelFilter::INFO.into())
+            .from_env_lossy();
+    }
+    step("EnvFilter (lambda_runtime's subscriber, hello's)", &mut t);
+    liaison::logging::init();
+    step("liaison::logging::init() (the functions')", &mut t);
+    rt.block_on(clients());
+}
+
+async fn clients() {
     let mut t = Instant::now();
     let c = aws_smithy_http_client::Connector::builder()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
@@ -77,6 +106,10 @@ async fn main() {
     step("defaults() + env region and credentials .load()", &mut t);
     let cfg2 = liaison::aws::sdk_config().await;
     step("liaison::aws::sdk_config() (again)", &mut t);
+    match liaison::aws::lambda_sdk_config() {
+        Ok(_) => step("liaison::aws::lambda_sdk_config() (the functions')", &mut t),
+        Err(e) => eprintln!("lambda_sdk_config: {e} (set AWS_REGION and keys)"),
+    }
     let db = aws_sdk_dynamodb::Client::new(&cfg);
     step("dynamodb Client::new", &mut t);
     let _db2 = aws_sdk_dynamodb::Client::new(&cfg2);

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -182,6 +183,40 @@ pub async fn sdk_config() -> SdkConfig {
         loader
     };
     loader.load().await
+}
+
+/// The configuration a function builds on Lambda, from what Lambda
+/// provides and nothing else: region (`AWS_REGION`), the function role's
+/// credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), `AWS_ENDPOINT_URL` when set (a local stack, as
+/// `cargo lambda watch` and the bench give it), and [`http_client`].
+///
+/// Unlike [`sdk_config`] it never names aws-config's loader, so a function
+/// binary links none of its default chains (profile files, SSO, STS web
+/// identity, ECS, IMDS: ~0.2 MB after fat LTO) and builds none at init.
+/// What the loader would add and is left to each SDK client's defaults
+/// (the same for this behaviour version): retries (standard, 3 attempts),
+/// timeouts (3.1 s connect), the Tokio sleep and the system clock, a lazy
+/// identity cache. Not read here: profile files, `AWS_MAX_ATTEMPTS`,
+/// `AWS_RETRY_MODE`, per-service `AWS_ENDPOINT_URL_<SERVICE>`, FIPS and
+/// dual-stack switches; none is set on Lambda unless the operator adds
+/// it. Lambda's credentials do not change during a process's life (the
+/// environment cannot), so they are held as static credentials.
+///
+/// In-process users (the local gateway, tests, bench) keep [`sdk_config`].
+pub fn lambda_sdk_config() -> Result<SdkConfig, config::ConfigError> {
+    let (key, secret, token) = config::env_credentials()?;
+    let credentials =
+        aws_credential_types::Credentials::new(key, secret, token, None, "Environment");
+    let builder = SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(config::region()?))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(http_client());
+    Ok(match config::endpoint_url() {
+        Some(url) => builder.endpoint_url(url).build(),
+        None => builder.build(),
+    })
 }
 
 /// The S3 client's configuration: path-style addressing when an endpoint

@@ -30,8 +30,12 @@ pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 /// Set by Lambda for the runtime client: this process is a Lambda function.
 pub const LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 const REGION: &str = "AWS_REGION";
+const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 const ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 const SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+const SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// One endpoint for every service (a local stack), as the SDKs read it.
+const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -212,6 +216,27 @@ pub fn region_and_keys_in_env() -> bool {
     [REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY]
         .iter()
         .all(|name| required(name).is_ok())
+}
+
+/// The region Lambda sets (`AWS_REGION`; `AWS_DEFAULT_REGION` as the SDKs
+/// also read it).
+pub fn region() -> Result<String, ConfigError> {
+    required(REGION).or_else(|_| required(DEFAULT_REGION).map_err(|_| ConfigError::Missing(REGION)))
+}
+
+/// The function role's credentials, which Lambda puts in the environment:
+/// access key id, secret and (on Lambda always) session token.
+pub fn env_credentials() -> Result<(String, String, Option<String>), ConfigError> {
+    Ok((
+        required(ACCESS_KEY_ID)?,
+        required(SECRET_ACCESS_KEY)?,
+        required(SESSION_TOKEN).ok(),
+    ))
+}
+
+/// `AWS_ENDPOINT_URL`: every service at one endpoint (a local stack).
+pub fn endpoint_url() -> Option<String> {
+    required(ENDPOINT_URL).ok()
 }
 
 #[cfg(test)]

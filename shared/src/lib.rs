@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod logging;
 pub mod notify;
 /// Creating the resources (dev tools and tests only: the `provision` feature).
 #[cfg(feature = "provision")]

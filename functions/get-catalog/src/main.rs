@@ -3,10 +3,12 @@ use std::convert::Infallible;
 use lambda_http::{service_fn, Error, Request};
 use liaison::store::Store;
 
-#[tokio::main]
+// Lambda hands a process one event at a time: one thread runs it (what the
+// handler does concurrently still interleaves), and init builds no worker pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let aws = liaison::aws::sdk_config().await;
+    liaison::logging::init();
+    let aws = liaison::aws::lambda_sdk_config()?;
     let app = get_catalog::App {
         store: Store::from_env(&aws)?,
     };

@@ -2,10 +2,12 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use liaison::notify::{Mailer, Notifier};
 use liaison::store::Store;
 
-#[tokio::main]
+// Lambda hands a process one event at a time: one thread runs it (what the
+// handler does concurrently still interleaves), and init builds no worker pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let aws = liaison::aws::sdk_config().await;
+    liaison::logging::init();
+    let aws = liaison::aws::lambda_sdk_config()?;
     let app = notify_reply::App {
         notifier: Notifier {
             // Bounded calls, one SES attempt: see `worst_case_for_one_recipient`.

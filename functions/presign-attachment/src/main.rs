@@ -4,10 +4,12 @@ use lambda_http::{service_fn, Error, Request};
 use liaison::attachments::Attachments;
 use liaison::store::Store;
 
-#[tokio::main]
+// Lambda hands a process one event at a time: one thread runs it (what the
+// handler does concurrently still interleaves), and init builds no worker pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let aws = liaison::aws::sdk_config().await;
+    liaison::logging::init();
+    let aws = liaison::aws::lambda_sdk_config()?;
     let app = presign_attachment::App {
         store: Store::from_env(&aws)?,
         attachments: Attachments::from_env(&aws)?,

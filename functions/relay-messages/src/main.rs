@@ -1,10 +1,12 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use liaison::attachments::Attachments;
 
-#[tokio::main]
+// Lambda hands a process one event at a time: one thread runs it (what the
+// handler does concurrently still interleaves), and init builds no worker pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let aws = liaison::aws::sdk_config().await;
+    liaison::logging::init();
+    let aws = liaison::aws::lambda_sdk_config()?;
     let app = relay_messages::App {
         sqs: aws_sdk_sqs::Client::new(&aws),
         queue_url: liaison::config::queue_url()?,

@@ -2,10 +2,12 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use liaison::store::Store;
 use serde_json::Value;
 
-#[tokio::main]
+// Lambda hands a process one event at a time: one thread runs it (what the
+// handler does concurrently still interleaves), and init builds no worker pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let aws = liaison::aws::sdk_config().await;
+    liaison::logging::init();
+    let aws = liaison::aws::lambda_sdk_config()?;
     let app = sync_directory::App {
         store: Store::from_env(&aws)?,
     };
