@@ -94,6 +94,35 @@ impl World {
         Ok(w)
     }
 
+    /// The row of the reply key a mute (unsubscribe) token stands for, as
+    /// the notifier writes it: `user` in the bench's thread, an hour left.
+    pub async fn reply_key_row(
+        &self,
+        token: &str,
+        user: &str,
+        address: &str,
+    ) -> Result<(), BoxError> {
+        let key = liaison::reply::ReplyKeys::parse(&self.env.reply_secrets)?
+            .verify_mute_token(token)
+            .map_err(|e| format!("the event's unsubscribe token: {e:?}"))?;
+        let record = liaison::store::ReplyKeyRecord {
+            key,
+            account: liaison::domain::AccountId::parse("acc_acme")?,
+            thread: liaison::domain::ThreadId::parse(&self.thread)?,
+            user: liaison::domain::UserId::parse(user)?,
+            address: address.to_owned(),
+            expires_at: liaison::domain::Timestamp::now().unix_seconds() + 3600,
+        };
+        let item = liaison::store::seed::reply_key_items(&record);
+        self.db
+            .put_item()
+            .table_name(&self.env.names.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
     /// Every key in the table.
     pub async fn keys(&self) -> Result<HashSet<(String, String)>, BoxError> {
         let mut keys = HashSet::new();

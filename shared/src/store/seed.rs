@@ -11,6 +11,11 @@ use crate::domain::{AccountId, Message};
 
 pub use super::threads::thread_items;
 
+/// A reply key's row as the notifier stores it.
+pub fn reply_key_items(record: &super::replies::ReplyKeyRecord) -> Item {
+    super::replies::reply_key_item(record, crate::domain::Timestamp::now())
+}
+
 /// A message as a send stores it.
 pub fn message_items(message: &Message, account: &AccountId) -> Item {
     message_item(message, account.as_str())
