@@ -57,7 +57,7 @@ test("a cold load of the list asks for the threads alongside the role check", as
   await page.reload();
   await expect(threadItem(page, SCOPES.general.label)).toBeVisible();
   beforeRoleKnown(r.one(FIRST_LIST), r.one(CATALOG));
-  console.log("waterfall (ms from the first API request):");
+  console.log("waterfall (ms from the first request):");
   const t0 = r.seen[0]?.start ?? 0;
   for (const s of r.seen) console.log(`  ${s.key}: ${(s.start - t0).toFixed(0)} → ${s.end === undefined ? "…" : (s.end - t0).toFixed(0)}`);
 });
