@@ -3,6 +3,7 @@
 // view state locally; nothing else is global and mutable.
 import { useEffect, useState } from "preact/hooks";
 import type { Api } from "./api/client";
+import { createPrefetch, type Prefetch } from "./prefetch";
 
 export type Role = "client" | "manager";
 
@@ -21,6 +22,8 @@ export interface AppState {
 export interface Store {
   api: Api;
   basePath: string;
+  /** The first screen's data, started at mount (see prefetch.ts). */
+  prefetch: Prefetch;
   get(): AppState;
   set(patch: Partial<AppState>): void;
   subscribe(fn: () => void): () => void;
@@ -36,6 +39,7 @@ export function createStore(api: Api, basePath: string, accounts: string[]): Sto
   return {
     api,
     basePath,
+    prefetch: createPrefetch(),
     get: () => state,
     set(patch) {
       state = { ...state, ...patch };

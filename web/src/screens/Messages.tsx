@@ -2,6 +2,7 @@
 // then routes below the base path to the list, a deep link or a thread.
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../api/client";
+import { prefetchRoute } from "../prefetch";
 import { matchRoute, navigate, settingsRequested, useLocation, withSettings } from "../router";
 import { useStore, type Store } from "../store";
 import { LoadError } from "./common";
@@ -45,6 +46,8 @@ export function Messages({ store }: { store: Store }) {
 
   async function start() {
     setError(null);
+    // The first screen's data goes out with the role check, not after it.
+    prefetchRoute(store.prefetch, store.api, matchRoute(location.pathname, location.search, store.basePath));
     try {
       await whoAmI(store);
     } catch (e) {

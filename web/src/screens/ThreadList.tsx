@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Thread } from "../api/client";
 import { shortTime } from "../format";
+import { LIST_KEY } from "../prefetch";
 import { joinPath, linkClick, navigate, withSettings } from "../router";
 import { noteAccounts, useStore, type Store } from "../store";
 import { LoadError } from "./common";
@@ -71,7 +72,10 @@ export function ThreadList({ store }: { store: Store }) {
   async function loadFirst(replace: boolean) {
     const gen = generation.current;
     try {
-      const page = await store.api.listThreads(filters());
+      const f = filters();
+      const fetch = () => store.api.listThreads(f);
+      // The default first page may already be on its way (prefetch.ts).
+      const page = await (replace && !f.unread && !f.accountId ? store.prefetch.use(LIST_KEY, fetch) : fetch());
       if (gen !== generation.current) return;
       setError(null);
       note(page.threads);

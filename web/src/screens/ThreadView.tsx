@@ -10,12 +10,13 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Attachment, type Message, type Thread } from "../api/client";
 import { fullTime, shortTime, sideName } from "../format";
 import { linkClick, navigate } from "../router";
+import { FIRST_MESSAGES, messagesKey, threadKey } from "../prefetch";
 import type { Store } from "../store";
 import { errorText, LoadError } from "./common";
 import { Composer } from "./Composer";
 
 const POLL_MS = 5000;
-const PAGE = 50;
+const PAGE = FIRST_MESSAGES;
 
 /** Appends messages not yet shown, keeping ascending id (= time) order. */
 export function mergeMessages(old: Message[], fresh: Message[]): Message[] {
@@ -229,7 +230,11 @@ export function ThreadView({ store, id }: { store: Store; id: string }) {
   async function load() {
     setError(null);
     try {
-      const [t, page] = await Promise.all([store.api.thread(id), store.api.messages(id, null, PAGE)]);
+      const { prefetch, api } = store;
+      const [t, page] = await Promise.all([
+        prefetch.use(threadKey(id), () => api.thread(id)),
+        prefetch.use(messagesKey(id), () => api.messages(id, null, PAGE)),
+      ]);
       setThread(t);
       setMuted(t.muted);
       setMessages(page.messages.slice().reverse());
