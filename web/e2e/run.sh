@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser tests against a private local stack: starts a moto server and
 # the local gateway (demo directory, the built page from web/dist) on free
-# 127.0.0.1 ports, waits until both answer, runs `npx playwright test` (extra
+# 127.0.0.1 ports (no SMTP listener: the browser never mails, and a `make dev`
+# may hold 2525), waits until both answer, runs `npx playwright test` (extra
 # arguments go to it, e.g. a file name or --grep) against the gateway's
 # origin, and stops both whatever happens.
 #
@@ -107,7 +108,7 @@ LIAISON_WEB_DIR=$here/web/dist \
 LIAISON_NOTIFY_DELAY_SECONDS=${LIAISON_NOTIFY_DELAY_SECONDS:-3} \
 LIAISON_CURSOR_SECRET=liaison-e2e-cursor-secret \
 RUST_LOG=${RUST_LOG:-info,aws_config=warn,aws_smithy_runtime=warn} \
-  "$gateway_bin" serve --addr "127.0.0.1:$api_port" --provision --demo >"$logs/gateway.log" 2>&1 &
+  "$gateway_bin" serve --addr "127.0.0.1:$api_port" --no-smtp --provision --demo >"$logs/gateway.log" 2>&1 &
 gateway_pid=$!
 # It binds once the resources exist and the demo directory is loaded.
 ready=""
