@@ -24,6 +24,7 @@
 //! is an ordinary unsent upload: a send binds it by its id.
 
 use lambda_http::{Body, Request, Response};
+use liaison::attachments::Attachments;
 use liaison::attachments::{
     check_multipart, object_key, Completion, FinishedPart, ABORT_INCOMPLETE_DAYS,
 };
@@ -33,12 +34,11 @@ use liaison::http::requests::{
     PresignAttachmentJson,
 };
 use liaison::http::{self, ApiResult};
+use liaison::store::Store;
 use liaison::store::{
     AttachmentRecord, Discarded, MultipartUpload, NewAttachment, MAX_PENDING_UPLOADS,
     MAX_PENDING_UPLOAD_BYTES,
 };
-use liaison::attachments::Attachments;
-use liaison::store::Store;
 use liaison::ApiError;
 use serde_json::json;
 
