@@ -60,13 +60,25 @@ mod tests {
         let enabled = |value: &str, target: &str, level: Level| {
             filter_of(value).map(|f| f.would_enable(target, &level))
         };
-        assert_eq!(enabled("debug", "aws_smithy_runtime", Level::DEBUG), Some(true));
+        assert_eq!(
+            enabled("debug", "aws_smithy_runtime", Level::DEBUG),
+            Some(true)
+        );
         assert_eq!(enabled("WARN", "liaison", Level::INFO), Some(false));
         assert_eq!(enabled("off", "liaison", Level::ERROR), Some(false));
         // A target's level applies to that target alone.
-        assert_eq!(enabled("info,liaison=trace", "liaison::store", Level::TRACE), Some(true));
-        assert_eq!(enabled("info,liaison=trace", "aws_smithy_runtime", Level::DEBUG), Some(false));
-        assert_eq!(enabled("info,liaison=trace", "aws_smithy_runtime", Level::INFO), Some(true));
+        assert_eq!(
+            enabled("info,liaison=trace", "liaison::store", Level::TRACE),
+            Some(true)
+        );
+        assert_eq!(
+            enabled("info,liaison=trace", "aws_smithy_runtime", Level::DEBUG),
+            Some(false)
+        );
+        assert_eq!(
+            enabled("info,liaison=trace", "aws_smithy_runtime", Level::INFO),
+            Some(true)
+        );
         assert_eq!(enabled("", "liaison", Level::INFO), None);
         assert_eq!(enabled("  ", "liaison", Level::INFO), None);
     }

@@ -14,11 +14,10 @@
 //!   download link for an attachment of a sent message, once the malware
 //!   scan found it clean (`409 attachment_not_scanned` before,
 //!   `403 attachment_infected` if it found a threat).
-//! - `POST /threads/{thread_id}/uploads` and its `…/{attachment_id}/parts`,
-//!   `…/complete` and `DELETE …/{attachment_id}` — uploads in parts
-//!   ([`multipart`]).
-
-mod multipart;
+//!
+//! Uploads in parts (`/threads/{thread_id}/uploads…`) are the
+//! `upload-parts` function's: their S3 calls and IAM permissions stay out
+//! of this one.
 
 use lambda_http::{Body, Request, Response};
 use liaison::attachments::{check_single_put, object_key, Attachments};
@@ -37,11 +36,9 @@ pub struct App {
 }
 
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    let uploads = req.uri().path().contains("/uploads");
-    let result = match (req.method().as_str(), uploads) {
-        (_, true) => multipart::handle(app, &req).await,
-        ("GET", false) => download(app, &req).await,
-        ("POST", false) => presign(app, &req).await,
+    let result = match req.method().as_str() {
+        "GET" => download(app, &req).await,
+        "POST" => presign(app, &req).await,
         _ => Err(ApiError::method_not_allowed()),
     };
     http::respond(result)

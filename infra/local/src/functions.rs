@@ -170,6 +170,7 @@ pub struct Functions {
     pub list_messages: list_messages::App,
     pub mark_read: mark_read::App,
     pub presign_attachment: presign_attachment::App,
+    pub upload_parts: upload_parts::App,
     pub relay_messages: relay_messages::App,
     pub notify_reply: notify_reply::App,
     pub receive_reply: receive_reply::App,
@@ -188,6 +189,7 @@ impl Functions {
         "list-messages",
         "mark-read",
         "presign-attachment",
+        "upload-parts",
         "relay-messages",
         "notify-reply",
         "receive-reply",
@@ -232,6 +234,10 @@ impl Functions {
                 store: store.clone(),
             },
             presign_attachment: presign_attachment::App {
+                store: store.clone(),
+                attachments: attachments.clone(),
+            },
+            upload_parts: upload_parts::App {
                 store: store.clone(),
                 attachments: attachments.clone(),
             },
@@ -289,6 +295,7 @@ impl Functions {
             "list-messages" => list_messages::handle(&self.list_messages, req).await,
             "mark-read" => mark_read::handle(&self.mark_read, req).await,
             "presign-attachment" => presign_attachment::handle(&self.presign_attachment, req).await,
+            "upload-parts" => upload_parts::handle(&self.upload_parts, req).await,
             "unsubscribe" => unsubscribe::handle(&self.unsubscribe, req).await,
             _ => return None,
         })

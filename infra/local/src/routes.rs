@@ -67,21 +67,21 @@ pub const ROUTES: &[Route] = &[
         "/threads/{thread_id}/attachments/{attachment_id}",
         "presign-attachment",
     ),
-    route("POST", "/threads/{thread_id}/uploads", "presign-attachment"),
+    route("POST", "/threads/{thread_id}/uploads", "upload-parts"),
     route(
         "POST",
         "/threads/{thread_id}/uploads/{attachment_id}/parts",
-        "presign-attachment",
+        "upload-parts",
     ),
     route(
         "POST",
         "/threads/{thread_id}/uploads/{attachment_id}/complete",
-        "presign-attachment",
+        "upload-parts",
     ),
     route(
         "DELETE",
         "/threads/{thread_id}/uploads/{attachment_id}",
-        "presign-attachment",
+        "upload-parts",
     ),
 ];
 

@@ -24,6 +24,7 @@
 //! is an ordinary unsent upload: a send binds it by its id.
 
 use lambda_http::{Body, Request, Response};
+use liaison::attachments::Attachments;
 use liaison::attachments::{
     check_multipart, object_key, Completion, FinishedPart, ABORT_INCOMPLETE_DAYS,
 };
@@ -33,6 +34,7 @@ use liaison::http::requests::{
     PresignAttachmentJson,
 };
 use liaison::http::{self, ApiResult};
+use liaison::store::Store;
 use liaison::store::{
     AttachmentRecord, Discarded, MultipartUpload, NewAttachment, MAX_PENDING_UPLOADS,
     MAX_PENDING_UPLOAD_BYTES,
@@ -40,9 +42,16 @@ use liaison::store::{
 use liaison::ApiError;
 use serde_json::json;
 
-use crate::App;
+pub struct App {
+    pub store: Store,
+    pub attachments: Attachments,
+}
 
-pub(crate) async fn handle(app: &App, req: &Request) -> ApiResult<Response<Body>> {
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    http::respond(route(app, &req).await)
+}
+
+async fn route(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     // "/threads/{thread_id}/uploads[/{attachment_id}[/parts|/complete]]"
     let path = req.uri().path().trim_end_matches('/');
     let action = path.split('/').nth(5);
@@ -156,7 +165,7 @@ async fn own_upload(
 ) -> ApiResult<(AttachmentRecord, MultipartUpload, String)> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
-    let id = crate::attachment_id(req)?;
+    let id = attachment_id(req)?;
     let record = app
         .store
         .own_upload(&thread, &caller.user_id, &id)
@@ -165,6 +174,13 @@ async fn own_upload(
     let multipart = record.multipart.clone().ok_or_else(ApiError::not_found)?;
     let key = object_key(&record.thread, &record.file);
     Ok((record, multipart, key))
+}
+
+/// The path's `attachment_id`; a malformed one names nothing (404).
+fn attachment_id(req: &Request) -> ApiResult<AttachmentId> {
+    http::path_param(req, "attachment_id")
+        .and_then(|id| AttachmentId::parse(id).ok())
+        .ok_or_else(ApiError::not_found)
 }
 
 async fn part_urls(app: &App, req: &Request) -> ApiResult<Response<Body>> {
