@@ -423,9 +423,54 @@ async fn calls(s: &Scaled, aws: &SdkConfig) -> Result<Vec<(&'static str, Measure
         .await?;
     out.push(("mute", r));
     let (r, _) = s
+        .measured("u_chris", c, "DELETE", &format!("/threads/{t}/mute"), None)
+        .await?;
+    out.push(("unmute", r));
+    let (r, _) = s
         .measured("u_chris", c, "GET", "/me/notifications", None)
         .await?;
     out.push(("preferences (read)", r));
+    let (r, _) = s
+        .measured(
+            "u_chris",
+            c,
+            "PUT",
+            "/me/notifications",
+            Some(json!({"email": "all"})),
+        )
+        .await?;
+    out.push(("preferences (write)", r));
+    let (r, started) = s
+        .measured(
+            "u_chris",
+            c,
+            "POST",
+            &format!("/threads/{t}/uploads"),
+            Some(json!({"filename": "cut.mp4", "content_type": "video/mp4", "size": 100u64 << 20})),
+        )
+        .await?;
+    out.push(("start an upload in parts", r));
+    let upload = started["attachment_id"].as_str().unwrap_or_default();
+    let (r, _) = s
+        .measured(
+            "u_chris",
+            c,
+            "POST",
+            &format!("/threads/{t}/uploads/{upload}/parts"),
+            Some(json!({"part_numbers": [1, 2, 3]})),
+        )
+        .await?;
+    out.push(("part URLs (3)", r));
+    let (r, _) = s
+        .measured(
+            "u_chris",
+            c,
+            "DELETE",
+            &format!("/threads/{t}/uploads/{upload}"),
+            None,
+        )
+        .await?;
+    out.push(("discard an upload in parts", r));
     let (r, _) = s.measured("u_chris", c, "GET", "/catalog", None).await?;
     out.push(("catalog", r));
 
@@ -562,7 +607,12 @@ pub async fn run(aws: &SdkConfig) -> Result<Section, BoxError> {
         let flat = (large.rcu - small.rcu).abs() <= 1.0 && (large.wcu - small.wcu).abs() <= 1.0;
         let by_people =
             (people80.rcu - small.rcu).abs() > 1.0 || (people80.wcu - small.wcu).abs() > 1.0;
+        let failed = columns.iter().any(|col| col[row].1.status >= 400);
         let verdict = match (flat, by_people) {
+            _ if failed => {
+                grew.push(format!("{name} (the call failed)"));
+                "**FAILED**: an error answer measures nothing"
+            }
             (true, false) => "ok: flat (O(page))",
             (true, true) if name.starts_with("notify") => {
                 "ok: flat in threads; grows with people (one e-mail each)"
@@ -634,7 +684,7 @@ pub async fn run(aws: &SdkConfig) -> Result<Section, BoxError> {
     let worst = if grew.is_empty() {
         "every call flat (10 → 10,000 threads, 10 → 10,000 messages, 1,000 unread)".to_owned()
     } else {
-        format!("grows: {}", grew.join(", "))
+        format!("grows or fails: {}", grew.join(", "))
     };
     Ok(Section {
         title: "How cost grows with the data".to_owned(),
