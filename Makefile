@@ -130,9 +130,11 @@ $(BENCH_STAMP): bench/peer/requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/peer/requirements.txt
 	touch $(BENCH_STAMP)
 
+BENCH_BIN := $(or $(CARGO_TARGET_DIR),target)/release
+
 bench: $(STAMP) $(BENCH_STAMP)
 	cargo build --release -p liaison-bench $(addprefix -p ,$(FUNCTIONS))
-	scripts/with-moto.sh target/release/bench --out BENCHMARKS.md --notes bench/NOTES.md $(BENCH_ARGS)
+	scripts/with-moto.sh $(BENCH_BIN)/bench --bin-dir $(BENCH_BIN) --out BENCHMARKS.md --notes bench/NOTES.md $(BENCH_ARGS)
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
