@@ -282,14 +282,19 @@ pub fn render(input: &Input<'_>) -> Text {
     let trips_over: Vec<String> = input
         .trips
         .iter()
-        .filter(|r| r.target.is_some_and(|t| r.counted > t))
+        .filter(|r| r.status >= 400 || r.target.is_some_and(|t| r.counted > t))
         .map(|r| {
-            format!(
-                "{} {} > {}",
-                r.operation,
-                r.counted,
-                r.target.unwrap_or_default()
-            )
+            if r.status >= 400 {
+                // An error answer counts nothing worth comparing.
+                format!("{} answered {}", r.operation, r.status)
+            } else {
+                format!(
+                    "{} {} > {}",
+                    r.operation,
+                    r.counted,
+                    r.target.unwrap_or_default()
+                )
+            }
         })
         .collect();
     let mut targets = String::new();

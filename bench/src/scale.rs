@@ -30,8 +30,7 @@ use crate::world::{BoxError, APP_URL, CURSOR_SECRET};
 pub const PRICE_RRU: f64 = 0.125;
 pub const PRICE_WRU: f64 = 0.625;
 
-/// The start of a PNG (what send's sniffing checks).
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+use crate::world::PNG;
 
 use crate::page::{Section, TargetRow};
 
