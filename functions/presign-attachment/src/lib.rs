@@ -106,17 +106,10 @@ async fn presign(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     ))
 }
 
-/// The path's `attachment_id`; a malformed one names nothing (404).
-fn attachment_id(req: &Request) -> ApiResult<AttachmentId> {
-    http::path_param(req, "attachment_id")
-        .and_then(|id| AttachmentId::parse(id).ok())
-        .ok_or_else(ApiError::not_found)
-}
-
 async fn download(app: &App, req: &Request) -> ApiResult<Response<Body>> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
-    let id = attachment_id(req)?;
+    let id = http::attachment_id(req)?;
     let record = app
         .store
         .bound_attachment(&thread, &caller.user_id, &id)

@@ -165,7 +165,7 @@ async fn own_upload(
 ) -> ApiResult<(AttachmentRecord, MultipartUpload, String)> {
     let caller = http::principal(req)?;
     let thread = http::thread_id(req)?;
-    let id = attachment_id(req)?;
+    let id = http::attachment_id(req)?;
     let record = app
         .store
         .own_upload(&thread, &caller.user_id, &id)
@@ -174,13 +174,6 @@ async fn own_upload(
     let multipart = record.multipart.clone().ok_or_else(ApiError::not_found)?;
     let key = object_key(&record.thread, &record.file);
     Ok((record, multipart, key))
-}
-
-/// The path's `attachment_id`; a malformed one names nothing (404).
-fn attachment_id(req: &Request) -> ApiResult<AttachmentId> {
-    http::path_param(req, "attachment_id")
-        .and_then(|id| AttachmentId::parse(id).ok())
-        .ok_or_else(ApiError::not_found)
 }
 
 async fn part_urls(app: &App, req: &Request) -> ApiResult<Response<Body>> {

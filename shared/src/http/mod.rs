@@ -82,6 +82,13 @@ pub fn thread_id(req: &Request) -> ApiResult<ThreadId> {
         .ok_or_else(ApiError::not_found)
 }
 
+/// The path's `attachment_id`; a malformed one names nothing (404).
+pub fn attachment_id(req: &Request) -> ApiResult<crate::domain::AttachmentId> {
+    path_param(req, "attachment_id")
+        .and_then(|id| crate::domain::AttachmentId::parse(id).ok())
+        .ok_or_else(ApiError::not_found)
+}
+
 /// A query-string parameter, if present.
 pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.query_string_parameters_ref()
