@@ -60,7 +60,11 @@ pub struct Options {
 fn options() -> Result<Options, BoxError> {
     let root = std::env::current_dir()?;
     let mut o = Options {
-        runs: 15,
+        // Init is 2–5 ms of wall time and a cold start's penalty a
+        // difference of two invocations: at 15 the medians moved by 0.2×
+        // hello between quiet runs (mark-read 1.45× then 1.06×), at 31 they
+        // hold still enough to judge a 1.3× target (bench/NOTES.md).
+        runs: 31,
         warm: 200,
         only: None,
         bin_dir: root.join("target/release"),

@@ -318,6 +318,59 @@ impl HttpClient for OneConnector {
     }
 }
 
+/// An SDK client built when it is first used, for a function that needs a
+/// service on some requests only (S3 for a message with files, SQS for a
+/// record that must go to the dead-letter queue).
+///
+/// Constructing an SDK client is not free: each service crate parses its
+/// copy of the endpoint partitions (JSON, a regex per partition) when its
+/// first client is built, ~0.15–0.2 ms per crate on this machine
+/// (bench/NOTES.md). A client the process may never call is built on its
+/// first call instead, so a process that never calls it never pays; a
+/// client every request needs is built at init, as before (building it
+/// later would only move the cost into the first request). Clones share
+/// the one client.
+#[derive(Clone)]
+pub struct LazyClient<C>(Arc<std::sync::LazyLock<C, Box<dyn FnOnce() -> C + Send>>>);
+
+impl<C> LazyClient<C> {
+    /// `make` runs once, on the first use.
+    pub fn new(make: impl FnOnce() -> C + Send + 'static) -> Self {
+        Self(Arc::new(std::sync::LazyLock::new(Box::new(make))))
+    }
+
+    /// A client built already (tests, the local gateway).
+    pub fn ready(client: C) -> Self
+    where
+        C: Send + 'static,
+    {
+        let lazy = Self::new(move || client);
+        std::sync::LazyLock::force(&lazy.0);
+        lazy
+    }
+
+    /// Whether the client has been built (it is built by the first use).
+    pub fn is_built(&self) -> bool {
+        std::sync::LazyLock::get(&self.0).is_some()
+    }
+}
+
+impl<C> std::ops::Deref for LazyClient<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C> std::fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyClient")
+            .field("built", &self.is_built())
+            .finish()
+    }
+}
+
 /// Counts requests put on the wire (every attempt, retries included;
 /// presigned URLs, which are only computed, are not requests).
 #[derive(Debug, Clone, Default)]
@@ -361,6 +414,26 @@ impl Intercept for RoundTrips {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lazy client is built by its first use, once, and clones share it.
+    #[test]
+    fn a_lazy_client_is_built_once_on_first_use() {
+        let builds = Arc::new(AtomicUsize::new(0));
+        let counted = builds.clone();
+        let lazy = LazyClient::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            String::from("client")
+        });
+        let clone = lazy.clone();
+        assert!(!lazy.is_built());
+        assert_eq!(builds.load(Ordering::SeqCst), 0, "built before use");
+        assert_eq!(clone.len(), 6);
+        assert!(lazy.is_built(), "a clone's use builds the shared client");
+        assert_eq!(&*lazy, "client");
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+        assert_eq!(format!("{lazy:?}"), "LazyClient { built: true }");
+        assert!(LazyClient::ready(1u8).is_built());
+    }
 
     /// The compiled-in roots are PEM the TLS stack accepts (a bad one
     /// would panic when the first connection is made).

@@ -563,7 +563,7 @@ async fn a_discard_racing_a_send_never_leaves_a_message_without_its_file() {
     // gone when it tags it: that is a 422 too, not a failure of ours.
     let missing = w
         .attachments
-        .mark_bound(&format!("t/{t}/nothing"))
+        .mark_bound(&format!("t/{t}/nothing"), None)
         .await
         .unwrap_err();
     assert!(missing.is_no_such_key(), "{missing}");

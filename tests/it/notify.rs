@@ -261,7 +261,7 @@ async fn a_failing_ses_is_retried_without_duplicates_and_malformed_records_go_to
             },
             reply: w.functions.notify_reply.notifier.reply.clone(),
         },
-        sqs: aws_sdk_sqs::Client::new(&w.aws),
+        sqs: liaison::aws::LazyClient::ready(aws_sdk_sqs::Client::new(&w.aws)),
         dead_letter_queue_url: w.dead_letter_queue_url.clone(),
     };
     let mut event = SqsEvent::default();

@@ -150,7 +150,7 @@ fn notifier(w: &World) -> notify_reply::App {
             },
             reply: w.functions.notify_reply.notifier.reply.clone(),
         },
-        sqs: aws_sdk_sqs::Client::new(&w.aws),
+        sqs: liaison::aws::LazyClient::ready(aws_sdk_sqs::Client::new(&w.aws)),
         dead_letter_queue_url: w.dead_letter_queue_url.clone(),
     }
 }

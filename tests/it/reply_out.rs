@@ -298,7 +298,7 @@ async fn a_key_near_expiry_a_changed_address_or_a_retired_secret_gets_a_new_key(
                 ..w.functions.notify_reply.notifier.reply.clone()
             },
         },
-        sqs: aws_sdk_sqs::Client::new(&w.aws),
+        sqs: liaison::aws::LazyClient::ready(aws_sdk_sqs::Client::new(&w.aws)),
         dead_letter_queue_url: w.dead_letter_queue_url.clone(),
     };
     let m = w.say(&chris(), &t, "five").await;

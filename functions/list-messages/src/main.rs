@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let aws = liaison::aws::lambda_sdk_config()?;
     let app = list_messages::App {
         store: Store::from_env(&aws)?,
-        attachments: Attachments::from_env(&aws)?,
+        attachments: Attachments::from_env_on_first_use(&aws)?,
         cursors: CursorCodec::new(&liaison::config::cursor_secret()?),
     };
     let app = &app;

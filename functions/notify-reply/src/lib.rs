@@ -79,7 +79,8 @@ pub fn db_config(aws: &aws_config::SdkConfig) -> aws_config::SdkConfig {
 
 pub struct App {
     pub notifier: Notifier,
-    pub sqs: aws_sdk_sqs::Client,
+    /// Built on first use (`LazyClient`): only a malformed record needs it.
+    pub sqs: liaison::aws::LazyClient<aws_sdk_sqs::Client>,
     pub dead_letter_queue_url: String,
 }
 

@@ -20,7 +20,12 @@ async fn main() -> Result<(), Error> {
             },
             reply: liaison::config::reply_settings()?,
         },
-        sqs: aws_sdk_sqs::Client::new(&aws),
+        // Only a record that can never succeed goes to the dead-letter
+        // queue: most processes never build this client.
+        sqs: {
+            let aws = aws.clone();
+            liaison::aws::LazyClient::new(move || aws_sdk_sqs::Client::new(&aws))
+        },
         dead_letter_queue_url: liaison::config::dead_letter_queue_url()?,
     };
     let app = &app;

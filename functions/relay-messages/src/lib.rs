@@ -70,7 +70,7 @@ pub async fn handle(app: &App, event: Event) -> DynamoDbEventResponse {
     for m in &relay {
         for a in &m.message.attachments {
             let key = object_key(&m.message.thread_id, a);
-            if let Err(e) = app.attachments.mark_bound(&key).await {
+            if let Err(e) = app.attachments.mark_bound(&key, None).await {
                 tracing::warn!(error = %e, message_id = %m.message.id, "could not mark attachment bound");
                 failed.push(m.sequence.clone());
                 break;

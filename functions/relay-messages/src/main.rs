@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
         sqs: aws_sdk_sqs::Client::new(&aws),
         queue_url: liaison::config::queue_url()?,
         delay: liaison::config::notify_delay()?,
-        attachments: Attachments::from_env(&aws)?,
+        attachments: Attachments::from_env_on_first_use(&aws)?,
     };
     let app = &app;
     lambda_runtime::run(service_fn(

@@ -111,8 +111,8 @@ async fn send(app: &App, req: &Request) -> ApiResult<Response<Body>> {
             None => return Err(ApiError::attachment_not_uploaded(&id.to_string())),
         }
     }
-    verify_uploads(app, &files).await?;
-    mark_bound(app, &files).await?;
+    let tags = verify_uploads(app, &files).await?;
+    mark_bound(app, &files, &tags).await?;
     new.attachments = files.iter().map(|a| a.file.clone()).collect();
     let outcome = app.store.send_message(&new, record.clone()).await?;
     answer(app, outcome).await
@@ -135,8 +135,9 @@ fn ids_as_refs(ids: &[AttachmentId], known: &[AttachmentRecord]) -> Vec<Attachme
 /// its `Content-Range` says the size). A file whose bytes are not its
 /// declared type is deleted with its record before anything is tagged or
 /// written (`attachment_mismatch` naming `attachment_ids[i]`): it can
-/// never be sent, so it is not kept for the cleanup rule.
-async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
+/// never be sent, so it is not kept for the cleanup rule. What each GET
+/// said of the file's tags, in order, for [`mark_bound`].
+async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<Vec<Option<u32>>> {
     let mut checks = tokio::task::JoinSet::new();
     for (i, a) in files.iter().enumerate() {
         let bucket = app.attachments.clone();
@@ -152,9 +153,12 @@ async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()>
         results[i] = Some(stored?);
     }
     let mut spoofed: Vec<(usize, &AttachmentRecord)> = Vec::new();
+    let mut tags = Vec::with_capacity(files.len());
     for (i, (a, stored)) in files.iter().zip(results).enumerate() {
         let id = a.file.id.to_string();
-        match stored.flatten() {
+        let stored = stored.flatten();
+        tags.push(stored.as_ref().and_then(|s| s.tags));
+        match stored {
             None => return Err(ApiError::attachment_not_uploaded(&id)),
             Some(s)
                 if s.size != a.file.size
@@ -177,7 +181,7 @@ async fn verify_uploads(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()>
         }
     }
     let Some((first, a)) = spoofed.first() else {
-        return Ok(());
+        return Ok(tags);
     };
     for (_, a) in &spoofed {
         discard(app, a).await?;
@@ -211,18 +215,23 @@ async fn discard(app: &App, a: &AttachmentRecord) -> ApiResult<()> {
     Ok(())
 }
 
-/// Takes every checked upload out of the bucket's cleanup rule (one
-/// PutObjectTagging each, all at once), before the transaction that binds
-/// them: a message is never stored listing a file that could expire. If the
-/// send then fails, the uploads stay pending in the table and a retry binds
-/// them.
-async fn mark_bound(app: &App, files: &[&AttachmentRecord]) -> ApiResult<()> {
+/// Takes every checked upload out of the bucket's cleanup rule, before the
+/// transaction that binds them: a message is never stored listing a file
+/// that could expire. All at once; one PutObjectTagging each when the
+/// check's GET saw only the state tag (`tags_seen`), else a read of the
+/// set first, so that the scan's tag is kept. If the send then fails, the
+/// uploads stay pending in the table and a retry binds them.
+async fn mark_bound(
+    app: &App,
+    files: &[&AttachmentRecord],
+    tags_seen: &[Option<u32>],
+) -> ApiResult<()> {
     let mut tags = tokio::task::JoinSet::new();
-    for a in files {
+    for (a, seen) in files.iter().zip(tags_seen.iter().copied()) {
         let bucket = app.attachments.clone();
         let key = object_key(&a.thread, &a.file);
         let id = a.file.id.to_string();
-        tags.spawn(async move { (id, bucket.mark_bound(&key).await) });
+        tags.spawn(async move { (id, bucket.mark_bound(&key, seen).await) });
     }
     while let Some(joined) = tags.join_next().await {
         let (id, tagged) = joined.map_err(|e| {

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let aws = liaison::aws::lambda_sdk_config()?;
     let app = send_message::App {
         store: Store::from_env(&aws)?,
-        attachments: Attachments::from_env(&aws)?,
+        attachments: Attachments::from_env_on_first_use(&aws)?,
     };
     let app = &app;
     lambda_http::run(service_fn(move |req: Request| async move {

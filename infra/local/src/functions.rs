@@ -272,7 +272,7 @@ impl Functions {
                         api_url: env.api_url.clone(),
                     },
                 },
-                sqs: clients.sqs.clone(),
+                sqs: liaison::aws::LazyClient::ready(clients.sqs.clone()),
                 dead_letter_queue_url: env.dead_letter_queue_url.clone(),
             },
         }

@@ -91,6 +91,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::{Tag, Tagging};
 use aws_sdk_s3::Client;
 
 pub use multipart::{Completion, FinishedPart, ABORT_INCOMPLETE_DAYS, ABORT_INCOMPLETE_RULE};
@@ -183,7 +184,7 @@ impl S3Error {
 /// The attachments bucket.
 #[derive(Debug, Clone)]
 pub struct Attachments {
-    s3: Client,
+    s3: crate::aws::LazyClient<Client>,
     bucket: String,
 }
 
@@ -337,17 +338,37 @@ pub fn content_disposition(filename: &str) -> String {
 impl Attachments {
     pub fn new(s3: Client, bucket: impl Into<String>) -> Self {
         Self {
-            s3,
+            s3: crate::aws::LazyClient::ready(s3),
             bucket: bucket.into(),
         }
     }
 
-    /// The bucket named by `LIAISON_BUCKET`.
+    /// The bucket named by `LIAISON_BUCKET`, its S3 client built now: for a
+    /// function every request of which uses S3.
     pub fn from_env(aws: &aws_config::SdkConfig) -> Result<Self, crate::config::ConfigError> {
         Ok(Self::new(
             crate::aws::s3_client(aws),
             crate::config::bucket_name()?,
         ))
+    }
+
+    /// The same, with the S3 client built by its first use
+    /// ([`crate::aws::LazyClient`]): for a function only some requests of
+    /// which touch a file (a message with files, a page of messages with
+    /// files), so that a process that never does never builds it.
+    pub fn from_env_on_first_use(
+        aws: &aws_config::SdkConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let aws = aws.clone();
+        Ok(Self {
+            s3: crate::aws::LazyClient::new(move || crate::aws::s3_client(&aws)),
+            bucket: crate::config::bucket_name()?,
+        })
+    }
+
+    /// Whether this process has built its S3 client yet.
+    pub fn s3_built(&self) -> bool {
+        self.s3.is_built()
     }
 
     pub fn bucket(&self) -> &str {
@@ -524,12 +545,22 @@ impl Attachments {
     /// before the transaction that binds the upload (see the module comment
     /// for why before). Idempotent. Keeps the object's other tags, so the
     /// malware scan's tag survives; S3 has no conditional tagging, so a
-    /// scan tag written in the milliseconds between this read and write
-    /// would be lost: record-scan puts it back once the file is bound
+    /// scan tag written between the moment the tags were known and this
+    /// write would be lost: record-scan puts it back once the file is bound
     /// ([`Attachments::ensure_scan_tag`]).
-    pub async fn mark_bound(&self, key: &str) -> Result<(), S3Error> {
-        // Already bound (the relay's leftover retag): no write, so no
-        // window in which a concurrent tag could be lost.
+    ///
+    /// `tags_seen` is how many tags the object had when it was last read
+    /// (the check's ranged GET says: [`Head::tags`]). Every upload is
+    /// created with exactly one, its state tag (`pending`, or `bound` by an
+    /// earlier try of the same send): when that is still all there is, the
+    /// set is replaced without reading it, one PutObjectTagging. Otherwise
+    /// (the scan's tag is already there, or the count is unknown) the set
+    /// is read and rewritten with the others kept; a set that says bound
+    /// already is not written again.
+    pub async fn mark_bound(&self, key: &str, tags_seen: Option<u32>) -> Result<(), S3Error> {
+        if tags_seen == Some(1) {
+            return self.put_tags(key, vec![state_tag(BOUND_TAG_VALUE)?]).await;
+        }
         self.set_tag(key, STATE_TAG_KEY, BOUND_TAG_VALUE)
             .await
             .map(|_| ())
@@ -541,7 +572,6 @@ impl Attachments {
     /// tag that already says so is not written again. An object that is
     /// gone is an error ([`S3Error::is_no_such_key`]).
     async fn set_tag(&self, object: &str, key: &str, value: &str) -> Result<bool, S3Error> {
-        use aws_sdk_s3::types::{Tag, Tagging};
         let tags = self
             .s3
             .get_object_tagging()
@@ -554,22 +584,18 @@ impl Attachments {
         if tags.iter().any(|t| t.key == key && t.value == value) {
             return Ok(false);
         }
-        let build_error = |e: aws_sdk_s3::error::BuildError| S3Error {
-            op: "PutObjectTagging",
-            message: e.to_string(),
-        };
         let mut set: Vec<Tag> = tags.into_iter().filter(|t| t.key != key).collect();
-        set.push(
-            Tag::builder()
-                .key(key)
-                .value(value)
-                .build()
-                .map_err(build_error)?,
-        );
+        set.push(tag(key, value)?);
+        self.put_tags(object, set).await?;
+        Ok(true)
+    }
+
+    /// Replaces `object`'s whole tag set (one PutObjectTagging).
+    async fn put_tags(&self, object: &str, set: Vec<Tag>) -> Result<(), S3Error> {
         let tagging = Tagging::builder()
             .set_tag_set(Some(set))
             .build()
-            .map_err(build_error)?;
+            .map_err(tag_error)?;
         self.s3
             .put_object_tagging()
             .bucket(&self.bucket)
@@ -578,8 +604,27 @@ impl Attachments {
             .send()
             .await
             .map_err(|e| S3Error::sdk("PutObjectTagging", &e))?;
-        Ok(true)
+        Ok(())
     }
+}
+
+fn tag_error(e: aws_sdk_s3::error::BuildError) -> S3Error {
+    S3Error {
+        op: "PutObjectTagging",
+        message: e.to_string(),
+    }
+}
+
+fn tag(key: &str, value: &str) -> Result<Tag, S3Error> {
+    Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(tag_error)
+}
+
+fn state_tag(value: &str) -> Result<Tag, S3Error> {
+    tag(STATE_TAG_KEY, value)
 }
 
 #[cfg(test)]

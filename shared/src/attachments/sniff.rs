@@ -21,13 +21,17 @@ use infer::{app, archive, image, text, video};
 
 use super::{Attachments, S3Error};
 
-/// An upload as one ranged GET sees it: its size and type, and its first
-/// bytes.
+/// An upload as one ranged GET sees it: its size and type, its first
+/// bytes, and how many tags it has.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
     pub size: u64,
     pub content_type: Option<String>,
     pub bytes: Vec<u8>,
+    /// `x-amz-tagging-count`, when S3 sent it (it leaves it out for an
+    /// object without tags): what [`Attachments::mark_bound`] needs to
+    /// know to skip reading the tags.
+    pub tags: Option<u32>,
 }
 
 impl Attachments {
@@ -54,6 +58,7 @@ impl Attachments {
                         size: 0,
                         content_type: None,
                         bytes: Vec::new(),
+                        tags: None,
                     })),
                     _ => Err(S3Error::sdk("GetObject", &e)),
                 };
@@ -65,6 +70,7 @@ impl Attachments {
             .and_then(|(_, total)| total.parse::<u64>().ok());
         let size = total.unwrap_or(out.content_length().unwrap_or(0).max(0) as u64);
         let content_type = out.content_type().map(str::to_owned);
+        let tags = out.tag_count().and_then(|n| u32::try_from(n).ok());
         let bytes = out.body.collect().await.map_err(|e| S3Error {
             op: "GetObject",
             message: e.to_string(),
@@ -75,6 +81,7 @@ impl Attachments {
             size,
             content_type,
             bytes,
+            tags,
         }))
     }
 }
