@@ -366,11 +366,6 @@ impl Attachments {
         })
     }
 
-    /// Whether this process has built its S3 client yet.
-    pub fn s3_built(&self) -> bool {
-        self.s3.is_built()
-    }
-
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
