@@ -490,17 +490,9 @@ async fn an_upload_stored_before_the_key_lost_its_account_is_still_sent_scanned_
     let sent = send(&w, &chris(), &t, "old", &[&id]).await.expect(201);
     assert_eq!(w.trips.take(), 4, "as any send with one attachment");
     assert_eq!(sent["attachments"][0]["id"], id.as_str());
-    let tags = liaison::aws::s3_client(&w.aws)
-        .get_object_tagging()
-        .bucket(&w.names.bucket)
-        .key(&old)
-        .send()
-        .await
-        .unwrap()
-        .tag_set;
+    let tags = object_tags(&w, &old).await;
     assert!(
-        tags.iter()
-            .any(|t| t.key == "liaison-state" && t.value == "bound"),
+        tags.contains(&("liaison-state".to_owned(), "bound".to_owned())),
         "{tags:?}"
     );
     assert!(!stored_at(&w, &upload_key(&t, &id)).await);

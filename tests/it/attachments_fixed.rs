@@ -34,17 +34,7 @@ async fn expirable(w: &World, key: &str) -> bool {
         .expect("the bucket has a lifecycle configuration")
         .rules
         .unwrap_or_default();
-    let tags: HashMap<String, String> = s3(w)
-        .get_object_tagging()
-        .bucket(&w.names.bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("tagging")
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
+    let tags: HashMap<String, String> = object_tags(w, key).await.into_iter().collect();
     rules.iter().any(|rule| {
         if rule.status != aws_sdk_s3::types::ExpirationStatus::Enabled || rule.expiration.is_none()
         {
@@ -285,17 +275,7 @@ async fn a_send_with_attachments_costs_two_round_trips_plus_two_per_attachment()
         2 + 3,
         "the tags are read before they are written"
     );
-    let mut kept: Vec<(String, String)> = s3
-        .get_object_tagging()
-        .bucket(&w.names.bucket)
-        .key(&key)
-        .send()
-        .await
-        .unwrap()
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
+    let mut kept = object_tags(&w, &key).await;
     kept.sort();
     assert_eq!(
         kept,

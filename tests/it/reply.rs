@@ -594,18 +594,7 @@ async fn files_are_stored_like_uploads_and_download_and_others_are_left_out_with
         assert_eq!(got, bytes);
         // Stored with its type, tagged bound (out of the cleanup rule).
         let key = upload_key(&t, id);
-        let tags = s3
-            .get_object_tagging()
-            .bucket(&w.names.bucket)
-            .key(&key)
-            .send()
-            .await
-            .expect("tags");
-        let tags: Vec<(String, String)> = tags
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect();
+        let tags = object_tags(&w, &key).await;
         assert!(
             tags.contains(&("liaison-state".to_owned(), "bound".to_owned())),
             "{tags:?}"

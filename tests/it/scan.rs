@@ -103,20 +103,6 @@ async fn download(w: &World, who: &Who, t: &str, id: &str) -> Resp {
         .await
 }
 
-async fn tags(w: &World, key: &str) -> Vec<(String, String)> {
-    liaison::aws::s3_client(&w.aws)
-        .get_object_tagging()
-        .bucket(&w.names.bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("tags")
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect()
-}
-
 #[tokio::test]
 async fn pending_files_have_no_link_until_the_scan_finds_them_clean() {
     let w = World::new().await;
@@ -142,7 +128,7 @@ async fn pending_files_have_no_link_until_the_scan_finds_them_clean() {
     assert_eq!(scanned[0].status, NO_THREATS_FOUND);
     assert!(scanned[0].delivered);
     // As GuardDuty does: tagged with the result, the other tags kept.
-    let tags = tags(&w, &key_of(&t, &id)).await;
+    let tags = object_tags(&w, &key_of(&t, &id)).await;
     assert!(tags.contains(&(
         "GuardDutyMalwareScanStatus".into(),
         "NO_THREATS_FOUND".into()
@@ -505,7 +491,7 @@ async fn the_stand_in_skips_raw_e_mails_and_waits_its_delay() {
     let scanned = w.scan().await;
     assert_eq!(scanned.len(), 1, "{scanned:?}");
     assert_eq!(scanned[0].key, key_of(&t, &id));
-    assert!(tags(&w, "inbound/raw-mail").await.is_empty());
+    assert!(object_tags(&w, "inbound/raw-mail").await.is_empty());
 }
 
 /// `make dev`'s path: the local gateway's own stand-in scanner (here with a
@@ -631,7 +617,7 @@ async fn a_dropped_scan_tag_on_a_bound_file_is_put_back() {
         .unwrap();
     // GuardDuty's event (or its redelivery) arrives: the tag is back.
     assert!(result(&w, &key, NO_THREATS_FOUND).await.is_empty());
-    let mut now = tags(&w, &key).await;
+    let mut now = object_tags(&w, &key).await;
     now.sort();
     assert_eq!(
         now,
@@ -646,7 +632,7 @@ async fn a_dropped_scan_tag_on_a_bound_file_is_put_back() {
     // An infected result makes it say so (and it stays so).
     assert!(result(&w, &key, THREATS_FOUND).await.is_empty());
     assert!(result(&w, &key, NO_THREATS_FOUND).await.is_empty());
-    assert!(tags(&w, &key)
+    assert!(object_tags(&w, &key)
         .await
         .contains(&("GuardDutyMalwareScanStatus".into(), "THREATS_FOUND".into())));
     // An unsent file's tags are not touched by record-scan.
@@ -655,7 +641,7 @@ async fn a_dropped_scan_tag_on_a_bound_file_is_put_back() {
         .await
         .is_empty());
     assert_eq!(
-        tags(&w, &key_of(&t, &pending)).await,
+        object_tags(&w, &key_of(&t, &pending)).await,
         [("liaison-state".to_owned(), "pending".to_owned())]
     );
 }

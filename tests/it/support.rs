@@ -516,6 +516,21 @@ pub async fn as_previous_version(
     old
 }
 
+/// The tags of the object at `key` in the bucket, as (key, value) pairs.
+pub async fn object_tags(w: &World, key: &str) -> Vec<(String, String)> {
+    liaison::aws::s3_client(&w.aws)
+        .get_object_tagging()
+        .bucket(&w.names.bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("tags")
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect()
+}
+
 /// Whether the bucket holds `key`.
 pub async fn stored_at(w: &World, key: &str) -> bool {
     liaison::aws::s3_client(&w.aws)
